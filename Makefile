@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   sudo make demo   - the main job: build the lab guest if needed, load vnet0, show it live
+#   sudo make test   - lint, host unit tests, then the guest tests in the lab
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LAB := $(VENV)/bin/vnet-lab
+VM_TIMEOUT ?= 1500
+
+.PHONY: demo test lint unit vm vagrant-validate deps clean
+
+demo: deps $(VENV)/.installed
+	$(LAB) demo
+
+test: lint unit vm
+
+deps:
+	@sh scripts/host-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	@if command -v vagrant >/dev/null; then vagrant validate --ignore-provider; fi
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -q tests/unit
+
+vm: deps $(VENV)/.installed
+	$(LAB) run --timeout $(VM_TIMEOUT) -- python3 -m pytest -q --color=no -p no:cacheprovider tests/vm
+
+clean:
+	$(MAKE) -C kmod clean
+	rm -rf $(VENV) .lab

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the host packages the lab needs, if any are missing (Debian/Ubuntu).
+# Used by `make` and .ci/run; prints what to install when not root.
+set -eu
+need=""
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+have qemu-system-x86_64 || need="$need qemu-system-x86"
+have mmdebstrap || need="$need mmdebstrap"
+have mkfs.ext4 || need="$need e2fsprogs"
+python3 -c 'import ensurepip, venv' 2>/dev/null || need="$need python3-venv"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "host-deps: missing packages: run \`sudo apt-get install$need\`" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need >/dev/null

@@ -1,0 +1,70 @@
+"""The command lines: help, usage errors (exit 2) and one-line errors (exit 1)."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vnet_ebpf.errors import UserError
+from vnet_ebpf.lab import cli as lab_cli
+from vnet_ebpf.lab import image as image_mod
+from vnet_ebpf.lab import runner
+from vnet_ebpf.trace import cli as trace_cli
+
+
+@pytest.mark.parametrize("sub", [[], ["build"], ["run"], ["shell"], ["demo"]])
+def test_lab_help(sub: list[str]) -> None:
+    result = CliRunner().invoke(lab_cli.main, [*sub, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_trace_help() -> None:
+    result = CliRunner().invoke(trace_cli.main, ["--help"])
+    assert result.exit_code == 0
+    assert "vnet driver" in result.output
+
+
+def test_run_needs_a_command() -> None:
+    result = CliRunner().invoke(lab_cli.main, ["run"])
+    assert result.exit_code == 2
+    assert "Missing argument" in result.output
+
+
+def test_bad_timeout_is_a_usage_error() -> None:
+    result = CliRunner().invoke(lab_cli.main, ["run", "--timeout", "0", "--", "true"])
+    assert result.exit_code == 2
+
+
+def test_unknown_command() -> None:
+    assert CliRunner().invoke(lab_cli.main, ["frobnicate"]).exit_code == 2
+
+
+def test_build_without_root_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VNET_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(image_mod.os, "geteuid", lambda: 1000)
+    result = CliRunner().invoke(lab_cli.main, ["build"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "vnet-lab: building the lab image needs root (mmdebstrap, chroot): run `sudo vnet-lab build`"
+    ]
+
+
+def test_missing_qemu_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "RUN_TOOLS", {"no-such-qemu-xyz": "qemu-system-x86"})
+    result = CliRunner().invoke(lab_cli.main, ["run", "--", "true"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "vnet-lab: missing host tools: install them with `apt-get install qemu-system-x86`"
+
+
+def test_find_checkout(tmp_path: Path) -> None:
+    (tmp_path / "kmod").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert lab_cli.find_checkout(deep) == tmp_path
+
+
+def test_user_error_status() -> None:
+    assert UserError("x").status == 1
+    assert UserError("x", 2).status == 2

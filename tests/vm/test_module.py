@@ -1,0 +1,37 @@
+"""The module loads, vnet0 looks like the driver says, and it unloads cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.vm import lab
+
+
+def test_vnet0_exists_with_driver_and_mac(vnet: Path) -> None:
+    assert vnet.is_dir()
+    info = lab.sh("ethtool", "-i", "vnet0")
+    assert "driver: vnet\n" in info
+    mac = (vnet / "address").read_text().strip()
+    first = int(mac.split(":")[0], 16)
+    assert first & 0x02, f"{mac} is not locally administered"
+    assert not first & 0x01, f"{mac} is multicast"
+    assert (vnet / "addr_assign_type").read_text().strip() == "1"  # NET_ADDR_RANDOM
+    # ip(8) sees the same address.
+    assert f"link/ether {mac} " in lab.sh("ip", "link", "show", "vnet0")
+
+
+def test_unload_removes_the_device(vnet: Path) -> None:
+    lab.unload()
+    assert not lab.loaded()
+    assert not vnet.exists()
+    assert "vnet0" not in lab.sh("ip", "-o", "link")
+
+
+def test_reload_cycles_are_clean() -> None:
+    lab.unload()
+    mark = lab.kmsg_mark()
+    for _ in range(5):
+        lab.load()
+        lab.quiet_link_up("vnet0")
+        lab.unload()
+    lab.assert_clean_kmsg(mark)

@@ -1,0 +1,95 @@
+#!/bin/sh
+# init.sh: what one lab run does inside the guest.  The host copies it into the
+# per-run control share (/mnt/lab-ctl) with:
+#   env     shell assignments: SRC (checkout path), MODE (run|shell), LOAD (0|1),
+#           COLUMNS/LINES for the shell
+#   cmd.sh  the command to run (MODE=run)
+# and reads back:
+#   rc        the command's exit status
+#   kmsg.log  the guest kernel log of the whole run
+# Lines starting with @@vnet-lab@@ on the console are for the host, not the user.
+set -u
+ctl=/mnt/lab-ctl
+mark() { echo "@@vnet-lab@@ $*" >/dev/console; }
+finish() {
+	echo "$1" >"$ctl/rc"
+	mark "end $1"
+	sync
+	kill "$dmesg_pid" 2>/dev/null
+	sleep 0.2
+	sync
+	echo o >/proc/sysrq-trigger
+	sleep 30
+}
+
+. "$ctl/env"
+
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+echo 1 >/proc/sys/kernel/sysrq
+hostname vnet-lab
+ip link set lo up
+
+dmesg --follow >"$ctl/kmsg.log" 2>&1 &
+dmesg_pid=$!
+
+mkdir -p "$SRC"
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none src "$SRC"; then
+	echo "vnet-lab: cannot mount the checkout in the guest" >/dev/console
+	finish 1
+fi
+
+export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PYTHONPATH="$SRC" PYTHONDONTWRITEBYTECODE=1 TERM="${TERM:-linux}"
+export VNET_LAB_GUEST=1
+# The project's console scripts, run from the shared checkout.
+for tool in trace:vnet_ebpf.trace.cli; do
+	name=vnet-${tool%%:*}
+	printf '#!/bin/sh\nexec python3 -m %s "$@"\n' "${tool#*:}" >"/usr/local/bin/$name"
+	chmod +x "/usr/local/bin/$name"
+done
+cd "$SRC" || finish 1
+
+kver=$(uname -r)
+# Skip the build (about 30 s under emulation) when kmod/ is unchanged since the
+# last lab build and vnet.ko is the file that build produced.
+stamp=kmod/.vnet-lab-built
+want="$KMOD_DIGEST $kver"
+if [ "$BUILD" = 1 ] && [ -f kmod/vnet.ko ] && [ -f "$stamp" ] &&
+	[ "$(cat "$stamp")" = "$want $(sha256sum <kmod/vnet.ko)" ]; then
+	BUILD=0
+fi
+if [ "$BUILD" = 1 ]; then
+	mark "status building kmod/vnet.ko for $kver"
+	if ! make -s -C kmod KDIR="/lib/modules/$kver/build" >/tmp/kbuild.log 2>&1; then
+		cat /tmp/kbuild.log >/dev/console
+		echo "vnet-lab: building the driver for $kver failed (output above)" >/dev/console
+		finish 1
+	fi
+	echo "$want $(sha256sum <kmod/vnet.ko)" >"$stamp"
+fi
+if [ "$LOAD" = 1 ]; then
+	mark "status loading vnet.ko"
+	if ! insmod kmod/vnet.ko; then
+		echo "vnet-lab: insmod kmod/vnet.ko failed (see the kernel log)" >/dev/console
+		finish 1
+	fi
+fi
+
+if [ "$MODE" = shell ]; then
+	mark "start"
+	stty -F /dev/ttyS0 rows "${LINES:-24}" cols "${COLUMNS:-80}" 2>/dev/null
+	echo "vnet-lab shell: checkout at $SRC, kmod/vnet.ko built for $kver. Exit the shell to stop the VM."
+	setsid -c /bin/bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
+	finish $?
+fi
+
+mark "start"
+/bin/sh "$ctl/cmd.sh" </dev/null >/dev/console 2>&1
+finish $?

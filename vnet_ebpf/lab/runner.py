@@ -1,0 +1,278 @@
+"""``vnet-lab run`` and ``shell``: boot the image, run a command, always stop the VM.
+
+The host talks to the guest through two virtio-9p shares: the checkout (mounted
+read-write at the same path inside the guest) and a per-run control folder that
+holds the guest's init script, the command, and what comes back (its exit
+status and the guest kernel log).  The serial console carries the command's
+output live; lines starting with ``@@vnet-lab@@`` on it are status marks from the
+guest init and are not shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import select
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from vnet_ebpf.errors import UserError
+from vnet_ebpf.lab import cache, qemu
+from vnet_ebpf.lab.image import Image
+
+MARK = b"@@vnet-lab@@ "
+QEMU = "qemu-system-x86_64"
+RUN_TOOLS = {QEMU: "qemu-system-x86"}
+KVM_PROBE_TIMEOUT = 40.0
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop the VM like on Ctrl-C."""
+
+
+@dataclass
+class RunResult:
+    status: int
+    kmsg_log: Path
+    console_log: Path
+    started: bool  # the guest reached the command
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated()
+
+
+def _qemu_version() -> str:
+    out = subprocess.run([QEMU, "--version"], capture_output=True, text=True, check=False).stdout
+    return out.splitlines()[0] if out else "unknown"
+
+
+def choose_accel(image: Image, logs: Path, verbose: bool = False) -> str:
+    """KVM if a probe boot shows it works on this host (result cached), else TCG.
+
+    /dev/kvm existing is not enough: nested setups exist where a stock kernel
+    hangs under KVM, so the only trustworthy test is to boot one.
+    """
+    forced = os.environ.get("VNET_LAB_ACCEL", "")
+    if forced:
+        if forced not in ("kvm", "tcg"):
+            raise UserError(f"VNET_LAB_ACCEL must be kvm or tcg, not {forced!r}", 2)
+        return forced
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    probe_key = f"{platform.release()}|{_qemu_version()}|{image.kernel_release}"
+    memo = cache.cache_root() / "accel.json"
+    try:
+        known = json.loads(memo.read_text())
+        if known.get("key") == probe_key:
+            return str(known["accel"])
+    except (OSError, ValueError):
+        pass
+    print("vnet-lab: probing whether KVM can boot the guest (once per host)...", file=sys.stderr)
+    result = run_vm(image, Path.cwd(), ["true"], accel="kvm", timeout=KVM_PROBE_TIMEOUT,
+                    logs=logs, build_driver=False, quiet=True)
+    accel = "kvm" if result.status == 0 else "tcg"
+    print(f"vnet-lab: using {accel.upper()}", file=sys.stderr)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text(json.dumps({"key": probe_key, "accel": accel}) + "\n")
+    return accel
+
+
+def kmod_digest(kmod: Path) -> str:
+    """A hash of the driver's sources: the guest rebuilds vnet.ko only when it changes."""
+    h = hashlib.sha256()
+    for f in sorted(kmod.iterdir()) if kmod.is_dir() else []:
+        if f.is_file() and (f.suffix in (".c", ".h") or f.name in ("Kbuild", "Makefile")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, build_driver: bool) -> None:
+    shutil.copy(cache.GUEST_DIR / "init.sh", ctl / "init.sh")
+    cols, lines = shutil.get_terminal_size()
+    env = {
+        "SRC": str(src),
+        "MODE": mode,
+        "LOAD": "1" if load else "0",
+        "BUILD": "1" if build_driver else "0",
+        "KMOD_DIGEST": kmod_digest(src / "kmod"),
+        "COLUMNS": str(cols),
+        "LINES": str(lines),
+        "TERM": os.environ.get("TERM", "linux"),
+    }
+    (ctl / "env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
+    (ctl / "cmd.sh").write_text(shlex.join(cmd) + "\n" if cmd else "true\n")
+
+
+class _Console:
+    """Splits the serial stream into the user's output and the guest's marks."""
+
+    def __init__(self, log: Path, quiet: bool) -> None:
+        self.log = log.open("wb")
+        self.quiet = quiet
+        self.started = False
+        self.status: int | None = None
+        self.pending = b""
+        self.before_start = b""
+
+    def feed(self, data: bytes) -> None:
+        self.log.write(data)
+        self.pending += data.replace(b"\r\n", b"\n").replace(b"\r", b"")
+        while b"\n" in self.pending:
+            line, _, self.pending = self.pending.partition(b"\n")
+            self._line(line + b"\n")
+        # A partial line that cannot become a mark is shown now (prompts, progress).
+        if self.started and self.status is None and self.pending and not MARK.startswith(self.pending[: len(MARK)]):
+            self._show(self.pending)
+            self.pending = b""
+
+    def _line(self, line: bytes) -> None:
+        at = line.find(MARK)
+        if at < 0:
+            if self.status is not None:
+                return  # the guest powering off: not the user's output
+            if self.started:
+                self._show(line)
+            else:
+                self.before_start += line
+            return
+        if at > 0 and self.started:
+            self._show(line[:at] + b"\n")
+        word, _, rest = line[at + len(MARK):].strip().partition(b" ")
+        if word == b"start":
+            self.started = True
+        elif word == b"end":
+            self.status = int(rest or b"1")
+        elif word == b"status" and not self.quiet:
+            print(f"vnet-lab: {rest.decode(errors='replace')}", file=sys.stderr, flush=True)
+
+    def _show(self, data: bytes) -> None:
+        if not self.quiet:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+    def close(self) -> None:
+        if self.pending and self.started and self.status is None:
+            self._show(self.pending)
+        self.log.close()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_vm(
+    image: Image,
+    src: Path,
+    cmd: list[str],
+    *,
+    accel: str,
+    timeout: float,
+    logs: Path,
+    load: bool = False,
+    build_driver: bool = True,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> RunResult:
+    """Boot, run CMD in SRC inside the guest, stop the VM; return CMD's status.
+
+    124 on timeout (as timeout(1)), 130 on Ctrl-C; the VM is stopped in every case.
+    """
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    kmsg_log = logs / f"run-{stamp}.kmsg.log"
+    console_log = logs / f"run-{stamp}.console.log"
+    with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
+        ctl = Path(ctl_name)
+        _write_control(ctl, src, cmd, "run", load, build_driver)
+        spec = qemu.VmSpec(
+            kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel,
+            shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),
+        )
+        proc = subprocess.Popen(qemu.qemu_argv(spec, QEMU), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        console = _Console(console_log, quiet)
+        console.quiet = quiet
+        if verbose:
+            console.started = True
+        deadline = time.monotonic() + timeout
+        status: int
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            assert proc.stdout is not None
+            fd = proc.stdout.fileno()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    _stop(proc)
+                    status = 124
+                    if not quiet:
+                        print(f"\nvnet-lab: timed out after {timeout:g} s; VM stopped", file=sys.stderr)
+                    break
+                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+                if ready:
+                    data = os.read(fd, 65536)
+                    if not data:
+                        proc.wait()
+                        status = _final_status(console, ctl)
+                        break
+                    console.feed(data)
+        except (KeyboardInterrupt, _Terminated):
+            _stop(proc)
+            status = 130 if not quiet else 1
+            print("\nvnet-lab: interrupted; VM stopped", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGTERM, old)
+            _stop(proc)
+            console.close()
+            if (ctl / "kmsg.log").exists():
+                shutil.copy(ctl / "kmsg.log", kmsg_log)
+            else:
+                kmsg_log.write_text("(the guest did not get far enough to save its kernel log)\n")
+        if not console.started and not quiet and status not in (124, 130):
+            sys.stderr.buffer.write(console.before_start[-4000:])
+        return RunResult(status, kmsg_log, console_log, console.started)
+
+
+def _final_status(console: _Console, ctl: Path) -> int:
+    if console.status is not None:
+        return console.status
+    try:
+        return int((ctl / "rc").read_text().strip())
+    except (OSError, ValueError):
+        return 1
+
+
+def shell(image: Image, src: Path, *, accel: str, load: bool, logs: Path) -> int:
+    """An interactive root shell in the guest; the VM stops when the shell exits."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
+        ctl = Path(ctl_name)
+        _write_control(ctl, src, [], "shell", load, True)
+        spec = qemu.VmSpec(
+            kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel, interactive=True,
+            shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),
+        )
+        rc = subprocess.run(qemu.qemu_argv(spec, QEMU), check=False).returncode
+        if (ctl / "kmsg.log").exists():
+            shutil.copy(ctl / "kmsg.log", logs / "shell.kmsg.log")
+        try:
+            return int((ctl / "rc").read_text().strip())
+        except (OSError, ValueError):
+            return rc or 1
