@@ -7,7 +7,6 @@ from click.testing import CliRunner
 
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.lab import cli as lab_cli
-from vnet_ebpf.lab import image as image_mod
 from vnet_ebpf.lab import runner
 from vnet_ebpf.trace import cli as trace_cli
 
@@ -42,7 +41,7 @@ def test_unknown_command() -> None:
 
 def test_build_without_root_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("VNET_LAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(image_mod.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     result = CliRunner().invoke(lab_cli.main, ["build"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
