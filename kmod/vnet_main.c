@@ -2,9 +2,10 @@
 /*
  * vnet: a virtual Ethernet NIC for learning and tracing driver internals.
  *
- * This is the pipeline-proving skeleton: one net_device named vnet0 whose
- * transmit path frees what it is given.  The rings, NAPI, statistics and
- * ethtool arrive with the full driver.
+ * This file holds the device's life cycle: module load/unload, net_device_ops,
+ * rtnl_link_ops (ip link add/del type vnet, netns) and the statistics read
+ * side.  The data paths live in vnet_tx.c and vnet_rx.c, ethtool in
+ * vnet_ethtool.c; docs/architecture.md explains how they fit together.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -12,89 +13,278 @@
 #include <linux/ethtool.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
+#include <net/rtnetlink.h>
+#include "vnet.h"
 
-#define DRV_NAME "vnet"
+#define VNET_NUMDEVS_MAX	16
+/* The slowest completion (tx-usecs max) is 1 s: a stall is much longer. */
+#define VNET_WATCHDOG		(5 * HZ)
 
-static struct net_device *vnet_dev;
+static unsigned int numdevs = 1;
+module_param(numdevs, uint, 0444);
+MODULE_PARM_DESC(numdevs, "Devices (vnet0, vnet1, ...) created at load (0-16)");
+
+/* ---- open / stop ------------------------------------------------------- */
 
 static int vnet_open(struct net_device *dev)
 {
+	struct vnet_priv *priv = netdev_priv(dev);
+	int err;
+
+	err = vnet_tx_ring_alloc(priv);
+	if (err)
+		return err;
+	err = vnet_rx_ring_alloc(priv);
+	if (err) {
+		vnet_tx_ring_free(priv);
+		return err;
+	}
+	napi_enable(&priv->napi);
 	netif_carrier_on(dev);
-	netif_start_queue(dev);
+	netif_tx_lock_bh(dev);
+	priv->tx_enabled = true;
+	netif_tx_unlock_bh(dev);
+	/* Wake, not start: after an ethtool -G rebuild the qdisc must be kicked. */
+	netif_tx_wake_all_queues(dev);
+	vnet_rx_start(priv);
+	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u\n", dev->name,
+		 priv->tx.size, priv->rx.size, priv->tx_usecs);
 	return 0;
 }
 
+/*
+ * Quiesce in the order a NIC would: stop the sources of work (the RX generator
+ * and the stack's transmits), let NAPI finish, then reclaim every buffer.
+ */
 static int vnet_stop(struct net_device *dev)
 {
-	netif_stop_queue(dev);
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	vnet_rx_stop(priv);
+	/* Under the TX lock, so that the completion cannot wake the queue again. */
+	netif_tx_lock_bh(dev);
+	priv->tx_enabled = false;
+	netif_tx_stop_all_queues(dev);
+	netif_tx_unlock_bh(dev);
 	netif_carrier_off(dev);
+	napi_disable(&priv->napi);
+	vnet_tx_stop(priv);
+	vnet_tx_ring_free(priv);
+	vnet_rx_ring_free(priv);
+	pr_debug("%s: down\n", dev->name);
 	return 0;
 }
 
-/* Kept out of line: it is a probe point for the tracer (docs/probe-points.md). */
-static noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb,
-					     struct net_device *dev)
+/* ethtool -G: rebuild the rings at the new sizes, restarting a running device. */
+int vnet_rings_rebuild(struct net_device *dev, u32 tx_size, u32 rx_size)
 {
-	dev->stats.tx_packets++;
-	dev->stats.tx_bytes += skb->len;
-	dev_kfree_skb_any(skb);
-	return NETDEV_TX_OK;
+	struct vnet_priv *priv = netdev_priv(dev);
+	bool running = netif_running(dev);
+	u32 old_tx = priv->tx_ring_size, old_rx = priv->rx_ring_size;
+	int err;
+
+	if (running)
+		vnet_stop(dev);
+	priv->tx_ring_size = tx_size;
+	priv->rx_ring_size = rx_size;
+	if (!running)
+		return 0;
+	err = vnet_open(dev);
+	if (err) {
+		/* Keep the device usable at its old sizes. */
+		priv->tx_ring_size = old_tx;
+		priv->rx_ring_size = old_rx;
+		if (vnet_open(dev))
+			dev_close(dev);
+	}
+	return err;
 }
 
+static void vnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	atomic64_inc(&priv->tx_timeouts);
+	netdev_warn(dev, "TX queue %u timed out: ring %u/%u\n", txqueue,
+		    vnet_tx_used(&priv->tx), priv->tx.size);
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+#define vnet_read_stats(stats, body) do {				\
+	unsigned int __start;						\
+	do {								\
+		__start = u64_stats_fetch_begin(&(stats)->syncp);	\
+		body;							\
+	} while (u64_stats_fetch_retry(&(stats)->syncp, __start));	\
+} while (0)
+
+void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+	u64 tx_dropped, purged, rx_dropped, ring_full;
+
+	vnet_read_stats(&priv->txc_stats, {
+		s->tx_packets = u64_stats_read(&priv->txc_stats.packets);
+		s->tx_bytes = u64_stats_read(&priv->txc_stats.bytes);
+		purged = u64_stats_read(&priv->txc_stats.purged);
+	});
+	vnet_read_stats(&priv->tx_stats,
+			tx_dropped = u64_stats_read(&priv->tx_stats.dropped));
+	vnet_read_stats(&priv->rx_stats, {
+		s->rx_packets = u64_stats_read(&priv->rx_stats.packets);
+		s->rx_bytes = u64_stats_read(&priv->rx_stats.bytes);
+		rx_dropped = u64_stats_read(&priv->rx_stats.dropped);
+	});
+	vnet_read_stats(&priv->gen_stats,
+			ring_full = u64_stats_read(&priv->gen_stats.ring_full));
+
+	s->tx_dropped = tx_dropped + purged;
+	s->rx_dropped = rx_dropped + ring_full;
+	s->rx_missed_errors = ring_full;
+}
+
+/* ---- net_device ---------------------------------------------------------- */
+
+static int vnet_init_dev(struct net_device *dev);
+static void vnet_uninit_dev(struct net_device *dev);
+
 static const struct net_device_ops vnet_netdev_ops = {
+	.ndo_init		= vnet_init_dev,
+	.ndo_uninit		= vnet_uninit_dev,
 	.ndo_open		= vnet_open,
 	.ndo_stop		= vnet_stop,
 	.ndo_start_xmit		= vnet_start_xmit,
+	.ndo_get_stats64	= vnet_get_stats64,
+	.ndo_tx_timeout		= vnet_tx_timeout,
 	.ndo_set_mac_address	= eth_mac_addr,
 	.ndo_validate_addr	= eth_validate_addr,
 };
 
-static void vnet_get_drvinfo(struct net_device *dev,
-			     struct ethtool_drvinfo *info)
-{
-	strscpy(info->driver, DRV_NAME, sizeof(info->driver));
-	strscpy(info->bus_info, "virtual", sizeof(info->bus_info));
-}
-
-static const struct ethtool_ops vnet_ethtool_ops = {
-	.get_drvinfo	= vnet_get_drvinfo,
-	.get_link	= ethtool_op_get_link,
-};
-
 static void vnet_setup(struct net_device *dev)
 {
+	struct vnet_priv *priv = netdev_priv(dev);
+
 	ether_setup(dev);
 	dev->netdev_ops = &vnet_netdev_ops;
 	dev->ethtool_ops = &vnet_ethtool_ops;
+	dev->needs_free_netdev = true;
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
+	dev->watchdog_timeo = VNET_WATCHDOG;
+	/* One RX buffer (a page, less XDP headroom and skb_shared_info) per frame. */
+	dev->max_mtu = VNET_RX_MAX_FRAME - ETH_HLEN;
 	/* Locally administered, random per device: no two instances collide. */
 	eth_hw_addr_random(dev);
+
+	priv->dev = dev;
+	priv->tx_ring_size = VNET_RING_DEFAULT;
+	priv->rx_ring_size = VNET_RING_DEFAULT;
+	priv->tx_usecs = VNET_TX_USECS_DEFAULT;
+	u64_stats_init(&priv->tx_stats.syncp);
+	u64_stats_init(&priv->txc_stats.syncp);
+	u64_stats_init(&priv->rx_stats.syncp);
+	u64_stats_init(&priv->gen_stats.syncp);
+	vnet_tx_timer_init(priv);
+	vnet_rx_timer_init(priv);
+}
+
+static int vnet_init_dev(struct net_device *dev)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	netif_napi_add(dev, &priv->napi, vnet_napi_poll);
+	return 0;
+}
+
+static void vnet_uninit_dev(struct net_device *dev)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	netif_napi_del(&priv->napi);
+}
+
+static int vnet_validate(struct nlattr *tb[], struct nlattr *data[],
+			 struct netlink_ext_ack *extack)
+{
+	if (tb[IFLA_ADDRESS]) {
+		if (nla_len(tb[IFLA_ADDRESS]) != ETH_ALEN) {
+			NL_SET_ERR_MSG_MOD(extack, "MAC address must be 6 bytes");
+			return -EINVAL;
+		}
+		if (!is_valid_ether_addr(nla_data(tb[IFLA_ADDRESS]))) {
+			NL_SET_ERR_MSG_MOD(extack, "MAC address must be unicast and not zero");
+			return -EADDRNOTAVAIL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Devices carry these ops whether made at load or by `ip link add`, so
+ * `ip link del` works on all of them, a netns that dies destroys its vnet
+ * devices, and unload removes every one in every netns.
+ */
+static struct rtnl_link_ops vnet_link_ops __read_mostly = {
+	.kind		= VNET_DRV_NAME,
+	.priv_size	= sizeof(struct vnet_priv),
+	.setup		= vnet_setup,
+	.validate	= vnet_validate,
+};
+
+static int __init vnet_create_one(void)
+{
+	struct net_device *dev;
+	int err;
+
+	dev = alloc_netdev(sizeof(struct vnet_priv), "vnet%d", NET_NAME_ENUM,
+			   vnet_setup);
+	if (!dev)
+		return -ENOMEM;
+	dev->rtnl_link_ops = &vnet_link_ops;
+	err = register_netdevice(dev);
+	if (err) {
+		free_netdev(dev);
+		return err;
+	}
+	netif_carrier_off(dev);
+	return 0;
 }
 
 static int __init vnet_init(void)
 {
+	unsigned int i;
 	int err;
 
-	vnet_dev = alloc_netdev(0, "vnet%d", NET_NAME_ENUM, vnet_setup);
-	if (!vnet_dev)
-		return -ENOMEM;
-	err = register_netdev(vnet_dev);
+	if (numdevs > VNET_NUMDEVS_MAX) {
+		pr_err("numdevs=%u: at most %u devices\n", numdevs, VNET_NUMDEVS_MAX);
+		return -EINVAL;
+	}
+	vnet_rx_params_init();
+	err = rtnl_link_register(&vnet_link_ops);
+	if (err)
+		return err;
+
+	rtnl_lock();
+	for (i = 0; i < numdevs && !err; i++)
+		err = vnet_create_one();
+	rtnl_unlock();
 	if (err) {
-		free_netdev(vnet_dev);
+		/* Also deletes the devices already made. */
+		rtnl_link_unregister(&vnet_link_ops);
 		return err;
 	}
-	netif_carrier_off(vnet_dev);
-	pr_info("%s registered, MAC %pM\n", vnet_dev->name, vnet_dev->dev_addr);
+	pr_info("loaded, %u device(s)\n", numdevs);
 	return 0;
 }
 
 static void __exit vnet_exit(void)
 {
-	unregister_netdev(vnet_dev);
-	free_netdev(vnet_dev);
+	/* Deletes every vnet device, in every network namespace. */
+	rtnl_link_unregister(&vnet_link_ops);
 }
 
 module_init(vnet_init);
 module_exit(vnet_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Virtual Ethernet NIC for learning and tracing driver internals");
+MODULE_ALIAS_RTNL_LINK(VNET_DRV_NAME);

@@ -72,6 +72,8 @@ if [ "$BUILD" = 1 ]; then
 		echo "vnet-lab: building the driver for $kver failed (output above)" >/dev/console
 		finish 1
 	fi
+	# Warnings are worth seeing even when the build succeeds.
+	grep -q . /tmp/kbuild.log && cat /tmp/kbuild.log >/dev/console
 	echo "$want $(sha256sum <kmod/vnet.ko)" >"$stamp"
 fi
 if [ "$LOAD" = 1 ]; then

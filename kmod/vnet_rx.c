@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * RX path: a ring of page buffers, a generator that plays the NIC writing
+ * frames into them, and the NAPI poll that turns them into skbs.
+ *
+ * The generator is a soft hrtimer.  Every tick it writes rx_burst ARP requests
+ * from a peer (peer_mac, peer_ip) asking for the device's IPv4 address into
+ * free RX buffers, then raises the "RX interrupt" (napi_schedule).  When the
+ * ring is full the frame is not written and is counted (rx_ring_full), as a NIC
+ * counts missed frames.  So on an idle system every poll sees rx_burst frames:
+ * NAPI batching becomes visible.  Because the stack answers the requests, RX
+ * also produces TX.
+ *
+ * The NAPI poll builds each skb around its page (napi_build_skb, with
+ * XDP_PACKET_HEADROOM in front, as XDP needs) and hands it to GRO; the slot
+ * gets a fresh page.  The generator and the poll share the ring without a lock:
+ * the generator alone writes head, the poll alone writes tail.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/inetdevice.h>
+#include <linux/moduleparam.h>
+#include <linux/seqlock.h>
+#include <linux/slab.h>
+#include <linux/inet.h>
+#include "vnet.h"
+
+#define VNET_RX_RATE_MAX	10000000u
+#define VNET_RX_BURST_MAX	1024u
+/* With the generator off, look at the parameters this often. */
+#define VNET_RX_IDLE_NS		(50 * NSEC_PER_MSEC)
+
+/* ---- module parameters of the generator, writable at run time ---------- */
+
+static unsigned int rx_rate;		/* frames per second, 0 = off */
+static unsigned int rx_burst = 1;	/* frames per generator tick */
+
+static DEFINE_SEQLOCK(vnet_peer_lock);
+static u8 vnet_peer_mac[ETH_ALEN] = { 0x02, 0x76, 0x6e, 0x65, 0x74, 0x02 };
+static __be32 vnet_peer_ip;		/* set by vnet_rx_params_init() */
+/* Asked for when the device has no IPv4 address of its own. */
+static __be32 vnet_default_target_ip;
+
+static int vnet_set_uint_range(const char *val, const struct kernel_param *kp,
+			       unsigned int min, unsigned int max)
+{
+	unsigned int v;
+	int err = kstrtouint(val, 0, &v);
+
+	if (err)
+		return err;
+	if (v < min || v > max)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
+static int vnet_set_rx_rate(const char *val, const struct kernel_param *kp)
+{
+	return vnet_set_uint_range(val, kp, 0, VNET_RX_RATE_MAX);
+}
+
+static int vnet_set_rx_burst(const char *val, const struct kernel_param *kp)
+{
+	return vnet_set_uint_range(val, kp, 1, VNET_RX_BURST_MAX);
+}
+
+static const struct kernel_param_ops vnet_rx_rate_ops = {
+	.set = vnet_set_rx_rate,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops vnet_rx_burst_ops = {
+	.set = vnet_set_rx_burst,
+	.get = param_get_uint,
+};
+
+module_param_cb(rx_rate, &vnet_rx_rate_ops, &rx_rate, 0644);
+MODULE_PARM_DESC(rx_rate, "Generated ARP frames per second per device, 0 = off (max 10000000)");
+module_param_cb(rx_burst, &vnet_rx_burst_ops, &rx_burst, 0644);
+MODULE_PARM_DESC(rx_burst, "Frames per generator tick, i.e. per RX interrupt (1-1024)");
+
+static int vnet_set_peer_mac(const char *val, const struct kernel_param *kp)
+{
+	u8 mac[ETH_ALEN];
+
+	if (!mac_pton(val, mac) || !is_valid_ether_addr(mac))
+		return -EINVAL;
+	write_seqlock(&vnet_peer_lock);
+	ether_addr_copy(vnet_peer_mac, mac);
+	write_sequnlock(&vnet_peer_lock);
+	return 0;
+}
+
+static int vnet_get_peer_mac(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%pM\n", vnet_peer_mac);
+}
+
+static int vnet_set_ip(const char *val, __be32 *ip)
+{
+	__be32 addr;
+	const char *end;
+
+	if (!in4_pton(val, -1, (u8 *)&addr, '\n', &end) ||
+	    (*end && *end != '\n'))
+		return -EINVAL;
+	if (ipv4_is_multicast(addr) || ipv4_is_lbcast(addr) || ipv4_is_zeronet(addr))
+		return -EINVAL;
+	write_seqlock(&vnet_peer_lock);
+	*ip = addr;
+	write_sequnlock(&vnet_peer_lock);
+	return 0;
+}
+
+static int vnet_set_peer_ip(const char *val, const struct kernel_param *kp)
+{
+	return vnet_set_ip(val, &vnet_peer_ip);
+}
+
+static int vnet_get_peer_ip(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%pI4\n", &vnet_peer_ip);
+}
+
+static const struct kernel_param_ops vnet_peer_mac_ops = {
+	.set = vnet_set_peer_mac,
+	.get = vnet_get_peer_mac,
+};
+
+static const struct kernel_param_ops vnet_peer_ip_ops = {
+	.set = vnet_set_peer_ip,
+	.get = vnet_get_peer_ip,
+};
+
+module_param_cb(peer_mac, &vnet_peer_mac_ops, NULL, 0644);
+MODULE_PARM_DESC(peer_mac, "Sender MAC of generated ARP requests (default 02:76:6e:65:74:02)");
+module_param_cb(peer_ip, &vnet_peer_ip_ops, NULL, 0644);
+MODULE_PARM_DESC(peer_ip, "Sender IPv4 of generated ARP requests (default 10.0.0.2)");
+
+int vnet_rx_params_init(void)
+{
+	/* Defaults that module parameters given at load time have not replaced. */
+	if (!vnet_peer_ip)
+		vnet_peer_ip = htonl(0x0a000002);	/* 10.0.0.2 */
+	vnet_default_target_ip = htonl(0x0a000001);	/* 10.0.0.1 */
+	return 0;
+}
+
+/* ---- the generator ------------------------------------------------------- */
+
+/*
+ * Write one ARP request (who-has target_ip tell peer_ip) into FRAME, padded
+ * with zeros to the Ethernet minimum, and return its length.
+ *
+ * Probe point (docs/probe-points.md): every argument a tracer needs to print
+ * the frame is passed in, so a kprobe on entry sees it all.
+ */
+noinline u32 vnet_build_arp(struct net_device *dev, u8 *frame,
+			    const u8 *peer_mac, __be32 peer_ip,
+			    __be32 target_ip)
+{
+	struct ethhdr *eth = (struct ethhdr *)frame;
+	struct arphdr *arp = (struct arphdr *)(eth + 1);
+	u8 *p = (u8 *)(arp + 1);
+
+	eth_broadcast_addr(eth->h_dest);
+	ether_addr_copy(eth->h_source, peer_mac);
+	eth->h_proto = htons(ETH_P_ARP);
+
+	arp->ar_hrd = htons(ARPHRD_ETHER);
+	arp->ar_pro = htons(ETH_P_IP);
+	arp->ar_hln = ETH_ALEN;
+	arp->ar_pln = 4;
+	arp->ar_op = htons(ARPOP_REQUEST);
+
+	ether_addr_copy(p, peer_mac);		/* sender hardware address */
+	p += ETH_ALEN;
+	memcpy(p, &peer_ip, 4);			/* sender protocol address */
+	p += 4;
+	eth_zero_addr(p);			/* target hardware address: unknown */
+	p += ETH_ALEN;
+	memcpy(p, &target_ip, 4);		/* target protocol address */
+	p += 4;
+
+	memset(p, 0, VNET_ARP_FRAME_LEN - (p - frame));
+	return VNET_ARP_FRAME_LEN;
+}
+
+static __be32 vnet_target_ip(struct net_device *dev)
+{
+	struct in_device *in_dev;
+	const struct in_ifaddr *ifa;
+	__be32 ip = vnet_default_target_ip;
+
+	rcu_read_lock();
+	in_dev = __in_dev_get_rcu(dev);
+	if (in_dev) {
+		ifa = rcu_dereference(in_dev->ifa_list);
+		if (ifa)
+			ip = ifa->ifa_local;
+	}
+	rcu_read_unlock();
+	return ip;
+}
+
+/* Produce up to BURST frames into the ring; return how many were written. */
+static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
+{
+	struct vnet_rx_ring *r = &priv->rx;
+	u8 peer_mac[ETH_ALEN];
+	__be32 peer_ip, target_ip = vnet_target_ip(priv->dev);
+	unsigned int seq, made = 0, missed = 0;
+	/* Pairs with the release of tail in the poll: that slot's page is ours. */
+	u32 tail = smp_load_acquire(&r->tail);
+
+	do {
+		seq = read_seqbegin(&vnet_peer_lock);
+		ether_addr_copy(peer_mac, vnet_peer_mac);
+		peer_ip = vnet_peer_ip;
+	} while (read_seqretry(&vnet_peer_lock, seq));
+
+	while (made + missed < burst) {
+		struct vnet_rx_slot *s;
+
+		if (r->head + made - tail >= r->size) {
+			missed++;
+			continue;
+		}
+		s = &r->slot[(r->head + made) & (r->size - 1)];
+		s->len = vnet_build_arp(priv->dev,
+					page_address(s->page) + VNET_RX_HEADROOM,
+					peer_mac, peer_ip, target_ip);
+		made++;
+	}
+	/* The frames are written before the poll can see the new head. */
+	smp_store_release(&r->head, r->head + made);
+
+	u64_stats_update_begin(&priv->gen_stats.syncp);
+	u64_stats_add(&priv->gen_stats.arp_generated, made);
+	u64_stats_add(&priv->gen_stats.ring_full, missed);
+	u64_stats_update_end(&priv->gen_stats.syncp);
+	return made;
+}
+
+static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
+{
+	struct vnet_priv *priv = container_of(t, struct vnet_priv, rx_timer);
+	unsigned int rate = READ_ONCE(rx_rate);
+	unsigned int burst = READ_ONCE(rx_burst);
+	u64 period;
+
+	if (!rate) {
+		hrtimer_forward_now(t, ns_to_ktime(VNET_RX_IDLE_NS));
+		return HRTIMER_RESTART;
+	}
+	if (vnet_rx_generate(priv, burst))
+		napi_schedule(&priv->napi);	/* the RX interrupt */
+
+	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
+	/* Overruns (a slow machine) skip ticks rather than bunching them up. */
+	hrtimer_forward_now(t, ns_to_ktime(max_t(u64, period, 1000)));
+	return HRTIMER_RESTART;
+}
+
+void vnet_rx_timer_init(struct vnet_priv *priv)
+{
+	hrtimer_init(&priv->rx_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	priv->rx_timer.function = vnet_rx_timer_fn;
+}
+
+void vnet_rx_start(struct vnet_priv *priv)
+{
+	hrtimer_start(&priv->rx_timer, ns_to_ktime(NSEC_PER_MSEC),
+		      HRTIMER_MODE_REL_SOFT);
+}
+
+void vnet_rx_stop(struct vnet_priv *priv)
+{
+	hrtimer_cancel(&priv->rx_timer);
+}
+
+/* ---- the ring ------------------------------------------------------------ */
+
+int vnet_rx_ring_alloc(struct vnet_priv *priv)
+{
+	struct vnet_rx_ring *r = &priv->rx;
+	u32 i;
+
+	r->slot = kcalloc(priv->rx_ring_size, sizeof(*r->slot), GFP_KERNEL);
+	if (!r->slot)
+		return -ENOMEM;
+	r->size = priv->rx_ring_size;
+	r->head = 0;
+	r->tail = 0;
+	for (i = 0; i < r->size; i++) {
+		r->slot[i].page = alloc_page(GFP_KERNEL);
+		if (!r->slot[i].page) {
+			vnet_rx_ring_free(priv);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* With the generator and NAPI stopped: frames never polled are simply dropped. */
+void vnet_rx_ring_free(struct vnet_priv *priv)
+{
+	struct vnet_rx_ring *r = &priv->rx;
+	u32 i;
+
+	if (!r->slot)
+		return;
+	for (i = 0; i < r->size; i++)
+		if (r->slot[i].page)
+			put_page(r->slot[i].page);
+	kfree(r->slot);
+	r->slot = NULL;
+	r->size = 0;
+}
+
+/* ---- NAPI ---------------------------------------------------------------- */
+
+static void vnet_rx_count_proto(struct vnet_rx_stats *s, __be16 proto)
+{
+	switch (proto) {
+	case htons(ETH_P_ARP):
+		u64_stats_inc(&s->arp);
+		break;
+	case htons(ETH_P_IP):
+		u64_stats_inc(&s->ipv4);
+		break;
+	case htons(ETH_P_IPV6):
+		u64_stats_inc(&s->ipv6);
+		break;
+	default:
+		u64_stats_inc(&s->other);
+	}
+}
+
+/* Turn one RX slot into an skb for the stack; false if the frame was dropped. */
+static bool vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s)
+{
+	struct vnet_rx_stats *st = &priv->rx_stats;
+	struct page *fresh;
+	struct sk_buff *skb;
+	u32 len = s->len;
+
+	if (unlikely(len < ETH_HLEN || len > VNET_RX_MAX_FRAME)) {
+		u64_stats_inc(&st->dropped);
+		return false;	/* the page stays in the slot */
+	}
+	/* The skb takes the page; the slot needs a new one first. */
+	fresh = dev_alloc_page();
+	if (unlikely(!fresh)) {
+		u64_stats_inc(&st->alloc_failed);
+		u64_stats_inc(&st->dropped);
+		return false;
+	}
+	skb = napi_build_skb(page_address(s->page), PAGE_SIZE);
+	if (unlikely(!skb)) {
+		__free_page(fresh);
+		u64_stats_inc(&st->alloc_failed);
+		u64_stats_inc(&st->dropped);
+		return false;
+	}
+	s->page = fresh;
+	skb_reserve(skb, VNET_RX_HEADROOM);
+	skb_put(skb, len);
+
+	/* Bytes as on TX: the whole frame, Ethernet header included. */
+	u64_stats_inc(&st->packets);
+	u64_stats_add(&st->bytes, len);
+	vnet_rx_count_proto(st, ((struct ethhdr *)skb->data)->h_proto);
+
+	skb->protocol = eth_type_trans(skb, priv->dev);
+	napi_gro_receive(&priv->napi, skb);
+	return true;
+}
+
+/* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */
+noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
+{
+	struct vnet_priv *priv = container_of(napi, struct vnet_priv, napi);
+	struct vnet_rx_ring *r = &priv->rx;
+	u32 head = smp_load_acquire(&r->head);
+	int work = 0;
+
+	u64_stats_update_begin(&priv->rx_stats.syncp);
+	while (work < budget && r->tail != head) {
+		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)]);
+		/* Hand the slot back to the generator only once we are done with it. */
+		smp_store_release(&r->tail, r->tail + 1);
+		work++;
+	}
+	u64_stats_inc(&priv->rx_stats.napi_polls);
+	if (work == budget)
+		u64_stats_inc(&priv->rx_stats.napi_budget_exhausted);
+	u64_stats_update_end(&priv->rx_stats.syncp);
+
+	/* A full budget means the core keeps polling us: NAPI state is not ours. */
+	if (work < budget && napi_complete_done(napi, work)) {
+		/*
+		 * Close the window where the generator filled the ring after our
+		 * last look but saw NAPI still scheduled: look once more.
+		 */
+		smp_mb();
+		if (vnet_rx_used(r))
+			napi_schedule(napi);
+	}
+	return work;
+}
