@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[2]
@@ -49,3 +53,79 @@ def quiet_link_up(dev: str) -> None:
     so that counts of what we send can be exact."""
     Path(f"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6").write_text("1\n")
     sh("ip", "link", "set", dev, "up")
+
+
+def ethtool_stats(dev: str = "vnet0") -> dict[str, int]:
+    """`ethtool -S DEV` as a dict (the real ethtool binary, parsed)."""
+    stats: dict[str, int] = {}
+    for line in sh("ethtool", "-S", dev).splitlines()[1:]:
+        name, _, value = line.strip().partition(":")
+        stats[name.strip()] = int(value)
+    return stats
+
+
+def ip_stats(dev: str = "vnet0") -> dict[str, dict[str, int]]:
+    """The interface counters as `ip -s -s -j link show DEV` reports them."""
+    (link,) = json.loads(sh("ip", "-s", "-s", "-j", "link", "show", dev))
+    stats: dict[str, dict[str, int]] = link["stats64"]
+    return stats
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: after[k] - before[k] for k in after}
+
+
+def set_param(name: str, value: object) -> None:
+    Path(f"/sys/module/vnet/parameters/{name}").write_text(f"{value}\n")
+
+
+def get_param(name: str) -> str:
+    return Path(f"/sys/module/vnet/parameters/{name}").read_text().strip()
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def bql(dev: str, name: str) -> int:
+    return int(Path(f"/sys/class/net/{dev}/queues/tx-0/byte_queue_limits/{name}").read_text())
+
+
+def qdisc_backlog(dev: str) -> int:
+    """Packets the root qdisc still holds, as `tc -s -j qdisc` reports them."""
+    qdiscs = json.loads(sh("tc", "-s", "-j", "qdisc", "show", "dev", dev, "root"))
+    return sum(int(q.get("qlen", 0)) for q in qdiscs)
+
+
+def tx_idle(dev: str = "vnet0") -> bool:
+    """Nothing left to send: the qdisc is empty and BQL's in-flight bytes are zero."""
+    return qdisc_backlog(dev) == 0 and bql(dev, "inflight") == 0
+
+
+def mac_bytes(dev: str) -> bytes:
+    return bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
+
+
+def send_frames(dev: str, count: int, ethertype: int = 0x88B5, payload: int = 46) -> None:
+    """COUNT broadcast frames of EtherType ETHERTYPE through an AF_PACKET socket."""
+    frame = b"\xff" * 6 + mac_bytes(dev) + ethertype.to_bytes(2, "big") + bytes(payload)
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((dev, 0))
+        for _ in range(count):
+            s.send(frame)
+
+
+def slab_active(cache: str) -> int:
+    """Objects in use in a slab cache, after SLUB returned its per-CPU slabs
+    (without the shrink, whole per-CPU slabs count as active: steps of 32)."""
+    shrink = Path(f"/sys/kernel/slab/{cache}/shrink")
+    if shrink.exists():
+        shrink.write_text("1\n")
+    for line in Path("/proc/slabinfo").read_text().splitlines():
+        if line.startswith(cache + " "):
+            return int(line.split()[1])
+    raise KeyError(cache)

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import time
 from pathlib import Path
 
 from tests.vm import lab
 from vnet_ebpf.probes import bccglue
 
 N = 1000
-ETH_P_EXPERIMENTAL = 0x88B5  # IEEE "local experimental" EtherType: nobody else sends it
-
-
-def send_frames(dev: str, count: int) -> None:
-    mac = bytes.fromhex(Path(f"/sys/class/net/{dev}/address").read_text().strip().replace(":", ""))
-    frame = b"\xff" * 6 + mac + ETH_P_EXPERIMENTAL.to_bytes(2, "big") + bytes(46)
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
-        s.bind((dev, 0))
-        for _ in range(count):
-            s.send(frame)
 
 
 def test_kprobe_counts_every_xmit(vnet: Path) -> None:
@@ -29,8 +17,8 @@ def test_kprobe_counts_every_xmit(vnet: Path) -> None:
     try:
         b.attach_kprobe(event="vnet_start_xmit", fn_name="on_xmit")
         before = lab.sysfs_stat("vnet0", "tx_packets")
-        send_frames("vnet0", N)
-        time.sleep(0.2)
+        lab.send_frames("vnet0", N)
+        lab.wait_until(lab.tx_idle, what="TX completions")
         counted = sum(b["xmit_frames"][0])
         after = lab.sysfs_stat("vnet0", "tx_packets")
     finally:
