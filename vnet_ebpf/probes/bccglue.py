@@ -39,4 +39,7 @@ def load(source_name: str, cflags: list[str] | None = None) -> Any:
         raise UserError(f"the `bcc` module found is not BCC's ({bcc.__file__}): {INSTALL_HINT}")
     text = (BPF_DIR / source_name).read_text()
     flags = [f"-I{KMOD_DIR}", f"-I{BPF_DIR}", *(cflags or [])]
-    return bcc.BPF(text=text, cflags=flags)
+    try:
+        return bcc.BPF(text=text, cflags=flags)
+    except Exception as err:  # BCC raises a bare Exception; the compiler output is above
+        raise UserError(f"BCC could not compile or load bpf/{source_name}: {err}") from err

@@ -1,17 +1,214 @@
-"""``vnet-trace``: the tracer's command line."""
+"""``vnet-trace``: the tracer's command line (bcc conventions: -i, [interval] [count])."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING
+
 import click
+from rich.console import Console
+from rich.live import Live
+
+from vnet_ebpf import model
+from vnet_ebpf.errors import UserError, reported
+from vnet_ebpf.views import ndjson, text
+from vnet_ebpf.views import rich as rviews
+
+if TYPE_CHECKING:
+    from vnet_ebpf.probes.tracer import Tracer
 
 PROG = "vnet-trace"
+COMPILE_NOTE = "compiling and attaching the BPF probes (about 20 s under emulation)"
+
+iface_option = click.option("-i", "--interface", "iface", default="vnet0", show_default=True,
+                            help="The vnet device to trace.")
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line (NDJSON).")
+interval_arg = click.argument("interval", type=click.FloatRange(min=0.1), default=1.0, required=False)
+count_arg = click.argument("count", type=click.IntRange(min=0), default=0, required=False)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def tracing(iface: str, groups: list[str], quiet: bool) -> Iterator[Tracer]:
+    """Checks, compile with a spinner, attach; detach on every way out (Ctrl-C, SIGTERM, errors)."""
+    from vnet_ebpf.probes import bccglue, device
+    from vnet_ebpf.probes.tracer import Tracer
+
+    bccglue.require_root()
+    bccglue.import_bcc()
+    dev = device.resolve(iface)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    tracer = Tracer(dev, groups)
+    err = Console(stderr=True)
+    try:
+        if quiet:
+            tracer.__enter__()
+        else:
+            with err.status(COMPILE_NOTE):
+                tracer.__enter__()
+        yield tracer
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tracer.close()
+
+
+def check_alive(tracer: Tracer) -> None:
+    from vnet_ebpf.probes import device
+
+    if not device.still_there(tracer.dev):
+        raise UserError(f"{tracer.dev.name} went away while tracing (vnet module unloaded or device deleted)")
+
+
+def intervals(tracer: Tracer, interval: float, count: int,
+              tick: Callable[[float], None] | None = None) -> Iterator[model.Interval]:
+    """One Interval per INTERVAL seconds, COUNT times (0: until interrupted)."""
+    prev = tracer.snapshot()
+    n = 0
+    while count == 0 or n < count:
+        deadline = time.monotonic() + interval
+        while (left := deadline - time.monotonic()) > 0:
+            if tick:
+                tick(min(left, 0.2))
+            else:
+                time.sleep(left)
+        check_alive(tracer)
+        cur = tracer.snapshot()
+        yield model.interval(prev, cur)
+        prev = cur
+        n += 1
+
+
+def emit(line: str) -> None:
+    print(line, flush=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vnet-ebpf", prog_name=PROG)
 def main() -> None:
-    """Trace the vnet driver with BCC: rings, NAPI batching, ARP generation, XDP."""
+    """Trace the vnet driver with BCC: rings, NAPI batching, ARP generation, XDP.
+
+    Needs root, BCC's Python bindings (python3-bpfcc) and the vnet module loaded.
+    """
+
+
+@main.command()
+@iface_option
+@json_option
+@interval_arg
+@count_arg
+@reported(PROG)
+def napi(iface: str, as_json: bool, interval: float, count: int) -> None:
+    """NAPI batching: polls/s, packets per poll against the budget, poll time, per CPU."""
+    with tracing(iface, ["poll"], as_json) as tracer:
+        if not as_json:
+            emit(f"Tracing NAPI polls of {iface}... Hit Ctrl-C to end.")
+            emit(text.NAPI_HEADER)
+        for iv in intervals(tracer, interval, count):
+            r = model.napi_report(iv)
+            if as_json:
+                emit(ndjson.dumps(ndjson.napi_obj(iface, r, model.cost_report(iv))))
+            else:
+                for line in text.napi_lines(r):
+                    emit(line)
+                emit(text.cost_line(model.cost_report(iv)))
+
+
+@main.command()
+@iface_option
+@json_option
+@click.option("--live", is_flag=True, help="A live screen refreshed every interval.")
+@interval_arg
+@count_arg
+@reported(PROG)
+def rings(iface: str, as_json: bool, live: bool, interval: float, count: int) -> None:
+    """TX/RX ring occupancy (now, max, histogram), queue stops/wakes, BQL, TX completions."""
+    if live and as_json:
+        raise click.UsageError("--live and --json do not go together")
+    with tracing(iface, ["xmit", "poll", "txc"], as_json) as tracer:
+        if live:
+            console = Console()
+            with Live(console=console, refresh_per_second=4, screen=False) as screen:
+                for iv in intervals(tracer, interval, count):
+                    screen.update(rviews.rings_panel(iface, model.rings_report(iv)))
+            return
+        if not as_json:
+            emit(f"Tracing the rings of {iface}... Hit Ctrl-C to end.")
+            emit(text.RINGS_HEADER)
+        for iv in intervals(tracer, interval, count):
+            r = model.rings_report(iv)
+            if as_json:
+                emit(ndjson.dumps(ndjson.rings_obj(iface, r, model.cost_report(iv))))
+            else:
+                for line in text.rings_lines(r):
+                    emit(line)
+
+
+@main.command()
+@iface_option
+@json_option
+@click.option("-c", "--count", "limit", type=click.IntRange(min=0), default=0,
+              help="Exit after this many frames (0: until interrupted).")
+@reported(PROG)
+def arp(iface: str, as_json: bool, limit: int) -> None:
+    """One line per ARP frame the driver generates, like tcpdump -e -n."""
+    seen = 0
+    wall = time.time() - time.monotonic()  # bpf_ktime_get_ns is CLOCK_MONOTONIC
+
+    def show(ev: model.ArpEvent) -> None:
+        nonlocal seen
+        if limit and seen >= limit:
+            return
+        seen += 1
+        emit(ndjson.dumps(ndjson.arp_obj(iface, ev)) if as_json else text.arp_line(ev, wall))
+
+    with tracing(iface, ["arp"], as_json) as tracer:
+        tracer.open_arp(show)
+        if not as_json:
+            emit(f"Tracing ARP frames generated by {iface}... Hit Ctrl-C to end.")
+        try:
+            last_check = time.monotonic()
+            while not limit or seen < limit:
+                tracer.poll_arp(200)
+                if time.monotonic() - last_check > 1:
+                    check_alive(tracer)
+                    last_check = time.monotonic()
+        finally:
+            counters = tracer.snapshot().counters if tracer.bpf is not None else {}
+            lost = counters.get("arp_lost", 0)
+            if as_json:
+                emit(ndjson.dumps(ndjson.arp_summary_obj(iface, seen, lost)))
+            elif lost:
+                print(f"{PROG}: {lost} events lost (ring buffer full)", file=sys.stderr)
+
+
+@main.command()
+@iface_option
+@interval_arg
+@count_arg
+@reported(PROG)
+def top(iface: str, interval: float, count: int) -> None:
+    """Everything on one live screen: rings, NAPI, generated ARP frames, probe cost."""
+    arp_lines: deque[str] = deque(maxlen=6)
+    wall = time.time() - time.monotonic()
+    with tracing(iface, ["xmit", "poll", "txc", "arp"], False) as tracer:
+        tracer.open_arp(lambda ev: arp_lines.append(text.arp_line(ev, wall)))
+        console = Console()
+        with Live(console=console, refresh_per_second=4, screen=False) as screen:
+            for iv in intervals(tracer, interval, count, tick=lambda s: tracer.poll_arp(int(s * 1000))):
+                screen.update(rviews.top_screen(iface, model.napi_report(iv), model.rings_report(iv),
+                                                model.cost_report(iv), list(arp_lines)))
 
 
 if __name__ == "__main__":
-    main()
+    main(prog_name=PROG if os.environ.get("VNET_LAB_GUEST") else None)

@@ -23,6 +23,8 @@ finish() {
 }
 
 . "$ctl/env"
+# The host terminal's size, for Rich screens on the serial console.
+export COLUMNS LINES
 
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run

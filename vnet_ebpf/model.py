@@ -1,0 +1,286 @@
+"""Pure arithmetic on what the probes read: deltas, rates, histograms, percentiles.
+
+The probes layer hands over cumulative :class:`Snapshot`s; two of them make an
+interval.  Nothing here imports BCC or touches the kernel, so all of it is
+unit-tested on the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+#: Counter names, in the order of the enum in bpf/vnet_trace.bpf.c.
+COUNTERS = (
+    "xmit", "tx_arp", "tx_ipv4", "tx_ipv6", "tx_other", "tx_fills",
+    "polls", "poll_packets", "poll_exhausted", "poll_over_budget", "poll_ns",
+    "txc_runs", "txc_freed",
+    "arp_events", "arp_lost",
+)
+
+
+@dataclass(frozen=True)
+class ProgStat:
+    """The kernel's run-time statistics of one BPF program (kernel.bpf_stats_enabled)."""
+
+    run_cnt: int = 0
+    run_time_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Cumulative state read at one instant (histograms and counters since attach)."""
+
+    t: float
+    counters: Mapping[str, int]
+    polls_per_cpu: Sequence[int] = ()
+    packets_per_cpu: Sequence[int] = ()
+    work_hist: Sequence[int] = ()
+    poll_ns_hist: Sequence[int] = ()
+    tx_hist: Sequence[int] = ()
+    rx_hist: Sequence[int] = ()
+    freed_hist: Sequence[int] = ()
+    tx_now: int = 0
+    rx_now: int = 0
+    tx_max: int = 0  # since the previous read (the probes reset it)
+    rx_max: int = 0
+    tx_size: int = 0
+    rx_size: int = 0
+    budget: int = 64
+    bql_inflight: int = 0
+    bql_limit: int = 0
+    driver: Mapping[str, int] = field(default_factory=dict)  # ethtool -S of the device
+    progs: Mapping[str, ProgStat] = field(default_factory=dict)
+
+
+def _sub(a: Sequence[int], b: Sequence[int]) -> list[int]:
+    if not b:
+        return list(a)
+    return [x - y for x, y in zip(a, b, strict=True)]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What happened between two snapshots."""
+
+    seconds: float
+    counters: dict[str, int]
+    polls_per_cpu: list[int]
+    packets_per_cpu: list[int]
+    work_hist: list[int]
+    poll_ns_hist: list[int]
+    tx_hist: list[int]
+    rx_hist: list[int]
+    freed_hist: list[int]
+    driver: dict[str, int]
+    progs: dict[str, ProgStat]
+    end: Snapshot
+
+    def rate(self, name: str) -> float:
+        return self.counters.get(name, 0) / self.seconds if self.seconds > 0 else 0.0
+
+
+def interval(prev: Snapshot, cur: Snapshot) -> Interval:
+    progs = {
+        name: ProgStat(s.run_cnt - prev.progs.get(name, ProgStat()).run_cnt,
+                       s.run_time_ns - prev.progs.get(name, ProgStat()).run_time_ns)
+        for name, s in cur.progs.items()
+    }
+    return Interval(
+        seconds=cur.t - prev.t,
+        counters={k: cur.counters.get(k, 0) - prev.counters.get(k, 0) for k in COUNTERS},
+        polls_per_cpu=_sub(cur.polls_per_cpu, prev.polls_per_cpu),
+        packets_per_cpu=_sub(cur.packets_per_cpu, prev.packets_per_cpu),
+        work_hist=_sub(cur.work_hist, prev.work_hist),
+        poll_ns_hist=_sub(cur.poll_ns_hist, prev.poll_ns_hist),
+        tx_hist=_sub(cur.tx_hist, prev.tx_hist),
+        rx_hist=_sub(cur.rx_hist, prev.rx_hist),
+        freed_hist=_sub(cur.freed_hist, prev.freed_hist),
+        driver={k: v - prev.driver.get(k, 0) for k, v in cur.driver.items()},
+        progs=progs,
+        end=cur,
+    )
+
+
+# ---- histograms ---------------------------------------------------------------
+
+
+def log2_bounds(slot: int) -> tuple[int, int]:
+    """Value range of a log2 slot, as bcc's print_log2_hist shows it: 0, 1, 2-3, 4-7..."""
+    if slot == 0:
+        return (0, 0)
+    return (1 << (slot - 1), (1 << slot) - 1)
+
+
+def log2_value_slot(value: int) -> int:
+    return value.bit_length()
+
+
+def sparse(hist: Sequence[int], keys: Sequence[int] | None = None) -> dict[int, int]:
+    """Non-zero buckets as {key: count} (key: the bucket's low bound, or its index)."""
+    return {(keys[i] if keys else i): n for i, n in enumerate(hist) if n}
+
+
+def log2_sparse(hist: Sequence[int]) -> dict[int, int]:
+    return {log2_bounds(i)[0]: n for i, n in enumerate(hist) if n}
+
+
+def percentile_log2(hist: Sequence[int], q: float) -> int | None:
+    """The upper bound of the log2 bucket holding the q-quantile (an upper estimate)."""
+    total = sum(hist)
+    if not total:
+        return None
+    want = q * total
+    seen = 0
+    for slot, n in enumerate(hist):
+        seen += n
+        if seen >= want and n:
+            return log2_bounds(slot)[1]
+    return log2_bounds(len(hist) - 1)[1]
+
+
+def mean(total: int, n: int) -> float:
+    return total / n if n else 0.0
+
+
+# ---- reports: what each command shows -------------------------------------------
+
+
+@dataclass(frozen=True)
+class NapiReport:
+    interval_s: float
+    polls: int
+    packets: int
+    budget: int
+    exhausted: int
+    over_budget: int
+    work_hist: dict[int, int]
+    poll_ns_hist: dict[int, int]  # log2 bucket low bound (ns) -> polls
+    poll_ns_mean: float
+    poll_ns_p50: int | None
+    poll_ns_p99: int | None
+    polls_per_cpu: dict[int, int]
+    packets_per_cpu: dict[int, int]
+
+    @property
+    def polls_per_s(self) -> float:
+        return self.polls / self.interval_s if self.interval_s else 0.0
+
+    @property
+    def packets_per_s(self) -> float:
+        return self.packets / self.interval_s if self.interval_s else 0.0
+
+    @property
+    def exhausted_pct(self) -> float:
+        return 100.0 * self.exhausted / self.polls if self.polls else 0.0
+
+    @property
+    def work_mean(self) -> float:
+        return mean(self.packets, self.polls)
+
+
+def napi_report(iv: Interval) -> NapiReport:
+    c = iv.counters
+    return NapiReport(
+        interval_s=iv.seconds,
+        polls=c["polls"],
+        packets=c["poll_packets"],
+        budget=iv.end.budget,
+        exhausted=c["poll_exhausted"],
+        over_budget=c["poll_over_budget"],
+        work_hist=sparse(iv.work_hist),
+        poll_ns_hist=log2_sparse(iv.poll_ns_hist),
+        poll_ns_mean=mean(c["poll_ns"], c["polls"]),
+        poll_ns_p50=percentile_log2(iv.poll_ns_hist, 0.5),
+        poll_ns_p99=percentile_log2(iv.poll_ns_hist, 0.99),
+        polls_per_cpu=sparse(iv.polls_per_cpu),
+        packets_per_cpu=sparse(iv.packets_per_cpu),
+    )
+
+
+@dataclass(frozen=True)
+class RingsReport:
+    interval_s: float
+    tx_size: int
+    rx_size: int
+    tx_now: int
+    rx_now: int
+    tx_max: int
+    rx_max: int
+    tx_hist: dict[int, int]  # log2 bucket low bound (descriptors) -> samples
+    rx_hist: dict[int, int]
+    xmits: int
+    polls: int
+    tx_fills: int
+    queue_stopped: int
+    queue_woken: int
+    bql_inflight: int
+    bql_limit: int
+    completion_runs: int
+    completions: int
+    freed_hist: dict[int, int]
+
+
+def rings_report(iv: Interval) -> RingsReport:
+    c, e = iv.counters, iv.end
+    return RingsReport(
+        interval_s=iv.seconds,
+        tx_size=e.tx_size,
+        rx_size=e.rx_size,
+        tx_now=e.tx_now,
+        rx_now=e.rx_now,
+        tx_max=e.tx_max,
+        rx_max=e.rx_max,
+        tx_hist=log2_sparse(iv.tx_hist),
+        rx_hist=log2_sparse(iv.rx_hist),
+        xmits=c["xmit"],
+        polls=c["polls"],
+        tx_fills=c["tx_fills"],
+        queue_stopped=iv.driver.get("tx_queue_stopped", 0),
+        queue_woken=iv.driver.get("tx_queue_woken", 0),
+        bql_inflight=e.bql_inflight,
+        bql_limit=e.bql_limit,
+        completion_runs=c["txc_runs"],
+        completions=c["txc_freed"],
+        freed_hist=log2_sparse(iv.freed_hist),
+    )
+
+
+@dataclass(frozen=True)
+class ArpEvent:
+    """One generated ARP request, as the probe on vnet_build_arp saw it."""
+
+    ts_ns: int
+    ifindex: int
+    peer_mac: str
+    peer_ip: str
+    target_ip: str
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """What our own BPF programs cost in the interval, from the kernel's BPF stats."""
+
+    interval_s: float
+    progs: dict[str, ProgStat]
+
+    @property
+    def run_cnt(self) -> int:
+        return sum(p.run_cnt for p in self.progs.values())
+
+    @property
+    def run_time_ns(self) -> int:
+        return sum(p.run_time_ns for p in self.progs.values())
+
+    @property
+    def ns_per_run(self) -> float:
+        return mean(self.run_time_ns, self.run_cnt)
+
+    @property
+    def cpu_pct(self) -> float:
+        """Share of one CPU spent inside our programs."""
+        return 100.0 * self.run_time_ns / (self.interval_s * 1e9) if self.interval_s else 0.0
+
+
+def cost_report(iv: Interval) -> CostReport:
+    return CostReport(iv.seconds, dict(iv.progs))

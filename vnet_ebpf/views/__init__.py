@@ -1,0 +1,1 @@
+"""Turning reports into something to read: plain text, NDJSON objects, Rich renderables."""
