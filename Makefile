@@ -1,12 +1,13 @@
 # The two commands of the README:
 #   sudo make demo   - the main job: build the lab guest if needed, load vnet0, show it live
 #   sudo make test   - lint, host unit tests, then the guest tests in the lab
+SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/vnet-lab
 VM_TIMEOUT ?= 1500
 
-.PHONY: demo test lint unit vm vagrant-validate deps clean
+.PHONY: demo test lint unit vm bench deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -32,6 +33,12 @@ unit: $(VENV)/.installed
 
 vm: deps $(VENV)/.installed
 	$(LAB) run --timeout $(VM_TIMEOUT) -- python3 -m pytest -q --color=no -p no:cacheprovider tests/vm
+
+# Ratios measured side by side in one lab run (docs/benchmarks.md).
+bench: deps $(VENV)/.installed
+	@$(LAB) run -- true >/dev/null 2>&1  # the driver is built: time a plain run next
+	@TIMEFORMAT='vnet-lab run -- true: %R s (target <= 20 s)'; time $(LAB) run -- true
+	$(LAB) run --timeout 1800 -- python3 bench/bench.py
 
 clean:
 	$(MAKE) -C kmod clean

@@ -67,3 +67,41 @@ def test_find_checkout(tmp_path: Path) -> None:
 def test_user_error_status() -> None:
     assert UserError("x").status == 1
     assert UserError("x", 2).status == 2
+
+
+@pytest.mark.parametrize("cmd", ["napi", "rings", "arp", "top"])
+def test_trace_subcommand_help(cmd: str) -> None:
+    result = CliRunner().invoke(trace_cli.main, [cmd, "--help"])
+    assert result.exit_code == 0
+    assert "-i, --interface" in result.output
+
+
+def test_trace_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    result = CliRunner().invoke(trace_cli.main, ["napi"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "vnet-trace: tracing needs root (BPF and kprobes): run it with sudo"
+
+
+def test_trace_without_bcc_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_bcc(name: str, *args: object, **kwargs: object) -> object:
+        if name == "bcc":
+            raise ImportError("No module named 'bcc'")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr(builtins, "__import__", no_bcc)
+    monkeypatch.delitem(__import__("sys").modules, "bcc", raising=False)
+    result = CliRunner().invoke(trace_cli.main, ["rings"])
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("install them with `apt-get install python3-bpfcc`")
+
+
+@pytest.mark.parametrize("args", [["napi", "0"], ["napi", "x"], ["rings", "1", "-3"], ["rings", "--live", "--json"],
+                                  ["arp", "--count", "-1"], ["napi", "--bogus"]])
+def test_trace_usage_errors_exit_2(args: list[str]) -> None:
+    assert CliRunner().invoke(trace_cli.main, args).exit_code == 2

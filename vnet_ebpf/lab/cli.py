@@ -100,19 +100,13 @@ def shell(load: bool) -> None:
     sys.exit(runner.shell(img, src, accel=accel, load=load, logs=logs))
 
 
-DEMO_SCRIPT = """
-set -e
-ip link set vnet0 up
-echo '== ip -s link show vnet0'
-ip -s link show vnet0
-echo '== ethtool -i vnet0'
-ethtool -i vnet0
-"""
-
-
 @main.command()
+@click.option("--seconds", type=click.IntRange(min=1), default=30, show_default=True,
+              help="How long the live dashboard runs.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True)
 @reported(PROG)
-def demo(timeout: float) -> None:
-    """The main job: build the guest if needed, load vnet0 and show it."""
-    sys.exit(_run(["sh", "-c", DEMO_SCRIPT], timeout, True, False, True))
+def demo(seconds: int, timeout: float) -> None:
+    """The main job: build the guest if needed, load vnet0, drive RX and TX traffic and
+    show `vnet-trace top` live for SECONDS, then stop cleanly."""
+    cmd = ["python3", "-m", "vnet_ebpf.lab.demo", str(seconds)]
+    sys.exit(_run(cmd, timeout, True, False, True))

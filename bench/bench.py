@@ -1,0 +1,98 @@
+"""Lab benchmarks: ratios measured side by side in one run (`make bench`).
+
+Runs inside the guest (absolute numbers under emulation mean little; the ratios
+are what we hold ourselves to, see docs/benchmarks.md):
+
+  1. TX packets/s through vnet0 with `vnet-trace napi` and `rings` attached, divided by the
+     same pktgen run without them (target >= 0.95)
+  2. CPU used by the vnet-trace processes during that run (target <= 2 % of one core)
+  3. vnet0 TX packets/s divided by the kernel's dummy driver, same pktgen run (target >= 0.7)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vnet_ebpf.lab import pktgen
+
+COUNT = int(os.environ.get("BENCH_COUNT", "300000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def sh(*argv: str) -> None:
+    subprocess.run(argv, check=True)
+
+
+def tx_pps(dev: str) -> int:
+    pktgen.setup(dev, count=COUNT)
+    pktgen.run()
+    return pktgen.result_pps(dev)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def main() -> int:
+    sh("insmod", "kmod/vnet.ko")
+    sh("ip", "link", "set", "vnet0", "up")
+    sh("ethtool", "-C", "vnet0", "tx-usecs", "0")
+    sh("modprobe", "dummy", "numdummies=1")
+    sh("ip", "link", "set", "dummy0", "up")
+
+    plain, dummy, traced, cpu = [], [], [], []
+    for _ in range(ROUNDS):
+        plain.append(tx_pps("vnet0"))
+        dummy.append(tx_pps("dummy0"))
+    tracers = [subprocess.Popen(["vnet-trace", cmd, "--json", "1"], stdout=subprocess.PIPE, text=True)
+               for cmd in ("napi", "rings")]
+    for p in tracers:
+        assert p.stdout is not None
+        p.stdout.readline()  # the first interval: compiled and attached
+        threading.Thread(target=p.stdout.read, daemon=True).start()  # keep the pipe drained
+    try:
+        for _ in range(ROUNDS):
+            before = [cpu_seconds(p.pid) for p in tracers]
+            t0 = time.monotonic()
+            traced.append(tx_pps("vnet0"))
+            wall = time.monotonic() - t0
+            used = sum(cpu_seconds(p.pid) for p in tracers) - sum(before)
+            cpu.append(100.0 * used / wall)
+    finally:
+        for p in tracers:
+            p.send_signal(2)
+            p.wait()
+    for _ in range(ROUNDS):
+        plain.append(tx_pps("vnet0"))
+
+    result = {
+        "frames_per_run": COUNT,
+        "vnet_pps": plain,
+        "vnet_traced_pps": traced,
+        "dummy_pps": dummy,
+        "traced_over_plain": round(statistics.median(traced) / statistics.median(plain), 3),
+        "tracer_cpu_pct_of_one_core": round(statistics.median(cpu), 2),
+        "vnet_over_dummy": round(statistics.median(plain) / statistics.median(dummy), 3),
+    }
+    print(json.dumps(result, indent=2))
+    print(f"TX pps traced/plain: {result['traced_over_plain']}  (target >= 0.95)")
+    print(f"vnet-trace CPU:      {result['tracer_cpu_pct_of_one_core']} % of one core  (target <= 2)")
+    print(f"vnet/dummy TX pps:   {result['vnet_over_dummy']}  (target >= 0.7)")
+    Path(".lab").mkdir(exist_ok=True)
+    Path(".lab/bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Driving TX with the kernel's pktgen (/proc/net/pktgen), for the demo and the benchmarks.
+
+pktgen calls the driver's ndo_start_xmit directly from a kernel thread, so it
+measures the driver's transmit path without socket or qdisc overhead, the same
+way for vnet0 and for the kernel's dummy driver.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+PG = Path("/proc/net/pktgen")
+
+
+def _write(path: Path, cmd: str) -> None:
+    path.write_text(cmd + "\n")
+
+
+def setup(dev: str, count: int, rate_pps: int = 0, size: int = 60) -> None:
+    """Prepare one pktgen device on kernel thread 0: COUNT frames (0: forever) of SIZE bytes."""
+    subprocess.run(["modprobe", "pktgen"], check=True)
+    thread = PG / "kpktgend_0"
+    _write(thread, "rem_device_all")
+    _write(thread, f"add_device {dev}")
+    cfg = PG / dev
+    for cmd in (f"count {count}", f"pkt_size {size}", "clone_skb 0", "delay 0",
+                "dst 10.0.0.2", "dst_mac 02:76:6e:65:74:02", "flag NO_TIMESTAMP"):
+        _write(cfg, cmd)
+    if rate_pps:
+        _write(cfg, f"ratep {rate_pps}")
+
+
+def run() -> None:
+    """Start every prepared device; returns when they are done (or stopped)."""
+    _write(PG / "pgctrl", "start")
+
+
+def start_background() -> threading.Thread:
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def stop() -> None:
+    _write(PG / "pgctrl", "stop")
+
+
+def result_pps(dev: str) -> int:
+    """Packets per second of the last run, as pktgen itself reports it."""
+    text = (PG / dev).read_text()
+    m = re.search(r"Result: OK: .*?(\d+)pps", text, re.S)
+    if not m:
+        raise RuntimeError(f"pktgen did not report a result for {dev}:\n{text}")
+    return int(m.group(1))
