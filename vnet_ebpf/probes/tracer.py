@@ -20,6 +20,13 @@ PROBES: dict[str, list[tuple[str, str, str]]] = {
             ("kretprobe", "vnet_tx_complete", "on_tx_complete_return")],
     "arp": [("kprobe", "vnet_build_arp", "on_build_arp")],
 }
+#: probe group -> the histogram maps it fills (a snapshot reads only these).
+HISTS: dict[str, tuple[str, ...]] = {
+    "xmit": ("tx_occ_hist",),
+    "poll": ("work_hist", "poll_ns_hist", "rx_occ_hist"),
+    "txc": ("freed_hist",),
+    "arp": (),
+}
 SOURCE = "vnet_trace.bpf.c"
 
 
@@ -87,6 +94,9 @@ class Tracer:
             return [list(table[ctypes.c_int(i)]) for i in range(len(table))]
 
     def _summed(self, name: str) -> list[int]:
+        """Per-entry totals over CPUs; empty for maps no attached probe fills."""
+        if not any(name in HISTS[g] for g in self.groups):
+            return []
         return [int(sum(v)) for v in self._percpu(name)]
 
     def snapshot(self) -> Snapshot:
@@ -126,7 +136,8 @@ class Tracer:
             rx_size=int(max(state[5])),
             bql_inflight=inflight,
             bql_limit=limit,
-            driver=device.driver_stats(self.dev),
+            # The driver's stop/wake counters are shown by the rings views only.
+            driver=device.driver_stats(self.dev) if "xmit" in self.groups else {},
             progs=progs,
         )
 
