@@ -203,6 +203,27 @@ def arp(iface: str, as_json: bool, limit: int) -> None:
                 print(f"{PROG}: {lost} events lost (ring buffer full)", file=sys.stderr)
 
 
+def show_top(iface: str, interval: float, count: int, after_attach: Callable[[], None] | None = None,
+             before_detach: Callable[[], None] | None = None) -> None:
+    """The `top` screen.  AFTER_ATTACH runs once the probes are attached, BEFORE_DETACH
+    while they still are (the demo starts and stops its traffic there)."""
+    arp_lines: deque[str] = deque(maxlen=6)
+    wall = time.time() - time.monotonic()
+    with tracing(iface, ["xmit", "poll", "txc", "arp"], False) as tracer:
+        tracer.open_arp(lambda ev: arp_lines.append(text.arp_line(ev, wall)))
+        if after_attach:
+            after_attach()
+        console = Console()
+        try:
+            with Live(console=console, refresh_per_second=4, screen=False) as screen:
+                for iv in intervals(tracer, interval, count, tick=lambda s: tracer.poll_arp(int(s * 1000))):
+                    screen.update(rviews.top_screen(iface, model.napi_report(iv), model.rings_report(iv),
+                                                    model.cost_report(iv), list(arp_lines)))
+        finally:
+            if before_detach:
+                before_detach()
+
+
 @main.command()
 @iface_option
 @interval_arg
@@ -210,15 +231,7 @@ def arp(iface: str, as_json: bool, limit: int) -> None:
 @reported(PROG)
 def top(iface: str, interval: float, count: int) -> None:
     """Everything on one live screen: rings, NAPI, generated ARP frames, probe cost."""
-    arp_lines: deque[str] = deque(maxlen=6)
-    wall = time.time() - time.monotonic()
-    with tracing(iface, ["xmit", "poll", "txc", "arp"], False) as tracer:
-        tracer.open_arp(lambda ev: arp_lines.append(text.arp_line(ev, wall)))
-        console = Console()
-        with Live(console=console, refresh_per_second=4, screen=False) as screen:
-            for iv in intervals(tracer, interval, count, tick=lambda s: tracer.poll_arp(int(s * 1000))):
-                screen.update(rviews.top_screen(iface, model.napi_report(iv), model.rings_report(iv),
-                                                model.cost_report(iv), list(arp_lines)))
+    show_top(iface, interval, count)
 
 
 if __name__ == "__main__":
