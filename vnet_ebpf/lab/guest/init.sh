@@ -10,7 +10,8 @@
 # Lines starting with @@vnet-lab@@ on the console are for the host, not the user.
 set -u
 ctl=/mnt/lab-ctl
-mark() { echo "@@vnet-lab@@ $*" >/dev/console; }
+# Marks are for the host reading a run; an interactive shell shows the console raw.
+mark() { [ "${MODE:-run}" = shell ] || echo "@@vnet-lab@@ $*" >/dev/console; }
 finish() {
 	echo "$1" >"$ctl/rc"
 	mark "end $1"
