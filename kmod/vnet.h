@@ -67,11 +67,16 @@ struct vnet_rx_ring {
 	u32 tail;		/* next slot NAPI consumes */
 };
 
+/* Frames by EtherType, counted the same way on TX and RX. */
+struct vnet_proto_stats {
+	u64_stats_t arp, ipv4, ipv6, other;
+};
+
 /* Each stats block has exactly one writer context, as u64_stats_sync requires. */
 struct vnet_tx_stats {			/* writer: vnet_start_xmit */
 	struct u64_stats_sync syncp;
 	u64_stats_t dropped;
-	u64_stats_t arp, ipv4, ipv6, other;
+	struct vnet_proto_stats proto;
 	u64_stats_t queue_stopped;
 	u64_stats_t queue_woken;	/* re-woken by xmit itself after a race */
 	u64_stats_t busy;		/* NETDEV_TX_BUSY returns: should stay 0 */
@@ -90,7 +95,7 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 	struct u64_stats_sync syncp;
 	u64_stats_t packets, bytes;
 	u64_stats_t dropped;		/* short frames, skb allocation failures */
-	u64_stats_t arp, ipv4, ipv6, other;
+	struct vnet_proto_stats proto;
 	u64_stats_t napi_polls;
 	u64_stats_t napi_budget_exhausted;
 	u64_stats_t alloc_failed;
@@ -137,6 +142,26 @@ static inline u32 vnet_rx_used(const struct vnet_rx_ring *r)
 
 #ifndef VNET_BPF
 /* Driver-internal interfaces (not for BPF programs). */
+#include <linux/if_ether.h>
+
+/* Count one frame by the EtherType of its Ethernet header (inside the writer's syncp). */
+static inline void vnet_count_proto(struct vnet_proto_stats *p, const void *frame)
+{
+	switch (((const struct ethhdr *)frame)->h_proto) {
+	case htons(ETH_P_ARP):
+		u64_stats_inc(&p->arp);
+		break;
+	case htons(ETH_P_IP):
+		u64_stats_inc(&p->ipv4);
+		break;
+	case htons(ETH_P_IPV6):
+		u64_stats_inc(&p->ipv6);
+		break;
+	default:
+		u64_stats_inc(&p->other);
+	}
+}
+
 #include <linux/bpf.h>
 #include <linux/skbuff.h>
 

@@ -91,10 +91,10 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 
 	do {
 		start = u64_stats_fetch_begin(&t->syncp);
-		d[VNET_TX_ARP] = u64_stats_read(&t->arp);
-		d[VNET_TX_IPV4] = u64_stats_read(&t->ipv4);
-		d[VNET_TX_IPV6] = u64_stats_read(&t->ipv6);
-		d[VNET_TX_OTHER] = u64_stats_read(&t->other);
+		d[VNET_TX_ARP] = u64_stats_read(&t->proto.arp);
+		d[VNET_TX_IPV4] = u64_stats_read(&t->proto.ipv4);
+		d[VNET_TX_IPV6] = u64_stats_read(&t->proto.ipv6);
+		d[VNET_TX_OTHER] = u64_stats_read(&t->proto.other);
 		d[VNET_TX_QUEUE_STOPPED] = u64_stats_read(&t->queue_stopped);
 		woken_by_xmit = u64_stats_read(&t->queue_woken);
 		d[VNET_TX_BUSY] = u64_stats_read(&t->busy);
@@ -111,10 +111,10 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 
 	do {
 		start = u64_stats_fetch_begin(&r->syncp);
-		d[VNET_RX_ARP] = u64_stats_read(&r->arp);
-		d[VNET_RX_IPV4] = u64_stats_read(&r->ipv4);
-		d[VNET_RX_IPV6] = u64_stats_read(&r->ipv6);
-		d[VNET_RX_OTHER] = u64_stats_read(&r->other);
+		d[VNET_RX_ARP] = u64_stats_read(&r->proto.arp);
+		d[VNET_RX_IPV4] = u64_stats_read(&r->proto.ipv4);
+		d[VNET_RX_IPV6] = u64_stats_read(&r->proto.ipv6);
+		d[VNET_RX_OTHER] = u64_stats_read(&r->proto.other);
 		d[VNET_NAPI_POLLS] = u64_stats_read(&r->napi_polls);
 		d[VNET_NAPI_BUDGET_EXHAUSTED] = u64_stats_read(&r->napi_budget_exhausted);
 		d[VNET_RX_ALLOC_FAILED] = u64_stats_read(&r->alloc_failed);

@@ -323,23 +323,6 @@ void vnet_rx_ring_free(struct vnet_priv *priv)
 
 /* ---- NAPI ---------------------------------------------------------------- */
 
-static void vnet_rx_count_proto(struct vnet_rx_stats *s, __be16 proto)
-{
-	switch (proto) {
-	case htons(ETH_P_ARP):
-		u64_stats_inc(&s->arp);
-		break;
-	case htons(ETH_P_IP):
-		u64_stats_inc(&s->ipv4);
-		break;
-	case htons(ETH_P_IPV6):
-		u64_stats_inc(&s->ipv6);
-		break;
-	default:
-		u64_stats_inc(&s->other);
-	}
-}
-
 /* Turn one RX slot into an skb for the stack; false if the frame was dropped. */
 static bool vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s)
 {
@@ -373,7 +356,7 @@ static bool vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s)
 	/* Bytes as on TX: the whole frame, Ethernet header included. */
 	u64_stats_inc(&st->packets);
 	u64_stats_add(&st->bytes, len);
-	vnet_rx_count_proto(st, ((struct ethhdr *)skb->data)->h_proto);
+	vnet_count_proto(&st->proto, skb->data);
 
 	skb->protocol = eth_type_trans(skb, priv->dev);
 	napi_gro_receive(&priv->napi, skb);

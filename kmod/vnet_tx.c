@@ -20,29 +20,6 @@
 #include <linux/slab.h>
 #include "vnet.h"
 
-static void vnet_count_proto(struct vnet_tx_stats *s, __be16 proto)
-{
-	switch (proto) {
-	case htons(ETH_P_ARP):
-		u64_stats_inc(&s->arp);
-		break;
-	case htons(ETH_P_IP):
-		u64_stats_inc(&s->ipv4);
-		break;
-	case htons(ETH_P_IPV6):
-		u64_stats_inc(&s->ipv6);
-		break;
-	default:
-		u64_stats_inc(&s->other);
-	}
-}
-
-/*
- * Arm the TX-done timer unless it is already pending.  Both xmit and the timer
- * callback arm it this way (never with hrtimer_forward, which must not race
- * with a concurrent start); if both do, the later expiry wins, which delays a
- * completion by at most tx_usecs and never loses one.
- */
 static void vnet_tx_timer_arm(struct vnet_priv *priv, u64 delay_ns)
 {
 	/* Order the caller's ring update before the look at the timer state. */
@@ -88,7 +65,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	u64_stats_update_begin(&priv->tx_stats.syncp);
 	/* At xmit, data is the Ethernet header (also for AF_PACKET frames). */
-	vnet_count_proto(&priv->tx_stats, ((struct ethhdr *)skb->data)->h_proto);
+	vnet_count_proto(&priv->tx_stats.proto, skb->data);
 
 	/* Publish the descriptor before the completion can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
