@@ -59,3 +59,12 @@ def test_shares_and_interactive() -> None:
     assert fs[0] == "local,path=/co,mount_tag=src,security_model=none,multidevs=remap"
     assert fs[1].endswith(",readonly=on")
     assert value_after(argv, "-serial") == ["mon:stdio"]
+
+
+def test_tcg_trusts_the_tsc_and_kvm_does_not_need_to() -> None:
+    # Under TCG the kernel's boot-time TSC check fails and it falls back to the
+    # emulated HPET, which makes every clock read cost microseconds.
+    (tcg,) = value_after(qemu.qemu_argv(spec(accel="tcg")), "-append")
+    (kvm,) = value_after(qemu.qemu_argv(spec(accel="kvm")), "-append")
+    assert "tsc=reliable" in tcg.split()
+    assert "tsc=reliable" not in kvm.split()

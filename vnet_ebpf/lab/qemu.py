@@ -45,6 +45,13 @@ def kernel_cmdline(spec: VmSpec) -> str:
         "panic=-1",
         "oops=panic",
     ]
+    if spec.accel == "tcg":
+        # The TSC check at boot fails under emulation (the vCPUs are host threads
+        # started at different times) and the kernel falls back to the HPET, whose
+        # every read is an emulated MMIO access of several microseconds: each
+        # ktime_get_ns() in the TX path, each bpf_ktime_get_ns() in a probe.  TCG
+        # derives every vCPU's TSC from the host's, which is synchronised.
+        args.append("tsc=reliable")
     return " ".join([*args, *spec.extra_append])
 
 
