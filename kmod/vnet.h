@@ -13,6 +13,7 @@
 #include <linux/hrtimer.h>
 #include <linux/netdevice.h>
 #include <linux/u64_stats_sync.h>
+#include <net/xdp.h>
 
 #define VNET_DRV_NAME		"vnet"
 
@@ -28,12 +29,20 @@
 /* Every generated ARP request is padded to the Ethernet minimum (no FCS). */
 #define VNET_ARP_FRAME_LEN	ETH_ZLEN
 
+/* Jumbo frames without XDP; with XDP a frame must fit one page (VNET_XDP_MAX_MTU). */
+#define VNET_MAX_MTU		9000
+
+/* XDP_TX frames are queued during a poll and posted in one go at its end. */
+#define VNET_XDP_TX_BULK	16
+
 /*
- * A TX descriptor.  The skb stays owned by the ring from vnet_start_xmit()
- * until vnet_tx_complete() frees it, posted_ns + tx_usecs later.
+ * A TX descriptor holds either an skb from the stack (vnet_start_xmit) or an
+ * XDP frame (XDP_TX, or ndo_xdp_xmit for frames redirected to us).  The ring
+ * owns it until vnet_tx_complete() frees it, posted_ns + tx_usecs later.
  */
 struct vnet_tx_desc {
 	struct sk_buff *skb;
+	struct xdp_frame *xdpf;
 	u64 posted_ns;
 };
 
@@ -65,6 +74,7 @@ struct vnet_rx_ring {
 	u32 size;
 	u32 head;		/* next slot the generator fills */
 	u32 tail;		/* next slot NAPI consumes */
+	u32 order;		/* buffers are 2^order pages, sized for the MTU */
 };
 
 /* Frames by EtherType, counted the same way on TX and RX. */
@@ -80,6 +90,9 @@ struct vnet_tx_stats {			/* writer: vnet_start_xmit */
 	u64_stats_t queue_stopped;
 	u64_stats_t queue_woken;	/* re-woken by xmit itself after a race */
 	u64_stats_t busy;		/* NETDEV_TX_BUSY returns: should stay 0 */
+	/* Also under the TX queue lock: ndo_xdp_xmit, frames redirected to us. */
+	u64_stats_t xdp_xmit;		/* queued on the TX ring */
+	u64_stats_t xdp_xmit_errors;	/* refused (ring full): the caller frees them */
 };
 
 struct vnet_txc_stats {			/* writer: vnet_tx_complete (or purge, quiesced) */
@@ -99,6 +112,11 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 	u64_stats_t napi_polls;
 	u64_stats_t napi_budget_exhausted;
 	u64_stats_t alloc_failed;
+	/* XDP verdicts: xdp_packets == pass + drop + tx + redirect + aborted. */
+	u64_stats_t xdp_packets, xdp_pass, xdp_drop, xdp_tx, xdp_redirect;
+	u64_stats_t xdp_aborted;	/* XDP_ABORTED and unknown actions */
+	u64_stats_t xdp_tx_errors;	/* XDP_TX frames that could not be queued */
+	u64_stats_t xdp_redirect_errors;	/* xdp_do_redirect() failures */
 };
 
 struct vnet_gen_stats {			/* writer: the RX generator timer */
@@ -118,6 +136,9 @@ struct vnet_priv {
 
 	struct vnet_rx_ring rx;
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
+
+	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
+	struct xdp_rxq_info xdp_rxq;		/* registered while the device is up */
 
 	/* Ring sizes requested with ethtool -G; applied when the rings are (re)built. */
 	u32 tx_ring_size;
@@ -165,15 +186,30 @@ static inline void vnet_count_proto(struct vnet_proto_stats *p, const void *fram
 #include <linux/bpf.h>
 #include <linux/skbuff.h>
 
-/* RX buffers are whole pages with room for XDP in front and skb_shared_info behind. */
+/*
+ * RX buffers are whole pages (2^order of them) with room for XDP in front and
+ * skb_shared_info behind.  XDP needs the frame in one order-0 page.
+ */
 #define VNET_RX_HEADROOM	XDP_PACKET_HEADROOM
 #define VNET_RX_TAILROOM	SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
-#define VNET_RX_MAX_FRAME	(PAGE_SIZE - VNET_RX_HEADROOM - VNET_RX_TAILROOM)
+#define VNET_RX_MAX_FRAME(order) \
+	((PAGE_SIZE << (order)) - VNET_RX_HEADROOM - VNET_RX_TAILROOM)
+#define VNET_XDP_MAX_MTU	(VNET_RX_MAX_FRAME(0) - ETH_HLEN)
+
+/* The XDP state of one NAPI poll: what must be flushed before it returns. */
+struct vnet_xdp_poll {
+	struct bpf_prog *prog;		/* NULL: no program, every frame goes up */
+	struct xdp_frame *tx[VNET_XDP_TX_BULK];
+	unsigned int n_tx;
+	bool redirected;
+};
 
 extern const struct ethtool_ops vnet_ethtool_ops;
 
 /* vnet_tx.c */
 netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev);
+int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
+		       int n, bool redirected);
 u64 vnet_tx_complete(struct vnet_priv *priv);
 int vnet_tx_ring_alloc(struct vnet_priv *priv);
 void vnet_tx_ring_free(struct vnet_priv *priv);
@@ -188,9 +224,22 @@ void vnet_rx_start(struct vnet_priv *priv);
 void vnet_rx_stop(struct vnet_priv *priv);
 int vnet_napi_poll(struct napi_struct *napi, int budget);
 int vnet_rx_params_init(void);
+u32 vnet_rx_order(unsigned int mtu);
+
+/* vnet_xdp.c */
+enum vnet_xdp_result { VNET_XDP_UP, VNET_XDP_CONSUMED, VNET_XDP_DROPPED };
+enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *x,
+				  struct vnet_rx_slot *s, u32 *headroom, u32 *len,
+				  u32 *metasize);
+void vnet_xdp_poll_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x);
+int vnet_xdp_rxq_reg(struct vnet_priv *priv);
+void vnet_xdp_rxq_unreg(struct vnet_priv *priv);
+int vnet_ndo_bpf(struct net_device *dev, struct netdev_bpf *bpf);
+int vnet_ndo_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames,
+		      u32 flags);
 
 /* vnet_main.c */
-int vnet_rings_rebuild(struct net_device *dev, u32 tx_size, u32 rx_size);
+int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu);
 void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s);
 #endif
 

@@ -19,6 +19,9 @@ enum vnet_stat {
 	VNET_TX_COMPLETIONS, VNET_TX_COMPLETION_RUNS, VNET_TX_PURGED,
 	VNET_TX_QUEUE_STOPPED, VNET_TX_QUEUE_WOKEN, VNET_TX_BUSY,
 	VNET_TX_TIMEOUTS,
+	VNET_XDP_PACKETS, VNET_XDP_PASS, VNET_XDP_DROP, VNET_XDP_TX,
+	VNET_XDP_REDIRECT, VNET_XDP_ABORTED, VNET_XDP_TX_ERRORS,
+	VNET_XDP_REDIRECT_ERRORS, VNET_XDP_XMIT, VNET_XDP_XMIT_ERRORS,
 	VNET_NUM_STATS
 };
 
@@ -49,6 +52,16 @@ static const char vnet_stat_names[VNET_NUM_STATS][ETH_GSTRING_LEN] = {
 	[VNET_TX_QUEUE_WOKEN] = "tx_queue_woken",
 	[VNET_TX_BUSY] = "tx_busy",
 	[VNET_TX_TIMEOUTS] = "tx_timeouts",
+	[VNET_XDP_PACKETS] = "xdp_packets",
+	[VNET_XDP_PASS] = "xdp_pass",
+	[VNET_XDP_DROP] = "xdp_drop",
+	[VNET_XDP_TX] = "xdp_tx",
+	[VNET_XDP_REDIRECT] = "xdp_redirect",
+	[VNET_XDP_ABORTED] = "xdp_aborted",
+	[VNET_XDP_TX_ERRORS] = "xdp_tx_errors",
+	[VNET_XDP_REDIRECT_ERRORS] = "xdp_redirect_errors",
+	[VNET_XDP_XMIT] = "xdp_xmit",
+	[VNET_XDP_XMIT_ERRORS] = "xdp_xmit_errors",
 };
 
 static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
@@ -98,6 +111,8 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 		d[VNET_TX_QUEUE_STOPPED] = u64_stats_read(&t->queue_stopped);
 		woken_by_xmit = u64_stats_read(&t->queue_woken);
 		d[VNET_TX_BUSY] = u64_stats_read(&t->busy);
+		d[VNET_XDP_XMIT] = u64_stats_read(&t->xdp_xmit);
+		d[VNET_XDP_XMIT_ERRORS] = u64_stats_read(&t->xdp_xmit_errors);
 	} while (u64_stats_fetch_retry(&t->syncp, start));
 
 	do {
@@ -118,6 +133,14 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 		d[VNET_NAPI_POLLS] = u64_stats_read(&r->napi_polls);
 		d[VNET_NAPI_BUDGET_EXHAUSTED] = u64_stats_read(&r->napi_budget_exhausted);
 		d[VNET_RX_ALLOC_FAILED] = u64_stats_read(&r->alloc_failed);
+		d[VNET_XDP_PACKETS] = u64_stats_read(&r->xdp_packets);
+		d[VNET_XDP_PASS] = u64_stats_read(&r->xdp_pass);
+		d[VNET_XDP_DROP] = u64_stats_read(&r->xdp_drop);
+		d[VNET_XDP_TX] = u64_stats_read(&r->xdp_tx);
+		d[VNET_XDP_REDIRECT] = u64_stats_read(&r->xdp_redirect);
+		d[VNET_XDP_ABORTED] = u64_stats_read(&r->xdp_aborted);
+		d[VNET_XDP_TX_ERRORS] = u64_stats_read(&r->xdp_tx_errors);
+		d[VNET_XDP_REDIRECT_ERRORS] = u64_stats_read(&r->xdp_redirect_errors);
 	} while (u64_stats_fetch_retry(&r->syncp, start));
 
 	do {
@@ -170,7 +193,7 @@ static int vnet_set_ringparam(struct net_device *dev,
 	if (ring->tx_pending == priv->tx_ring_size &&
 	    ring->rx_pending == priv->rx_ring_size)
 		return 0;
-	return vnet_rings_rebuild(dev, ring->tx_pending, ring->rx_pending);
+	return vnet_reconfigure(dev, ring->tx_pending, ring->rx_pending, dev->mtu);
 }
 
 static int vnet_get_coalesce(struct net_device *dev,

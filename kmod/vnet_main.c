@@ -35,10 +35,11 @@ static int vnet_open(struct net_device *dev)
 	if (err)
 		return err;
 	err = vnet_rx_ring_alloc(priv);
-	if (err) {
-		vnet_tx_ring_free(priv);
-		return err;
-	}
+	if (err)
+		goto err_rx;
+	err = vnet_xdp_rxq_reg(priv);
+	if (err)
+		goto err_rxq;
 	napi_enable(&priv->napi);
 	netif_carrier_on(dev);
 	netif_tx_lock_bh(dev);
@@ -50,6 +51,12 @@ static int vnet_open(struct net_device *dev)
 	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u\n", dev->name,
 		 priv->tx.size, priv->rx.size, priv->tx_usecs);
 	return 0;
+
+err_rxq:
+	vnet_rx_ring_free(priv);
+err_rx:
+	vnet_tx_ring_free(priv);
+	return err;
 }
 
 /*
@@ -68,6 +75,8 @@ static int vnet_stop(struct net_device *dev)
 	netif_tx_unlock_bh(dev);
 	netif_carrier_off(dev);
 	napi_disable(&priv->napi);
+	/* NAPI is done: nothing can redirect from this queue any more. */
+	vnet_xdp_rxq_unreg(priv);
 	vnet_tx_stop(priv);
 	vnet_tx_ring_free(priv);
 	vnet_rx_ring_free(priv);
@@ -75,29 +84,52 @@ static int vnet_stop(struct net_device *dev)
 	return 0;
 }
 
-/* ethtool -G: rebuild the rings at the new sizes, restarting a running device. */
-int vnet_rings_rebuild(struct net_device *dev, u32 tx_size, u32 rx_size)
+/*
+ * ethtool -G and MTU changes: rebuild the rings at the new sizes (RX buffers
+ * follow the MTU), restarting a running device.  RTNL held.
+ */
+int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 	bool running = netif_running(dev);
 	u32 old_tx = priv->tx_ring_size, old_rx = priv->rx_ring_size;
+	int old_mtu = dev->mtu;
 	int err;
 
 	if (running)
 		vnet_stop(dev);
 	priv->tx_ring_size = tx_size;
 	priv->rx_ring_size = rx_size;
+	dev->mtu = mtu;
 	if (!running)
 		return 0;
 	err = vnet_open(dev);
 	if (err) {
-		/* Keep the device usable at its old sizes. */
+		/* Keep the device usable as it was. */
 		priv->tx_ring_size = old_tx;
 		priv->rx_ring_size = old_rx;
+		dev->mtu = old_mtu;
 		if (vnet_open(dev))
 			dev_close(dev);
 	}
 	return err;
+}
+
+static int vnet_change_mtu(struct net_device *dev, int mtu)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	/* max_mtu already says so while XDP runs; the core checks it first. */
+	if (rtnl_dereference(priv->xdp_prog) && mtu > VNET_XDP_MAX_MTU) {
+		netdev_warn(dev, "MTU %d too large with XDP attached (max %lu)\n",
+			    mtu, VNET_XDP_MAX_MTU);
+		return -EINVAL;
+	}
+	if (netif_running(dev) && vnet_rx_order(mtu) != priv->rx.order)
+		return vnet_reconfigure(dev, priv->tx_ring_size,
+					priv->rx_ring_size, mtu);
+	dev->mtu = mtu;
+	return 0;
 }
 
 static void vnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
@@ -159,6 +191,10 @@ static const struct net_device_ops vnet_netdev_ops = {
 	.ndo_tx_timeout		= vnet_tx_timeout,
 	.ndo_set_mac_address	= eth_mac_addr,
 	.ndo_validate_addr	= eth_validate_addr,
+	.ndo_change_mtu		= vnet_change_mtu,
+	.ndo_bpf		= vnet_ndo_bpf,
+	/* Present at register time, so devmaps can redirect to us. */
+	.ndo_xdp_xmit		= vnet_ndo_xdp_xmit,
 };
 
 static void vnet_setup(struct net_device *dev)
@@ -171,8 +207,8 @@ static void vnet_setup(struct net_device *dev)
 	dev->needs_free_netdev = true;
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
 	dev->watchdog_timeo = VNET_WATCHDOG;
-	/* One RX buffer (a page, less XDP headroom and skb_shared_info) per frame. */
-	dev->max_mtu = VNET_RX_MAX_FRAME - ETH_HLEN;
+	/* Jumbo frames: RX buffers grow with the MTU (XDP needs <= one page). */
+	dev->max_mtu = VNET_MAX_MTU;
 	/* Locally administered, random per device: no two instances collide. */
 	eth_hw_addr_random(dev);
 

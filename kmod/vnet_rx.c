@@ -11,9 +11,10 @@
  * NAPI batching becomes visible.  Because the stack answers the requests, RX
  * also produces TX.
  *
- * The NAPI poll builds each skb around its page (napi_build_skb, with
- * XDP_PACKET_HEADROOM in front, as XDP needs) and hands it to GRO; the slot
- * gets a fresh page.  The generator and the poll share the ring without a lock:
+ * The NAPI poll runs the XDP program, if one is attached (vnet_xdp.c), then
+ * builds each skb around its page (napi_build_skb, with XDP_PACKET_HEADROOM in
+ * front, as XDP needs) and hands it to GRO; the slot gets a fresh page.
+ * Buffers are sized for the MTU: one page up to 3506 bytes, more for jumbo.  The generator and the poll share the ring without a lock:
  * the generator alone writes head, the poll alone writes tail.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -284,6 +285,17 @@ void vnet_rx_stop(struct vnet_priv *priv)
 
 /* ---- the ring ------------------------------------------------------------ */
 
+/* Page order of an RX buffer that holds a frame of MTU bytes plus its header. */
+u32 vnet_rx_order(unsigned int mtu)
+{
+	return get_order(VNET_RX_HEADROOM + ETH_HLEN + mtu + VNET_RX_TAILROOM);
+}
+
+static struct page *vnet_rx_page(u32 order, gfp_t gfp)
+{
+	return order ? alloc_pages(gfp | __GFP_COMP, order) : alloc_page(gfp);
+}
+
 int vnet_rx_ring_alloc(struct vnet_priv *priv)
 {
 	struct vnet_rx_ring *r = &priv->rx;
@@ -295,8 +307,9 @@ int vnet_rx_ring_alloc(struct vnet_priv *priv)
 	r->size = priv->rx_ring_size;
 	r->head = 0;
 	r->tail = 0;
+	r->order = vnet_rx_order(priv->dev->mtu);
 	for (i = 0; i < r->size; i++) {
-		r->slot[i].page = alloc_page(GFP_KERNEL);
+		r->slot[i].page = vnet_rx_page(r->order, GFP_KERNEL);
 		if (!r->slot[i].page) {
 			vnet_rx_ring_free(priv);
 			return -ENOMEM;
@@ -323,35 +336,46 @@ void vnet_rx_ring_free(struct vnet_priv *priv)
 
 /* ---- NAPI ---------------------------------------------------------------- */
 
-/* Turn one RX slot into an skb for the stack; false if the frame was dropped. */
-static bool vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s)
+/*
+ * Run XDP on one RX slot, then turn what goes up into an skb for the stack.
+ * Inside the rx_stats writer section.
+ */
+static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
+			struct vnet_xdp_poll *x)
 {
 	struct vnet_rx_stats *st = &priv->rx_stats;
+	u32 order = priv->rx.order;
+	u32 len = s->len, headroom = VNET_RX_HEADROOM, metasize = 0;
 	struct page *fresh;
 	struct sk_buff *skb;
-	u32 len = s->len;
 
-	if (unlikely(len < ETH_HLEN || len > VNET_RX_MAX_FRAME)) {
+	if (unlikely(len < ETH_HLEN || len > VNET_RX_MAX_FRAME(order))) {
 		u64_stats_inc(&st->dropped);
-		return false;	/* the page stays in the slot */
+		return;	/* the page stays in the slot */
 	}
+	/* A program is only ever attached with the MTU at one page (order 0). */
+	if (x->prog &&
+	    vnet_xdp_run(priv, x, s, &headroom, &len, &metasize) != VNET_XDP_UP)
+		return;
 	/* The skb takes the page; the slot needs a new one first. */
-	fresh = dev_alloc_page();
+	fresh = vnet_rx_page(order, GFP_ATOMIC | __GFP_NOWARN);
 	if (unlikely(!fresh)) {
 		u64_stats_inc(&st->alloc_failed);
 		u64_stats_inc(&st->dropped);
-		return false;
+		return;
 	}
-	skb = napi_build_skb(page_address(s->page), PAGE_SIZE);
+	skb = napi_build_skb(page_address(s->page), PAGE_SIZE << order);
 	if (unlikely(!skb)) {
-		__free_page(fresh);
+		put_page(fresh);
 		u64_stats_inc(&st->alloc_failed);
 		u64_stats_inc(&st->dropped);
-		return false;
+		return;
 	}
 	s->page = fresh;
-	skb_reserve(skb, VNET_RX_HEADROOM);
+	skb_reserve(skb, headroom);
 	skb_put(skb, len);
+	if (metasize)
+		skb_metadata_set(skb, metasize);
 
 	/* Bytes as on TX: the whole frame, Ethernet header included. */
 	u64_stats_inc(&st->packets);
@@ -360,7 +384,6 @@ static bool vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s)
 
 	skb->protocol = eth_type_trans(skb, priv->dev);
 	napi_gro_receive(&priv->napi, skb);
-	return true;
 }
 
 /* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */
@@ -369,15 +392,21 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	struct vnet_priv *priv = container_of(napi, struct vnet_priv, napi);
 	struct vnet_rx_ring *r = &priv->rx;
 	u32 head = smp_load_acquire(&r->head);
+	struct vnet_xdp_poll x = {
+		/* BHs are off in NAPI: an RCU read side for the program pointer. */
+		.prog = rcu_dereference(priv->xdp_prog),
+	};
 	int work = 0;
 
 	u64_stats_update_begin(&priv->rx_stats.syncp);
 	while (work < budget && r->tail != head) {
-		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)]);
+		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)], &x);
 		/* Hand the slot back to the generator only once we are done with it. */
 		smp_store_release(&r->tail, r->tail + 1);
 		work++;
 	}
+	if (x.prog)
+		vnet_xdp_poll_flush(priv, &x);
 	u64_stats_inc(&priv->rx_stats.napi_polls);
 	if (work == budget)
 		u64_stats_inc(&priv->rx_stats.napi_budget_exhausted);

@@ -8,16 +8,23 @@
  * frees finished descriptors, reports them to BQL and wakes the queue.  So the
  * ring really fills under load and the queue really stops, as on a NIC.
  *
- * Locking: xmit runs under the TX queue lock with BHs off; the completion runs
- * in the hrtimer softirq, possibly on another CPU.  They share the ring without
- * a lock: xmit alone writes head, completion alone writes tail, and the stop /
- * wake race is closed with the memory barriers described at each site.
+ * XDP frames share the ring: XDP_TX from our own NAPI poll and ndo_xdp_xmit
+ * (frames redirected to us) post them through vnet_tx_xdp_frames().  They
+ * bypass the qdisc, so they are not reported to BQL, which accounts for what
+ * the stack queued.
+ *
+ * Locking: every producer (xmit, XDP) runs under the TX queue lock with BHs
+ * off; the completion runs in the hrtimer softirq, possibly on another CPU.
+ * They share the ring without a lock: producers alone write head, completion
+ * alone writes tail, and the stop / wake race is closed with the memory
+ * barriers described at each site.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/etherdevice.h>
 #include <linux/if_arp.h>
 #include <linux/slab.h>
+#include <net/xdp.h>
 #include "vnet.h"
 
 static void vnet_tx_timer_arm(struct vnet_priv *priv, u64 delay_ns)
@@ -29,6 +36,29 @@ static void vnet_tx_timer_arm(struct vnet_priv *priv, u64 delay_ns)
 			      HRTIMER_MODE_REL_SOFT);
 }
 
+/*
+ * After posting: stop the queue if the ring is full.  Called under the TX
+ * queue lock, inside the tx_stats writer section.
+ */
+static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
+{
+	struct vnet_tx_ring *r = &priv->tx;
+
+	if (vnet_tx_used(r) < r->size)
+		return;
+	netif_tx_stop_queue(txq);
+	u64_stats_inc(&priv->tx_stats.queue_stopped);
+	/*
+	 * Pairs with the barrier in vnet_tx_complete(): either it sees the
+	 * stopped queue, or we see the tail it advanced and undo the stop.
+	 */
+	smp_mb();
+	if (r->size - vnet_tx_used(r) >= r->wake_thresh) {
+		netif_tx_wake_queue(txq);
+		u64_stats_inc(&priv->tx_stats.queue_woken);
+	}
+}
+
 /* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */
 noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
@@ -36,7 +66,6 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	struct vnet_tx_ring *r = &priv->tx;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 	struct vnet_tx_desc *d;
-	bool woken = false;
 
 	if (unlikely(skb->len < ETH_HLEN)) {
 		u64_stats_update_begin(&priv->tx_stats.syncp);
@@ -59,6 +88,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	/* The driver now owns the frame: one descriptor, one BQL report. */
 	d = &r->desc[r->head & (r->size - 1)];
 	d->skb = skb;
+	d->xdpf = NULL;
 	d->posted_ns = ktime_get_ns();
 	netdev_tx_sent_queue(txq, skb->len);
 	skb_tx_timestamp(skb);
@@ -69,28 +99,104 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	/* Publish the descriptor before the completion can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
-
-	if (vnet_tx_used(r) >= r->size) {
-		netif_tx_stop_queue(txq);
-		u64_stats_inc(&priv->tx_stats.queue_stopped);
-		/*
-		 * Pairs with the barrier in vnet_tx_complete(): either it sees the
-		 * stopped queue, or we see the tail it advanced and undo the stop.
-		 */
-		smp_mb();
-		if (r->size - vnet_tx_used(r) >= r->wake_thresh) {
-			netif_tx_wake_queue(txq);
-			woken = true;
-		}
-	}
-	if (woken)
-		u64_stats_inc(&priv->tx_stats.queue_woken);
+	vnet_tx_maybe_stop(priv, txq);
 	u64_stats_update_end(&priv->tx_stats.syncp);
 
 	pr_debug("%s: xmit len %u, ring %u/%u\n", dev->name, skb->len,
 		 vnet_tx_used(r), r->size);
 	vnet_tx_timer_arm(priv, (u64)priv->tx_usecs * NSEC_PER_USEC);
 	return NETDEV_TX_OK;
+}
+
+/*
+ * A capture (tcpdump) on the device sees what the stack transmits because the
+ * core hands it every skb before ndo_start_xmit.  XDP frames never pass there:
+ * copy them to the taps ourselves, only while a capture is open.
+ */
+static void vnet_tx_xdp_to_taps(struct net_device *dev, struct xdp_frame *xdpf)
+{
+	struct sk_buff *skb;
+
+	if (!dev_nit_active(dev))
+		return;
+	skb = netdev_alloc_skb(dev, xdpf->len);
+	if (!skb)
+		return;
+	skb_put_data(skb, xdpf->data, xdpf->len);
+	skb_reset_mac_header(skb);
+	skb_set_network_header(skb, ETH_HLEN);
+	skb->protocol = eth_hdr(skb)->h_proto;
+	dev_queue_xmit_nit(skb, dev);
+	consume_skb(skb);
+}
+
+/*
+ * Post up to N XDP frames on the TX ring, in order, and ring the doorbell (arm
+ * the TX-done timer).  Returns how many were queued; the caller owns the rest.
+ * -ENXIO when the device is down.  REDIRECTED: they came through ndo_xdp_xmit
+ * (counted in xdp_xmit), rather than XDP_TX from our own poll.
+ * Context: softirq (a NAPI poll, ours or another device's).
+ */
+int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
+		       int n, bool redirected)
+{
+	struct net_device *dev = priv->dev;
+	struct vnet_tx_ring *r = &priv->tx;
+	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
+	u64 now = ktime_get_ns();
+	int i, room;
+
+	__netif_tx_lock(txq, smp_processor_id());
+	if (unlikely(!priv->tx_enabled)) {
+		__netif_tx_unlock(txq);
+		return -ENXIO;
+	}
+	room = r->size - vnet_tx_used(r);
+	u64_stats_update_begin(&priv->tx_stats.syncp);
+	for (i = 0; i < n && i < room; i++) {
+		struct vnet_tx_desc *d = &r->desc[(r->head + i) & (r->size - 1)];
+
+		d->skb = NULL;
+		d->xdpf = frames[i];
+		d->posted_ns = now;
+		vnet_count_proto(&priv->tx_stats.proto, frames[i]->data);
+		vnet_tx_xdp_to_taps(dev, frames[i]);
+	}
+	smp_store_release(&r->head, r->head + i);
+	if (redirected) {
+		u64_stats_add(&priv->tx_stats.xdp_xmit, i);
+		u64_stats_add(&priv->tx_stats.xdp_xmit_errors, n - i);
+	}
+	if (i)
+		vnet_tx_maybe_stop(priv, txq);
+	u64_stats_update_end(&priv->tx_stats.syncp);
+	/* Under the lock: vnet_stop() cannot have cancelled the timer yet. */
+	if (i)
+		vnet_tx_timer_arm(priv, (u64)priv->tx_usecs * NSEC_PER_USEC);
+	__netif_tx_unlock(txq);
+	return i;
+}
+
+/* Free what one descriptor holds; return its length.  SKB_BYTES: BQL's share. */
+static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, bool done,
+				      unsigned int *skb_bytes)
+{
+	unsigned int len;
+
+	if (d->skb) {
+		len = d->skb->len;
+		*skb_bytes += len;
+		if (done)
+			dev_consume_skb_any(d->skb);
+		else
+			dev_kfree_skb_any(d->skb);
+	} else {
+		len = d->xdpf->len;
+		xdp_return_frame(d->xdpf);
+	}
+	d->skb = NULL;
+	d->xdpf = NULL;
+	return len;
 }
 
 /*
@@ -105,7 +211,7 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 	u64 delay = (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
 	u64 now = ktime_get_ns();
-	unsigned int pkts = 0, bytes = 0;
+	unsigned int pkts = 0, bytes = 0, skb_pkts = 0, skb_bytes = 0;
 	u32 head = smp_load_acquire(&r->head);
 	u64 next = 0;
 	bool woken = false;
@@ -118,15 +224,14 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 			break;
 		}
 		pkts++;
-		bytes += d->skb->len;
-		dev_consume_skb_any(d->skb);
-		d->skb = NULL;
+		skb_pkts += !!d->skb;
+		bytes += vnet_tx_desc_free(d, true, &skb_bytes);
 		r->tail++;
 	}
 	if (!pkts)
 		return next;
 
-	netdev_tx_completed_queue(txq, pkts, bytes);
+	netdev_tx_completed_queue(txq, skb_pkts, skb_bytes);
 	/* Make the new tail visible before testing the queue state (see xmit). */
 	smp_mb();
 	if (unlikely(netif_tx_queue_stopped(txq)) &&
@@ -189,14 +294,12 @@ int vnet_tx_ring_alloc(struct vnet_priv *priv)
 void vnet_tx_stop(struct vnet_priv *priv)
 {
 	struct vnet_tx_ring *r = &priv->tx;
-	unsigned int purged = 0;
+	unsigned int purged = 0, skb_bytes = 0;
 
 	hrtimer_cancel(&priv->tx_timer);
 	while (r->tail != r->head) {
-		struct vnet_tx_desc *d = &r->desc[r->tail & (r->size - 1)];
-
-		dev_kfree_skb_any(d->skb);
-		d->skb = NULL;
+		vnet_tx_desc_free(&r->desc[r->tail & (r->size - 1)], false,
+				  &skb_bytes);
 		r->tail++;
 		purged++;
 	}

@@ -284,3 +284,62 @@ class CostReport:
 
 def cost_report(iv: Interval) -> CostReport:
     return CostReport(iv.seconds, dict(iv.progs))
+
+
+# ---- XDP (`vnet-trace xdp`) -----------------------------------------------------
+
+#: Frame classes and verdicts, in the order of bpf/vnet_xdp.bpf.c (actions: enum xdp_action).
+XDP_CLASSES = ("arp", "ipv4", "ipv6", "other")
+XDP_ACTIONS = ("aborted", "drop", "pass", "tx", "redirect")
+#: The driver's own XDP counters (ethtool -S), shown beside the program's.
+XDP_DRIVER_STATS = (
+    "xdp_packets", "xdp_pass", "xdp_drop", "xdp_tx", "xdp_redirect", "xdp_aborted",
+    "xdp_tx_errors", "xdp_redirect_errors", "xdp_xmit", "xdp_xmit_errors",
+)
+
+
+@dataclass(frozen=True)
+class XdpSnapshot:
+    """Cumulative verdict counts of our program since attach, and the driver's counters."""
+
+    t: float
+    verdicts: Mapping[tuple[str, str], int]  # (class, action) -> frames
+    driver: Mapping[str, int] = field(default_factory=dict)
+    prog: ProgStat = ProgStat()
+
+
+@dataclass(frozen=True)
+class XdpReport:
+    interval_s: float
+    verdicts: dict[tuple[str, str], int]
+    driver: dict[str, int]  # deltas of XDP_DRIVER_STATS
+    prog: ProgStat
+
+    def by_action(self) -> dict[str, int]:
+        return {a: sum(self.verdicts.get((c, a), 0) for c in XDP_CLASSES) for a in XDP_ACTIONS}
+
+    def by_class(self) -> dict[str, int]:
+        return {c: sum(self.verdicts.get((c, a), 0) for a in XDP_ACTIONS) for c in XDP_CLASSES}
+
+    @property
+    def packets(self) -> int:
+        return sum(self.verdicts.values())
+
+    @property
+    def packets_per_s(self) -> float:
+        return self.packets / self.interval_s if self.interval_s else 0.0
+
+    @property
+    def ns_per_run(self) -> float:
+        return mean(self.prog.run_time_ns, self.prog.run_cnt)
+
+
+def xdp_report(prev: XdpSnapshot, cur: XdpSnapshot) -> XdpReport:
+    """What happened between two snapshots (PREV may be the empty snapshot at attach)."""
+    return XdpReport(
+        interval_s=cur.t - prev.t,
+        verdicts={k: cur.verdicts.get(k, 0) - prev.verdicts.get(k, 0)
+                  for k in ((c, a) for c in XDP_CLASSES for a in XDP_ACTIONS)},
+        driver={k: cur.driver.get(k, 0) - prev.driver.get(k, 0) for k in XDP_DRIVER_STATS if k in cur.driver},
+        prog=ProgStat(cur.prog.run_cnt - prev.prog.run_cnt, cur.prog.run_time_ns - prev.prog.run_time_ns),
+    )

@@ -33,6 +33,17 @@ def resolve(name: str) -> Device:
     return Device(name=name, ifindex=int(idx[0]))
 
 
+def ifindex_of(name: str) -> int:
+    """The ifindex of any interface NAME in this netns (e.g. an XDP redirect target)."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=name)
+    if not idx:
+        raise UserError(f"interface {name} does not exist")
+    return int(idx[0])
+
+
 def still_there(dev: Device) -> bool:
     """False once the module is unloaded or the device is gone or replaced."""
     if not MODULE.exists():

@@ -19,6 +19,7 @@ from rich.live import Live
 
 from vnet_ebpf import model
 from vnet_ebpf.errors import UserError, reported
+from vnet_ebpf.probes.xdp import XdpConfig
 from vnet_ebpf.views import ndjson, text
 from vnet_ebpf.views import rich as rviews
 
@@ -222,6 +223,98 @@ def show_top(iface: str, interval: float, count: int, after_attach: Callable[[],
         finally:
             if before_detach:
                 before_detach()
+
+
+def _describe(cfg: XdpConfig, iface: str) -> str:
+    rules = ["drop ARP"] if cfg.drop_arp else []
+    if cfg.drop_every:
+        rules.append(f"drop 1 frame in {cfg.drop_every}")
+    rest = {"pass": "XDP_PASS", "tx": "XDP_TX (back out of " + iface + ")",
+            "redirect": f"XDP_REDIRECT to {cfg.redirect}"}[cfg.action]
+    return f"{cfg.mode} XDP on {iface}: " + ", ".join([*rules, f"{'the rest' if rules else 'every frame'}: {rest}"])
+
+
+@main.command()
+@iface_option
+@json_option
+@click.option("--live", is_flag=True, help="A live screen refreshed every interval.")
+@click.option("--mode", type=click.Choice(["native", "generic"]), default="native", show_default=True,
+              help="native: run in the driver's NAPI poll; generic: the kernel's skb-based fallback.")
+@click.option("--drop-arp", is_flag=True, help="Drop ARP frames.")
+@click.option("--drop-every", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Drop every Nth frame (counted per CPU).")
+@click.option("--tx", "bounce", is_flag=True, help="XDP_TX what is not dropped: out of the same device.")
+@click.option("--redirect", metavar="IFACE", help="XDP_REDIRECT what is not dropped to IFACE (a devmap).")
+@click.option("--force", is_flag=True, help="Replace an XDP program vnet-trace did not attach.")
+@interval_arg
+@count_arg
+@reported(PROG)
+def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_every: int | None, bounce: bool,
+        redirect: str | None, force: bool, interval: float, count: int) -> None:
+    """Attach an XDP program that counts frames per EtherType and verdict; detach it on exit.
+
+    By default it passes everything.  --drop-arp and --drop-every decide drops; --tx or
+    --redirect IFACE decide what happens to the rest.
+    """
+    from vnet_ebpf.probes import bccglue, device
+    from vnet_ebpf.probes.xdp import XdpProgram
+
+    if live and as_json:
+        raise click.UsageError("--live and --json do not go together")
+    if bounce and redirect:
+        raise click.UsageError("--tx and --redirect do not go together")
+    cfg = XdpConfig(mode=mode, drop_arp=drop_arp, drop_every=drop_every or 0,
+                    action="tx" if bounce else "redirect" if redirect else "pass", redirect=redirect, force=force)
+    program = {"mode": mode, "drop_arp": drop_arp, "drop_every": cfg.drop_every, "action": cfg.action,
+               "redirect": redirect}
+    bccglue.require_root()
+    bccglue.import_bcc()
+    dev = device.resolve(iface)
+    signal.signal(signal.SIGTERM, _on_signal)
+    err = Console(stderr=True)
+    prog = XdpProgram(dev, cfg)
+    # The driver's counters from before the attach: "since attach" then covers
+    # exactly the frames the program saw.
+    before = device.driver_stats(dev)
+    if as_json:
+        prog.__enter__()
+    else:
+        with err.status(COMPILE_NOTE.replace("probes", "XDP program")):
+            prog.__enter__()
+    try:
+        signal.signal(signal.SIGINT, _on_signal)
+        first = prev = model.XdpSnapshot(t=time.monotonic(), verdicts={}, driver=before)
+        if not (as_json or live):
+            emit(f"{_describe(cfg, iface)}. Hit Ctrl-C to end.")
+            emit(text.XDP_HEADER)
+        screen = Live(console=Console(), refresh_per_second=4, screen=False) if live else None
+        if screen:
+            screen.start()
+        try:
+            n = 0
+            while (count == 0 or n < count) and not STOP.wait(interval):
+                if not device.still_there(dev):
+                    raise UserError(f"{iface} went away while its XDP program was attached")
+                cur = prog.snapshot()
+                r = model.xdp_report(prev, cur)
+                if as_json:
+                    emit(ndjson.dumps(ndjson.xdp_obj(iface, program, r)))
+                elif screen:
+                    screen.update(rviews.xdp_panel(iface, _describe(cfg, iface), r, model.xdp_report(first, cur)))
+                else:
+                    emit(text.xdp_line(r))
+                prev = cur
+                n += 1
+        finally:
+            if screen:
+                screen.stop()
+        if as_json and device.still_there(dev):
+            emit(ndjson.dumps(ndjson.xdp_obj(iface, program, model.xdp_report(first, prog.snapshot()),
+                                             schema="vnet-trace.xdp-summary/1")))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        prog.close()
 
 
 @main.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vnet_ebpf.model import ArpEvent, CostReport, NapiReport, RingsReport
+from vnet_ebpf.model import XDP_CLASSES, ArpEvent, CostReport, NapiReport, RingsReport, XdpReport
 
 
 def _keys(d: dict[int, int]) -> dict[str, int]:
@@ -85,6 +85,22 @@ def arp_obj(iface: str, ev: ArpEvent) -> dict[str, Any]:
 def arp_summary_obj(iface: str, events: int, lost: int) -> dict[str, Any]:
     return {"schema": "vnet-trace.arp-summary/1", "interface": iface, "interval_s": None,
             "events": events, "lost": lost}
+
+
+def xdp_obj(iface: str, program: dict[str, Any], r: XdpReport, schema: str = "vnet-trace.xdp/1") -> dict[str, Any]:
+    """One interval (or, with the summary schema, everything since attach) of `vnet-trace xdp`."""
+    return {
+        "schema": schema,
+        "interface": iface,
+        "interval_s": round(r.interval_s, 6),
+        "program": program,
+        "packets": r.packets,
+        "verdicts": r.by_action(),
+        "by_class": {c: {a: n for (cc, a), n in r.verdicts.items() if cc == c} for c in XDP_CLASSES},
+        "driver": dict(r.driver),
+        "prog_runs": r.prog.run_cnt,
+        "prog_run_time_ns": r.prog.run_time_ns,
+    }
 
 
 def dumps(obj: dict[str, Any]) -> str:

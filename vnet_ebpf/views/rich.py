@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from vnet_ebpf.model import CostReport, NapiReport, RingsReport
+from vnet_ebpf.model import XDP_ACTIONS, XDP_CLASSES, CostReport, NapiReport, RingsReport, XdpReport
 from vnet_ebpf.views.text import linear_rows, log2_rows
 
 BAR = 30
@@ -100,3 +100,22 @@ def top_screen(iface: str, napi: NapiReport, rings: RingsReport, cost: CostRepor
     arp = Panel(Text("\n".join(arp_lines[-6:]) or "(no ARP frames generated)"), title="generated ARP frames",
                 border_style="green")
     return Group(grid, arp, cost_panel(cost))
+
+
+def xdp_panel(iface: str, describe: str, r: XdpReport, totals: XdpReport) -> Panel:
+    """Verdicts per EtherType (this interval, and since attach) beside the driver's counters."""
+    t = Table(box=None, title=f"frames per verdict in {r.interval_s:.1f} s (since attach)")
+    t.add_column("ethertype", style="bold")
+    for a in XDP_ACTIONS:
+        t.add_column(a, justify="right")
+    for c in (*XDP_CLASSES, "total"):
+        now = r.by_action() if c == "total" else {a: r.verdicts.get((c, a), 0) for a in XDP_ACTIONS}
+        all_ = totals.by_action() if c == "total" else {a: totals.verdicts.get((c, a), 0) for a in XDP_ACTIONS}
+        t.add_row(c, *(f"{now[a]:,} ({all_[a]:,})" for a in XDP_ACTIONS))
+    drv = Table(box=None, title="driver (ethtool -S) since attach")
+    drv.add_column("counter")
+    drv.add_column("value", justify="right")
+    for k, v in totals.driver.items():
+        drv.add_row(k, f"{v:,}", style="red" if k.endswith("errors") and v else None)
+    facts = Text(f"{r.packets_per_s:,.1f} frames/s, program {r.ns_per_run:,.0f} ns/run", style="dim")
+    return Panel(Group(Text(describe), t, facts, drv), title=f"XDP {iface}", border_style="cyan")

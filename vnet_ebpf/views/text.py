@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from vnet_ebpf.model import ArpEvent, CostReport, NapiReport, RingsReport, log2_bounds
+from vnet_ebpf.model import XDP_ACTIONS, ArpEvent, CostReport, NapiReport, RingsReport, XdpReport, log2_bounds
 
 BAR = 40
 
@@ -103,3 +103,17 @@ def arp_line(ev: ArpEvent, wall_offset: float) -> str:
     ts = time.strftime("%H:%M:%S", time.localtime(t)) + f".{int((t % 1) * 1e6):06d}"
     return (f"{ts} {ev.peer_mac} > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 60: "
             f"Request who-has {ev.target_ip} tell {ev.peer_ip}, length 46")
+
+
+XDP_HEADER = (
+    f"{'TIME':<8} {'PKTS/s':>10} " + " ".join(f"{a.upper():>8}" for a in XDP_ACTIONS)
+    + f" {'TX_ERR':>7} {'REDIR_ERR':>9} {'ns/run':>7}"
+)
+
+
+def xdp_line(r: XdpReport) -> str:
+    """Frames per verdict in the interval (the program's counts), and the driver's errors."""
+    acts = r.by_action()
+    return (f"{stamp():<8} {r.packets_per_s:>10.1f} " + " ".join(f"{acts[a]:>8}" for a in XDP_ACTIONS)
+            + f" {r.driver.get('xdp_tx_errors', 0):>7} {r.driver.get('xdp_redirect_errors', 0):>9}"
+            + f" {r.ns_per_run:>7.0f}")
