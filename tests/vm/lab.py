@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 TOP = Path(__file__).resolve().parents[2]
 MODULE = TOP / "kmod" / "vnet.ko"
@@ -129,3 +132,41 @@ def slab_active(cache: str) -> int:
         if line.startswith(cache + " "):
             return int(line.split()[1])
     raise KeyError(cache)
+
+
+class BpftraceWitness:
+    """bpftrace running PROGRAM (kernel tracepoints: a witness we did not write).
+
+    bpftrace says "Attaching..." before it has attached, so readiness is proven
+    by a handshake: the test calls getppid() until a probe answers, which also
+    clears the maps named in RESET, so only what comes after is counted.
+    """
+
+    def __init__(self, program: str, reset: tuple[str, ...]) -> None:
+        clears = "".join(f"    clear({m});\n" for m in reset)
+        self.program = (program + "\ntracepoint:syscalls:sys_enter_getppid /pid == $1/ {\n"
+                        + clears + '    printf("reset\\n");\n}\n')
+
+    def __enter__(self) -> Self:
+        self.proc = subprocess.Popen(["bpftrace", "-B", "line", "-e", self.program, str(os.getpid())],
+                                     stdout=subprocess.PIPE, text=True)
+        out = self.proc.stdout
+        assert out is not None
+        deadline = time.monotonic() + 60
+        line = ""
+        while line != "reset\n":
+            assert time.monotonic() < deadline and self.proc.poll() is None, "bpftrace did not attach"
+            os.getppid()
+            if select.select([out], [], [], 0.1)[0]:
+                line = out.readline()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def finish(self) -> str:
+        """Stop bpftrace; what it printed (its maps) from then on."""
+        self.proc.send_signal(2)
+        out, _ = self.proc.communicate(timeout=60)
+        return out

@@ -3,9 +3,7 @@ themselves (against tcpdump), and the stack's ARP replies."""
 
 from __future__ import annotations
 
-import os
 import re
-import select
 import struct
 import subprocess
 import time
@@ -19,43 +17,17 @@ tracepoint:napi:napi_poll /str(args->dev_name) == "vnet0"/ {
     @work[args->work] = count();
     @over = sum(args->work > args->budget ? 1 : 0);
 }
-tracepoint:syscalls:sys_enter_getppid /pid == $1/ {
-    clear(@work);
-    clear(@over);
-    printf("reset\n");
-}
 """
 
 
-class NapiWitness:
-    """bpftrace on the kernel's own napi:napi_poll tracepoint: work per poll.
+class NapiWitness(lab.BpftraceWitness):
+    """bpftrace on the kernel's own napi:napi_poll tracepoint: work per poll."""
 
-    bpftrace says "Attaching..." before it has attached, so readiness is proven
-    by a handshake: the test calls getppid() until the second probe answers,
-    which also clears whatever was counted before.
-    """
-
-    def __enter__(self) -> NapiWitness:
-        self.proc = subprocess.Popen(["bpftrace", "-B", "line", "-e", NAPI_BT, str(os.getpid())],
-                                     stdout=subprocess.PIPE, text=True)
-        out = self.proc.stdout
-        assert out is not None
-        deadline = time.monotonic() + 60
-        line = ""
-        while line != "reset\n":
-            assert time.monotonic() < deadline and self.proc.poll() is None, "bpftrace did not attach"
-            os.getppid()
-            if select.select([out], [], [], 0.1)[0]:
-                line = out.readline()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+    def __init__(self) -> None:
+        super().__init__(NAPI_BT, ("@work", "@over"))
 
     def stop(self) -> tuple[Counter[int], int]:
-        self.proc.send_signal(2)
-        out, _ = self.proc.communicate(timeout=60)
+        out = self.finish()
         work = Counter({int(k): int(v) for k, v in re.findall(r"@work\[(-?\d+)\]: (\d+)", out)})
         over = re.search(r"@over: (\d+)", out)
         return work, int(over.group(1)) if over else 0

@@ -28,7 +28,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-def _bpf(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
+def bpf_cmd(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
     # syscall(2) is variadic and takes longs: widen every argument explicitly.
     rc = int(_libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_long(cmd), attr, ctypes.c_long(len(attr))))
     if rc < 0:
@@ -41,7 +41,7 @@ def enable_stats() -> int | None:
     """A file descriptor holding run-time stats on, or None where the kernel refuses."""
     attr = ctypes.create_string_buffer(struct.pack("I", _BPF_STATS_RUN_TIME), 8)
     try:
-        return _bpf(_BPF_ENABLE_STATS, attr)
+        return bpf_cmd(_BPF_ENABLE_STATS, attr)
     except OSError:
         return None
 
@@ -49,7 +49,7 @@ def enable_stats() -> int | None:
 def prog_stat(prog_fd: int) -> ProgStat:
     info = ctypes.create_string_buffer(_INFO_SIZE)
     attr = ctypes.create_string_buffer(struct.pack("IIQ", prog_fd, _INFO_SIZE, ctypes.addressof(info)), 16)
-    _bpf(_BPF_OBJ_GET_INFO_BY_FD, attr)
+    bpf_cmd(_BPF_OBJ_GET_INFO_BY_FD, attr)
     run_time, run_cnt = struct.unpack_from("QQ", info.raw, _RUN_TIME_NS)
     assert _RUN_CNT == _RUN_TIME_NS + 8
     return ProgStat(run_cnt=run_cnt, run_time_ns=run_time)
@@ -58,5 +58,5 @@ def prog_stat(prog_fd: int) -> ProgStat:
 def prog_id(prog_fd: int) -> int:
     info = ctypes.create_string_buffer(_INFO_SIZE)
     attr = ctypes.create_string_buffer(struct.pack("IIQ", prog_fd, _INFO_SIZE, ctypes.addressof(info)), 16)
-    _bpf(_BPF_OBJ_GET_INFO_BY_FD, attr)
+    bpf_cmd(_BPF_OBJ_GET_INFO_BY_FD, attr)
     return int(struct.unpack_from("I", info.raw, 4)[0])
