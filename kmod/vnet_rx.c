@@ -392,12 +392,16 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	struct vnet_priv *priv = container_of(napi, struct vnet_priv, napi);
 	struct vnet_rx_ring *r = &priv->rx;
 	u32 head = smp_load_acquire(&r->head);
-	struct vnet_xdp_poll x = {
-		/* BHs are off in NAPI: an RCU read side for the program pointer. */
-		.prog = rcu_dereference(priv->xdp_prog),
-	};
+	struct vnet_xdp_poll x = {};
 	int work = 0;
 
+	/*
+	 * BHs are off in NAPI, which already holds off an RCU grace period; the
+	 * explicit read lock documents it (and satisfies lockdep).  The program
+	 * is read once: one poll runs one program on all its frames.
+	 */
+	rcu_read_lock();
+	x.prog = rcu_dereference(priv->xdp_prog);
 	u64_stats_update_begin(&priv->rx_stats.syncp);
 	while (work < budget && r->tail != head) {
 		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)], &x);
@@ -411,6 +415,7 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	if (work == budget)
 		u64_stats_inc(&priv->rx_stats.napi_budget_exhausted);
 	u64_stats_update_end(&priv->rx_stats.syncp);
+	rcu_read_unlock();
 
 	/* A full budget means the core keeps polling us: NAPI state is not ours. */
 	if (work < budget && napi_complete_done(napi, work)) {

@@ -69,7 +69,7 @@ def test_user_error_status() -> None:
     assert UserError("x", 2).status == 2
 
 
-@pytest.mark.parametrize("cmd", ["napi", "rings", "arp", "top"])
+@pytest.mark.parametrize("cmd", ["napi", "rings", "arp", "top", "xdp"])
 def test_trace_subcommand_help(cmd: str) -> None:
     result = CliRunner().invoke(trace_cli.main, [cmd, "--help"])
     assert result.exit_code == 0
@@ -102,6 +102,27 @@ def test_trace_without_bcc_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.parametrize("args", [["napi", "0"], ["napi", "x"], ["rings", "1", "-3"], ["rings", "--live", "--json"],
-                                  ["arp", "--count", "-1"], ["napi", "--bogus"]])
+                                  ["arp", "--count", "-1"], ["napi", "--bogus"],
+                                  ["xdp", "--mode", "offload"], ["xdp", "--drop-every", "0"],
+                                  ["xdp", "--tx", "--redirect", "vnet1"], ["xdp", "--live", "--json"]])
 def test_trace_usage_errors_exit_2(args: list[str]) -> None:
     assert CliRunner().invoke(trace_cli.main, args).exit_code == 2
+
+
+def test_xdp_needs_root_before_anything_is_attached(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    result = CliRunner().invoke(trace_cli.main, ["xdp", "--drop-arp"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "vnet-trace: tracing needs root (BPF and kprobes): run it with sudo"
+
+
+def test_xdp_program_options_become_compile_flags() -> None:
+    from vnet_ebpf.probes.xdp import XdpConfig
+
+    assert XdpConfig().cflags() == ["-DDROP_ARP=0", "-DDROP_EVERY=0", "-DACTION=2"]
+    cfg = XdpConfig(drop_arp=True, drop_every=5, action="redirect", redirect="vnet1")
+    assert cfg.cflags() == ["-DDROP_ARP=1", "-DDROP_EVERY=5", "-DACTION=4"]
+    assert trace_cli._describe(cfg, "vnet0") == (
+        "native XDP on vnet0: drop ARP, drop 1 frame in 5, the rest: XDP_REDIRECT to vnet1")
+    assert trace_cli._describe(XdpConfig(action="tx", mode="generic"), "vnet0") == (
+        "generic XDP on vnet0: every frame: XDP_TX (back out of vnet0)")

@@ -99,3 +99,46 @@ def test_rich_panels_render_the_figures() -> None:
 
 def test_cost_panel_without_stats() -> None:
     assert "unavailable" in render(rviews.cost_panel(model.CostReport(1.0, {})))
+
+
+def _xdp_pair() -> tuple[model.XdpSnapshot, model.XdpSnapshot]:
+    a = model.XdpSnapshot(t=10.0, verdicts={}, driver={"xdp_packets": 100, "xdp_drop": 7, "rx_packets": 5})
+    b = model.XdpSnapshot(t=12.0, verdicts={("arp", "pass"): 30, ("arp", "drop"): 10, ("ipv4", "tx"): 2},
+                          driver={"xdp_packets": 142, "xdp_drop": 17, "rx_packets": 35},
+                          prog=model.ProgStat(run_cnt=42, run_time_ns=4200))
+    return a, b
+
+
+def test_xdp_report_arithmetic() -> None:
+    r = model.xdp_report(*_xdp_pair())
+    assert r.packets == 42 and r.packets_per_s == 21.0
+    assert r.by_action() == {"aborted": 0, "drop": 10, "pass": 30, "tx": 2, "redirect": 0}
+    assert r.by_class() == {"arp": 40, "ipv4": 2, "ipv6": 0, "other": 0}
+    assert r.driver == {"xdp_packets": 42, "xdp_drop": 10}  # only the XDP counters
+    assert r.ns_per_run == 100.0
+
+
+def test_xdp_json_fields() -> None:
+    r = model.xdp_report(*_xdp_pair())
+    obj = json.loads(ndjson.dumps(ndjson.xdp_obj("vnet0", {"mode": "native"}, r)))
+    assert obj["schema"] == "vnet-trace.xdp/1" and obj["interface"] == "vnet0" and obj["interval_s"] == 2.0
+    assert obj["packets"] == 42 and obj["verdicts"]["drop"] == 10
+    assert obj["by_class"]["arp"] == {"aborted": 0, "drop": 10, "pass": 30, "tx": 0, "redirect": 0}
+    assert obj["driver"]["xdp_packets"] == 42 and obj["prog_runs"] == 42
+
+
+def test_xdp_text_columns_align_with_header() -> None:
+    line = text.xdp_line(model.xdp_report(*_xdp_pair()))
+    assert len(line.split()) == len(text.XDP_HEADER.split())
+    assert line.split()[1:7] == ["21.0", "0", "10", "30", "2", "0"]
+
+
+def test_xdp_panel_renders_interval_and_totals() -> None:
+    a, b = _xdp_pair()
+    console = Console(record=True, width=120)
+    console.print(rviews.xdp_panel("vnet0", "native XDP on vnet0: every frame: XDP_PASS",
+                                   model.xdp_report(a, b), model.xdp_report(a, b)))
+    out = console.export_text()
+    assert "XDP vnet0" in out and "every frame: XDP_PASS" in out
+    assert "30 (30)" in out and "10 (10)" in out
+    assert "xdp_packets" in out and "42" in out

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,27 @@ def prog_exists(prog_id: int) -> bool:
     return subprocess.run(["bpftool", "prog", "show", "id", str(prog_id)], capture_output=True).returncode == 0
 
 
+@contextmanager
+def xdp_trace(*args: str, sig: int = signal.SIGINT) -> Iterator[Trace]:
+    """`vnet-trace xdp ARGS --json 1` on vnet0, attached; stopped with SIG, which must
+    end it with status 0 and nothing left attached."""
+    trace = Trace("xdp", *args, "--json", "1")
+    try:
+        wait_attached("vnet0", trace)
+        yield trace
+    finally:
+        rc, err = trace.stop(sig)
+    assert rc == 0, err
+    assert xdp_state("vnet0") == (0, 0)
+
+
+def generated(rate: int, burst: int, seconds: float, dev: str = "vnet0") -> dict[str, int]:
+    """What DEV's counters (ethtool -S) did while the generator ran."""
+    before = lab.ethtool_stats(dev)
+    generate(rate=rate, burst=burst, seconds=seconds)
+    return lab.delta(lab.ethtool_stats(dev), before)
+
+
 def summary(trace: Trace) -> dict[str, Any]:
     objs = trace.objects()
     assert objs and objs[-1]["schema"] == "vnet-trace.xdp-summary/1", trace.lines[-3:]
@@ -109,16 +131,10 @@ def vnet2() -> Iterator[None]:
 
 def test_pass_and_drop_every_nth_agree_with_ethtool_and_ip(vnet: Path) -> None:
     lab.quiet_link_up("vnet0")
-    trace = Trace("xdp", "--drop-every", "3", "--json", "1")
-    try:
-        wait_attached("vnet0", trace)
-        before, ip_before = lab.ethtool_stats(), lab.ip_stats()
-        generate(rate=300, burst=4, seconds=2)
-        d = lab.delta(lab.ethtool_stats(), before)
+    with xdp_trace("--drop-every", "3") as trace:
+        ip_before = lab.ip_stats()
+        d = generated(rate=300, burst=4, seconds=2)
         ip_rx = lab.delta(lab.ip_stats()["rx"], ip_before["rx"])
-    finally:
-        rc, err = trace.stop()
-    assert rc == 0, err
     s = summary(trace)
     v = s["verdicts"]
     assert s["packets"] == d["xdp_packets"] == d["arp_generated"] > 0
@@ -128,24 +144,13 @@ def test_pass_and_drop_every_nth_agree_with_ethtool_and_ip(vnet: Path) -> None:
     assert abs(v["drop"] - s["packets"] // 3) <= 2  # every 3rd, counted on each CPU
     assert s["by_class"]["arp"]["pass"] == v["pass"]  # every generated frame is ARP
     assert sum(s["by_class"]["ipv4"].values()) == 0
-    assert xdp_state("vnet0") == (0, 0)  # detached on Ctrl-C
 
 
 def test_drop_arp_stops_rx_arp_until_detached(vnet: Path) -> None:
     lab.quiet_link_up("vnet0")
-    trace = Trace("xdp", "--drop-arp", "--json", "1")
-    try:
-        wait_attached("vnet0", trace)
-        before = lab.ethtool_stats()
-        generate(rate=300, burst=4, seconds=1.5)
-        attached = lab.delta(lab.ethtool_stats(), before)
-    finally:
-        rc, err = trace.stop(signal.SIGTERM)
-    assert rc == 0, err
-    assert xdp_state("vnet0") == (0, 0)
-    before = lab.ethtool_stats()
-    generate(rate=300, burst=4, seconds=1)
-    after = lab.delta(lab.ethtool_stats(), before)
+    with xdp_trace("--drop-arp", sig=signal.SIGTERM) as trace:
+        attached = generated(rate=300, burst=4, seconds=1.5)
+    after = generated(rate=300, burst=4, seconds=1)
 
     assert attached["rx_arp"] == attached["rx_packets"] == 0
     assert summary(trace)["verdicts"]["drop"] == attached["xdp_drop"] == attached["arp_generated"] > 0
@@ -157,10 +162,8 @@ def test_xdp_tx_sends_the_frames_back_out(vnet: Path, tmp_path: Path) -> None:
     peer = "02:11:22:33:44:66"
     lab.set_param("peer_mac", peer)
     lab.quiet_link_up("vnet0")
-    trace = Trace("xdp", "--tx", "--json", "1")
     pcap = tmp_path / "tx.pcap"
-    try:
-        wait_attached("vnet0", trace)
+    with xdp_trace("--tx") as trace:
         dump = subprocess.Popen(["tcpdump", "-i", "vnet0", "-Q", "out", "-n", "-U", "-w", str(pcap)],
                                 stderr=subprocess.PIPE, text=True)
         assert dump.stderr is not None and "listening" in dump.stderr.readline()
@@ -172,9 +175,6 @@ def test_xdp_tx_sends_the_frames_back_out(vnet: Path, tmp_path: Path) -> None:
         time.sleep(0.5)
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=30)
-    finally:
-        rc, err = trace.stop()
-    assert rc == 0, err
     frames = read_pcap(pcap)
     n = d["arp_generated"]
     assert summary(trace)["verdicts"]["tx"] == d["xdp_tx"] == n > 0
@@ -188,10 +188,8 @@ def test_xdp_tx_sends_the_frames_back_out(vnet: Path, tmp_path: Path) -> None:
 def test_redirect_into_vnet1_through_a_devmap(vnet2: None, tmp_path: Path) -> None:
     lab.quiet_link_up("vnet0")
     lab.quiet_link_up("vnet1")
-    trace = Trace("xdp", "--redirect", "vnet1", "--json", "1")
     pcap = tmp_path / "vnet1.pcap"
-    try:
-        wait_attached("vnet0", trace)
+    with xdp_trace("--redirect", "vnet1") as trace:
         dump = subprocess.Popen(["tcpdump", "-i", "vnet1", "-Q", "out", "-n", "-U", "-w", str(pcap)],
                                 stderr=subprocess.PIPE, text=True)
         assert dump.stderr is not None and "listening" in dump.stderr.readline()
@@ -204,9 +202,6 @@ def test_redirect_into_vnet1_through_a_devmap(vnet2: None, tmp_path: Path) -> No
         time.sleep(0.5)
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=30)
-    finally:
-        rc, err = trace.stop()
-    assert rc == 0, err
     n = d0["arp_generated"]
     assert summary(trace)["verdicts"]["redirect"] == d0["xdp_redirect"] == n > 0
     assert d0["xdp_redirect_errors"] == 0 and d0["rx_packets"] == 0
@@ -222,18 +217,13 @@ def test_ndo_xdp_xmit_returns_partial_counts_when_the_ring_is_full(vnet2: None) 
     lab.sh("ethtool", "-C", "vnet1", "tx-usecs", "1000000")
     lab.quiet_link_up("vnet0")
     lab.quiet_link_up("vnet1")
-    trace = Trace("xdp", "--redirect", "vnet1", "--json", "1")
-    try:
-        wait_attached("vnet0", trace)
-        with lab.BpftraceWitness(DEVMAP_BT, ("@sent", "@drops", "@calls")) as witness:
-            b0, b1 = lab.ethtool_stats("vnet0"), lab.ethtool_stats("vnet1")
-            generate(rate=128, burst=64, seconds=1.2)
-            d0 = lab.delta(lab.ethtool_stats("vnet0"), b0)
-            d1 = lab.delta(lab.ethtool_stats("vnet1"), b1)
-            out = witness.finish()
-    finally:
-        rc, err = trace.stop()
-    assert rc == 0, err
+    devmap_xmit = lab.BpftraceWitness(DEVMAP_BT, ("@sent", "@drops", "@calls"))
+    with xdp_trace("--redirect", "vnet1"), devmap_xmit:
+        b0, b1 = lab.ethtool_stats("vnet0"), lab.ethtool_stats("vnet1")
+        generate(rate=128, burst=64, seconds=1.2)
+        d0 = lab.delta(lab.ethtool_stats("vnet0"), b0)
+        d1 = lab.delta(lab.ethtool_stats("vnet1"), b1)
+        out = devmap_xmit.finish()
     tp = {k: int(v) for k, v in re.findall(r"@(\w+): (\d+)", out)}
     assert d0["xdp_redirect"] == d0["arp_generated"] == d1["xdp_xmit"] + d1["xdp_xmit_errors"] > 0
     assert d1["xdp_xmit"] == tp["sent"] > 0
@@ -245,19 +235,11 @@ def test_ndo_xdp_xmit_returns_partial_counts_when_the_ring_is_full(vnet2: None) 
 
 def test_generic_mode_and_sigterm(vnet: Path) -> None:
     lab.quiet_link_up("vnet0")
-    trace = Trace("xdp", "--mode", "generic", "--json", "1")
-    try:
-        wait_attached("vnet0", trace)
+    with xdp_trace("--mode", "generic", sig=signal.SIGTERM) as trace:
         assert xdp_state("vnet0")[0] == 2  # XDP_ATTACHED_SKB
-        before = lab.ethtool_stats()
-        generate(rate=200, burst=4, seconds=1)
-        d = lab.delta(lab.ethtool_stats(), before)
-    finally:
-        rc, err = trace.stop(signal.SIGTERM)
-    assert rc == 0, err
+        d = generated(rate=200, burst=4, seconds=1)
     assert summary(trace)["verdicts"]["pass"] == d["rx_packets"] == d["arp_generated"] > 0
     assert d["xdp_packets"] == 0  # the driver's native hook did not run
-    assert xdp_state("vnet0") == (0, 0)
 
 
 def test_device_deleted_while_attached(vnet: Path) -> None:
@@ -280,9 +262,7 @@ def test_control_plane(vnet: Path, pinned: dict[str, int]) -> None:
     assert ip_link("link", "set", "vnet0", "xdpdrv", "pinned", a).returncode == 0
     assert xdp_state("vnet0") == (1, pinned["pass_a"])
     lab.quiet_link_up("vnet0")
-    before = lab.ethtool_stats()
-    generate(rate=200, burst=4, seconds=0.5)
-    d = lab.delta(lab.ethtool_stats(), before)
+    d = generated(rate=200, burst=4, seconds=0.5)
     assert d["xdp_pass"] == d["rx_packets"] == d["arp_generated"] > 0
 
     # Replace: refused without -force, done with it.
@@ -313,9 +293,7 @@ def test_control_plane(vnet: Path, pinned: dict[str, int]) -> None:
     assert r.returncode != 0 and "MTU too large for XDP" in r.stderr
     assert xdp_state("vnet0") == (0, 0)
     # Jumbo frames without XDP still arrive (RX buffers follow the MTU).
-    before = lab.ethtool_stats()
-    generate(rate=200, burst=4, seconds=0.5)
-    d = lab.delta(lab.ethtool_stats(), before)
+    d = generated(rate=200, burst=4, seconds=0.5)
     assert d["rx_packets"] == d["arp_generated"] > 0
     lab.sh("ip", "link", "set", "vnet0", "mtu", "1500")
 

@@ -29,6 +29,8 @@ MODE_FLAGS = {"native": XDP_FLAGS_DRV_MODE, "generic": XDP_FLAGS_SKB_MODE}
 #: IFLA_XDP_ATTACHED as pyroute2 names it -> our mode names.
 ATTACHED_MODES = {"xdp": "native", "xdpgeneric": "generic", "xdpoffload": "offload", "xdpmulti": "several modes"}
 ACTION_CODES = {"pass": 2, "tx": 3, "redirect": 4}
+#: Index of (ARP, action) in the program's verdicts array: class-major, like the BPF code.
+XDP_ACTIONS_INDEX = {a: i for i, a in enumerate(XDP_ACTIONS)}
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def _netlink_message(err: Exception) -> str:
     return text.rstrip(".")
 
 
-def _set_xdp(ifindex: int, attrs: list[tuple[str, int]]) -> None:
+def set_xdp(ifindex: int, attrs: list[tuple[str, int]]) -> None:
     from pyroute2 import IPRoute
 
     with IPRoute(ext_ack=True) as ipr:
@@ -126,7 +128,7 @@ class XdpProgram:
                             "--force replaces it")
         flags = MODE_FLAGS[mode] | (0 if self.cfg.force else XDP_FLAGS_UPDATE_IF_NOEXIST)
         try:
-            _set_xdp(self.dev.ifindex, [("IFLA_XDP_FD", self.fd), ("IFLA_XDP_FLAGS", flags)])
+            set_xdp(self.dev.ifindex, [("IFLA_XDP_FD", self.fd), ("IFLA_XDP_FLAGS", flags)])
         except Exception as err:
             code = getattr(err, "code", 0)
             msg = _netlink_message(err)
@@ -145,7 +147,7 @@ class XdpProgram:
             attrs = [("IFLA_XDP_FD", -1), ("IFLA_XDP_FLAGS", MODE_FLAGS[self.cfg.mode] | XDP_FLAGS_REPLACE),
                      ("IFLA_XDP_EXPECTED_FD", self.fd)]
             try:
-                _set_xdp(self.dev.ifindex, attrs)
+                set_xdp(self.dev.ifindex, attrs)
             except Exception as err:
                 # ENODEV: the device is gone; EEXIST: someone replaced our program.
                 if getattr(err, "code", 0) not in (errno.ENODEV, errno.EEXIST):
