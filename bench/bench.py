@@ -102,10 +102,12 @@ def main() -> int:
         dummy.append(tx_pps("dummy0"))
     tracers = [subprocess.Popen(["vnet-trace", cmd, "--json", "1"], stdout=subprocess.PIPE, text=True)
                for cmd in ("napi", "rings")]
-    for p in tracers:
+    rings_lines: list[str] = []
+    for p, sink in zip(tracers, ([], rings_lines), strict=True):
         assert p.stdout is not None
         p.stdout.readline()  # the first interval: compiled and attached
-        threading.Thread(target=p.stdout.read, daemon=True).start()  # keep the pipe drained
+        # Keep the pipes drained; keep what `rings` reports (its probes' cost).
+        threading.Thread(target=lambda out=p.stdout, keep=sink: keep.extend(out), daemon=True).start()
     try:
         for _ in range(ROUNDS):
             before = [cpu_seconds(p.pid) for p in tracers]
@@ -121,6 +123,12 @@ def main() -> int:
     for _ in range(ROUNDS):
         plain.append(tx_pps("vnet0"))
     fps = xdp_drop_fps(ROUNDS)
+    # What the kprobes' BPF programs themselves cost per transmitted frame (kernel BPF stats
+    # of `rings`: on_xmit, the poll and completion probes), against the whole slowdown.
+    costs = [json.loads(line)["probe_cost"] for line in rings_lines]
+    xmits = sum(json.loads(line)["xmits"] for line in rings_lines)
+    bpf_ns_per_frame = round(sum(c["run_time_ns"] for c in costs) / xmits, 1) if xmits else 0.0
+    slowdown_ns = round(1e9 / statistics.median(traced) - 1e9 / statistics.median(plain), 1)
 
     result = {
         "frames_per_run": COUNT,
@@ -130,6 +138,8 @@ def main() -> int:
         "traced_over_plain": round(statistics.median(traced) / statistics.median(plain), 3),
         "tracer_cpu_pct_of_one_core": round(statistics.median(cpu), 2),
         "vnet_over_dummy": round(statistics.median(plain) / statistics.median(dummy), 3),
+        "rings_bpf_ns_per_xmit": bpf_ns_per_frame,
+        "traced_slowdown_ns_per_frame": slowdown_ns,
         "xdp_drop_fps_native": fps["native"],
         "xdp_drop_fps_generic": fps["generic"],
         "xdp_drop_fps_native_ethtool": fps["native_ethtool"],  # 0 in generic mode: the driver's hook is not used
