@@ -9,6 +9,11 @@
  * ring buffer, which `vnet-trace arp` asks for.
  *
  * Ring state is read through the driver's own header (kmod/vnet.h).
+ *
+ * Every probe hit on the transmit path costs the traced system, so each probe
+ * makes as few helper calls as it can: the counters and the ring state are
+ * one struct each (one lookup, then plain stores), and a ring's size, head
+ * and tail come in one read.
  */
 #define VNET_BPF
 #include <linux/netdevice.h>
@@ -28,7 +33,10 @@ enum {
 	C_NUM
 };
 
-BPF_PERCPU_ARRAY(counters, u64, C_NUM);
+struct counters {
+	u64 c[C_NUM];
+};
+BPF_PERCPU_ARRAY(counters, struct counters, 1);
 BPF_PERCPU_ARRAY(tx_occ_hist, u64, HIST_SLOTS);	/* TX ring occupancy at each xmit */
 BPF_PERCPU_ARRAY(rx_occ_hist, u64, HIST_SLOTS);	/* RX ring occupancy at each poll start */
 BPF_PERCPU_ARRAY(work_hist, u64, WORK_SLOTS);	/* packets per NAPI poll */
@@ -38,7 +46,19 @@ BPF_PERCPU_ARRAY(freed_hist, u64, HIST_SLOTS);	/* descriptors freed per completi
 /* Ring state: [0] last TX occupancy, [1] max TX, [2] last RX, [3] max RX,
  * [4] TX ring size, [5] RX ring size, [6] time of the last TX sample,
  * [7] time of the last RX sample. Max entries are reset by user space. */
-BPF_PERCPU_ARRAY(ring_state, u64, 8);
+struct ring_state {
+	u64 v[8];
+};
+BPF_PERCPU_ARRAY(ring_state, struct ring_state, 1);
+
+/* size, head and tail, in this order in both rings of kmod/vnet.h: one read. */
+struct ring_idx {
+	u32 size, head, tail;
+};
+_Static_assert(offsetof(struct vnet_tx_ring, tail) == offsetof(struct vnet_tx_ring, size) + 8,
+	       "vnet_tx_ring: size, head, tail must be adjacent");
+_Static_assert(offsetof(struct vnet_rx_ring, tail) == offsetof(struct vnet_rx_ring, size) + 8,
+	       "vnet_rx_ring: size, head, tail must be adjacent");
 
 struct poll_start {
 	u64 ts;
@@ -83,12 +103,11 @@ static __always_inline int priv_ifindex(struct vnet_priv *priv)
 	return dev ? dev_ifindex(dev) : 0;
 }
 
-static __always_inline void count(int idx, u64 n)
+static __always_inline struct counters *my_counters(void)
 {
-	u64 *v = counters.lookup(&idx);
+	int zero = 0;
 
-	if (v)
-		*v += n;
+	return counters.lookup(&zero);
 }
 
 /*
@@ -112,34 +131,34 @@ static __always_inline int log2_slot(u64 v, int slots)
 	return slot < slots ? slot : slots - 1;
 }
 
-static __always_inline void ring_sample(int now_idx, int max_idx, int size_idx,
-					int ts_idx, u64 used, u64 size)
+/* Record one occupancy sample of a ring; BASE 0 is TX, 2 is RX (see ring_state). */
+static __always_inline void ring_sample(int base, u64 used, u64 size)
 {
-	u64 *v;
-	int i;
+	int zero = 0;
+	struct ring_state *rs = ring_state.lookup(&zero);
 
-	i = now_idx;
-	v = ring_state.lookup(&i);
-	if (v)
-		*v = used;
-	i = max_idx;
-	v = ring_state.lookup(&i);
-	if (v && used > *v)
-		*v = used;
-	i = size_idx;
-	v = ring_state.lookup(&i);
-	if (v)
-		*v = size;
-	i = ts_idx;
-	v = ring_state.lookup(&i);
-	if (v)
-		*v = bpf_ktime_get_ns();
+	if (!rs)
+		return;
+	if (base == 0) {
+		rs->v[0] = used;
+		if (used > rs->v[1])
+			rs->v[1] = used;
+		rs->v[4] = size;
+		rs->v[6] = bpf_ktime_get_ns();
+	} else {
+		rs->v[2] = used;
+		if (used > rs->v[3])
+			rs->v[3] = used;
+		rs->v[5] = size;
+		rs->v[7] = bpf_ktime_get_ns();
+	}
 }
 
 int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
 {
 	struct vnet_priv *priv;
-	u32 head = 0, tail = 0, size = 0;
+	struct ring_idx ring = {};
+	struct counters *c;
 	u64 used;
 	int slot;
 	__be16 proto = 0;
@@ -148,28 +167,29 @@ int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
 	if (dev_ifindex(dev) != IFINDEX)
 		return 0;
 	priv = netdev_priv(dev);
-	VREAD(head, priv->tx.head);
-	VREAD(tail, priv->tx.tail);
-	VREAD(size, priv->tx.size);
+	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->tx.size);
 	/* Occupancy with this frame posted: size means this frame fills the ring. */
-	used = (u32)(head - tail) + 1;
-	count(C_XMIT, 1);
-	if (used >= size)
-		count(C_TX_FILLS, 1);
+	used = (u32)(ring.head - ring.tail) + 1;
 	slot = log2_slot(used, HIST_SLOTS);
 	tx_occ_hist.increment(slot);
-	ring_sample(0, 1, 4, 6, used, size);
+	ring_sample(0, used, ring.size);
 
 	VREAD(data, skb->data);
 	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
+	c = my_counters();
+	if (!c)
+		return 0;
+	c->c[C_XMIT]++;
+	if (used >= ring.size)
+		c->c[C_TX_FILLS]++;
 	if (proto == htons(ETH_P_ARP))
-		count(C_TX_ARP, 1);
+		c->c[C_TX_ARP]++;
 	else if (proto == htons(ETH_P_IP))
-		count(C_TX_IPV4, 1);
+		c->c[C_TX_IPV4]++;
 	else if (proto == htons(ETH_P_IPV6))
-		count(C_TX_IPV6, 1);
+		c->c[C_TX_IPV6]++;
 	else
-		count(C_TX_OTHER, 1);
+		c->c[C_TX_OTHER]++;
 	return 0;
 }
 
@@ -177,8 +197,9 @@ int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
 {
 	struct vnet_priv *priv = (void *)napi - offsetof(struct vnet_priv, napi);
 	struct poll_start *st;
+	struct ring_idx ring = {};
 	int zero = 0;
-	u32 head = 0, tail = 0, size = 0, used;
+	u32 used;
 	int slot;
 
 	st = poll_starts.lookup(&zero);
@@ -187,13 +208,11 @@ int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
 	st->active = 0;
 	if (priv_ifindex(priv) != IFINDEX)
 		return 0;
-	VREAD(head, priv->rx.head);
-	VREAD(tail, priv->rx.tail);
-	VREAD(size, priv->rx.size);
-	used = head - tail;
+	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->rx.size);
+	used = ring.head - ring.tail;
 	slot = log2_slot(used, HIST_SLOTS);
 	rx_occ_hist.increment(slot);
-	ring_sample(2, 3, 5, 7, used, size);
+	ring_sample(2, used, ring.size);
 	st->budget = budget;
 	st->ts = bpf_ktime_get_ns();
 	st->active = 1;
@@ -203,6 +222,7 @@ int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
 int on_poll_return(struct pt_regs *ctx)
 {
 	struct poll_start *st;
+	struct counters *c;
 	int zero = 0, work = PT_REGS_RC(ctx), slot;
 	u64 dur;
 
@@ -211,14 +231,17 @@ int on_poll_return(struct pt_regs *ctx)
 		return 0;
 	st->active = 0;
 	dur = bpf_ktime_get_ns() - st->ts;
-	count(C_POLLS, 1);
-	count(C_POLL_NS, dur);
+	c = my_counters();
+	if (!c)
+		return 0;
+	c->c[C_POLLS]++;
+	c->c[C_POLL_NS] += dur;
 	if (work > 0)
-		count(C_POLL_PACKETS, work);
+		c->c[C_POLL_PACKETS] += work;
 	if (work >= (int)st->budget)
-		count(C_POLL_EXHAUSTED, 1);
+		c->c[C_POLL_EXHAUSTED]++;
 	if (work > (int)st->budget)
-		count(C_POLL_OVER_BUDGET, 1);	/* a driver bug: never expected */
+		c->c[C_POLL_OVER_BUDGET]++;	/* a driver bug: never expected */
 	if (work < 0)
 		work = 0;
 	if (work >= WORK_SLOTS)
@@ -250,6 +273,7 @@ int on_tx_complete_return(struct pt_regs *ctx)
 {
 	struct txc_start *st;
 	struct vnet_priv *priv;
+	struct counters *c;
 	int zero = 0, slot;
 	u32 tail = 0, freed;
 
@@ -262,8 +286,11 @@ int on_tx_complete_return(struct pt_regs *ctx)
 	freed = tail - st->tail;
 	if (!freed)
 		return 0;	/* woke up early: nothing was due */
-	count(C_TXC_RUNS, 1);
-	count(C_TXC_FREED, freed);
+	c = my_counters();
+	if (c) {
+		c->c[C_TXC_RUNS]++;
+		c->c[C_TXC_FREED] += freed;
+	}
 	slot = log2_slot(freed, HIST_SLOTS);
 	freed_hist.increment(slot);
 	return 0;
@@ -273,10 +300,14 @@ int on_build_arp(struct pt_regs *ctx, struct net_device *dev, u8 *frame,
 		 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip)
 {
 	struct arp_event ev = {};
+	struct counters *c;
 
 	if (dev_ifindex(dev) != IFINDEX)
 		return 0;
-	count(C_ARP_EVENTS, 1);
+	c = my_counters();
+	if (!c)
+		return 0;
+	c->c[C_ARP_EVENTS]++;
 	ev.ts_ns = bpf_ktime_get_ns();
 	ev.ifindex = IFINDEX;
 	ev.peer_ip = peer_ip;
@@ -284,6 +315,6 @@ int on_build_arp(struct pt_regs *ctx, struct net_device *dev, u8 *frame,
 	bpf_probe_read_kernel(ev.peer_mac, sizeof(ev.peer_mac), peer_mac);
 	/* BCC's ring buffer has no lost-event callback: count losses here. */
 	if (arp_events.ringbuf_output(&ev, sizeof(ev), 0))
-		count(C_ARP_LOST, 1);
+		c->c[C_ARP_LOST]++;
 	return 0;
 }

@@ -54,15 +54,29 @@ def still_there(dev: Device) -> bool:
         return False
 
 
-def driver_stats(dev: Device) -> dict[str, int]:
-    """The driver's own counters (ethtool -S), through the ethtool ioctl."""
-    from pyroute2.ethtool.ioctl import IoctlEthtool
+class DriverStats:
+    """The driver's own counters (ethtool -S), through the ethtool ioctl, read again
+    and again: the socket and the counter names are fetched once."""
 
-    eth = IoctlEthtool(dev.name)
+    def __init__(self, dev: Device) -> None:
+        from pyroute2.ethtool.ioctl import IoctlEthtool
+
+        self.eth = IoctlEthtool(dev.name)
+
+    def read(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.eth.get_statistics()}
+
+    def close(self) -> None:
+        self.eth.close()
+
+
+def driver_stats(dev: Device) -> dict[str, int]:
+    """The driver's own counters (ethtool -S), read once."""
+    stats = DriverStats(dev)
     try:
-        return {str(k): int(v) for k, v in eth.get_statistics()}
+        return stats.read()
     finally:
-        eth.close()
+        stats.close()
 
 
 def bql(dev: Device) -> tuple[int, int]:

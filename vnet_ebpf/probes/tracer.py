@@ -20,7 +20,7 @@ PROBES: dict[str, list[tuple[str, str, str]]] = {
             ("kretprobe", "vnet_tx_complete", "on_tx_complete_return")],
     "arp": [("kprobe", "vnet_build_arp", "on_build_arp")],
 }
-#: probe group -> the histogram maps it fills (a snapshot reads only these).
+#: probe group -> the histogram maps it fills.
 HISTS: dict[str, tuple[str, ...]] = {
     "xmit": ("tx_occ_hist",),
     "poll": ("work_hist", "poll_ns_hist", "rx_occ_hist"),
@@ -48,9 +48,17 @@ def _ip(be32: int) -> str:
 class Tracer:
     """The probes of one device; use as a context manager so detach always happens."""
 
-    def __init__(self, dev: device.Device, groups: Iterable[str]) -> None:
+    def __init__(self, dev: device.Device, groups: Iterable[str], shows: Iterable[str] | None = None) -> None:
+        """GROUPS: the probes to attach.  SHOWS: what a snapshot reads (histogram maps,
+        "ring_state", "driver"); by default all the groups fill.  Every read costs the
+        tracer CPU once per interval, so commands ask only for what they display."""
         self.dev = dev
         self.groups = list(groups)
+        filled = {h for g in self.groups for h in HISTS[g]}
+        if "xmit" in self.groups or "poll" in self.groups:
+            filled |= {"ring_state", "driver"}
+        self.shows = filled if shows is None else filled & set(shows)
+        self.ethtool: device.DriverStats | None = None
         self.bpf: Any = None
         self.stats_fd: int | None = None
         self.ncpu = 0
@@ -68,7 +76,9 @@ class Tracer:
                     self.bpf.attach_kretprobe(event=event, fn_name=fn)
                 self.attached.append(fn)
         self.stats_fd = bpfstats.enable_stats()
-        self.ncpu = len(self.bpf["counters"][0])
+        self.ncpu = len(self.bpf["counters"][ctypes.c_int(0)])
+        if "driver" in self.shows:
+            self.ethtool = device.DriverStats(self.dev)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -81,6 +91,9 @@ class Tracer:
         if self.stats_fd is not None:
             os.close(self.stats_fd)
             self.stats_fd = None
+        if self.ethtool is not None:
+            self.ethtool.close()
+            self.ethtool = None
 
     # -- reading -------------------------------------------------------------------
 
@@ -93,20 +106,30 @@ class Tracer:
         except Exception:  # older kernels: one lookup per entry
             return [list(table[ctypes.c_int(i)]) for i in range(len(table))]
 
+    def _struct(self, name: str, field: str) -> list[list[int]]:
+        """A one-entry per-CPU array of struct {u64 FIELD[n]} as [index][cpu]."""
+        cells = self.bpf[name][ctypes.c_int(0)]
+        width = len(getattr(cells[0], field))
+        return [[int(getattr(cell, field)[i]) for cell in cells] for i in range(width)]
+
     def _summed(self, name: str) -> list[int]:
-        """Per-entry totals over CPUs; empty for maps no attached probe fills."""
-        if not any(name in HISTS[g] for g in self.groups):
+        """Per-entry totals over CPUs; empty for maps this tracer does not show."""
+        if name not in self.shows:
             return []
         return [int(sum(v)) for v in self._percpu(name)]
 
     def snapshot(self) -> Snapshot:
-        counters = self._percpu("counters")
-        state = self._percpu("ring_state")
-        # Max occupancy: per read, not per lifetime.  Reset after reading.
-        table = self.bpf["ring_state"]
-        zero = table.Leaf(*([0] * self.ncpu))
-        for idx in (1, 3):
-            table[ctypes.c_int(idx)] = zero
+        counters = self._struct("counters", "c")
+        state = [[0] * self.ncpu for _ in range(8)]
+        if "ring_state" in self.shows:
+            table = self.bpf["ring_state"]
+            cells = table[ctypes.c_int(0)]
+            state = [[int(cell.v[i]) for cell in cells] for i in range(8)]
+            # Max occupancy: per read, not per lifetime.  Reset after reading (a
+            # sample landing between the read and the write loses only its max).
+            for cell in cells:
+                cell.v[1] = cell.v[3] = 0
+            table[ctypes.c_int(0)] = table.Leaf(*cells)
 
         def latest(value_idx: int, ts_idx: int) -> int:
             stamps = state[ts_idx]
@@ -137,7 +160,7 @@ class Tracer:
             bql_inflight=inflight,
             bql_limit=limit,
             # The driver's stop/wake counters are shown by the rings views only.
-            driver=device.driver_stats(self.dev) if "xmit" in self.groups else {},
+            driver=self.ethtool.read() if self.ethtool is not None else {},
             progs=progs,
         )
 

@@ -94,6 +94,7 @@ class XdpProgram:
         self.prog_id = 0
         self.is_attached = False
         self.stats_fd: int | None = None
+        self.ethtool: device.DriverStats | None = None
         self.target_ifindex = 0
         if cfg.redirect:
             self.target_ifindex = device.ifindex_of(cfg.redirect)
@@ -117,6 +118,7 @@ class XdpProgram:
         if self.target_ifindex:
             self.bpf["redirect_to"][ctypes.c_int(0)] = ctypes.c_int(self.target_ifindex)
         self.stats_fd = bpfstats.enable_stats()
+        self.ethtool = device.DriverStats(self.dev)
 
         name, mode = self.dev.name, self.cfg.mode
         now = attached(self.dev.ifindex)
@@ -158,6 +160,9 @@ class XdpProgram:
         if self.stats_fd is not None:
             os.close(self.stats_fd)
             self.stats_fd = None
+        if self.ethtool is not None:
+            self.ethtool.close()
+            self.ethtool = None
 
     def snapshot(self) -> XdpSnapshot:
         table = self.bpf["verdicts"]
@@ -171,6 +176,6 @@ class XdpProgram:
         return XdpSnapshot(
             t=time.monotonic(),
             verdicts=verdicts,
-            driver=device.driver_stats(self.dev),
+            driver=self.ethtool.read() if self.ethtool is not None else {},
             prog=bpfstats.prog_stat(self.fd),
         )
