@@ -92,7 +92,8 @@ def xdp_drop_fps(rounds: int) -> dict[str, list[float]]:
 def main() -> int:
     sh("insmod", "kmod/vnet.ko")
     sh("ip", "link", "set", "vnet0", "up")
-    sh("ethtool", "-C", "vnet0", "tx-usecs", "0")
+    # vnet0 as users get it: the default tx-usecs (20).  At tx-usecs 0 every transmit finds
+    # the TX-done timer idle and re-arms it, which costs more under emulation (docs/benchmarks.md).
     sh("modprobe", "dummy", "numdummies=1")
     sh("ip", "link", "set", "dummy0", "up")
 
