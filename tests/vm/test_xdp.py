@@ -19,7 +19,7 @@ import pytest
 
 from tests.vm import lab
 from tests.vm.test_rx import generate, read_pcap
-from tests.vm.test_trace import Trace
+from tests.vm.test_trace import Trace, run_in_pty
 from vnet_ebpf.probes import bpfstats
 
 PIN_DIR = Path("/sys/fs/bpf")
@@ -335,3 +335,16 @@ def test_100_attach_detach_cycles_under_rx_load(vnet: Path, pinned: dict[str, in
     assert d["rx_packets"] == d["arp_generated"] > d["xdp_packets"]  # no frame lost in a swap
     assert d["rx_dropped"] == d["rx_alloc_failed"] == 0
     assert lab.slab_active("skbuff_head_cache") <= skbs + 40
+
+
+def test_live_screen_on_a_terminal_exits_0_on_ctrl_c_and_detaches(vnet: Path) -> None:
+    lab.quiet_link_up("vnet0")
+    lab.set_param("rx_rate", 100)
+    try:
+        rc, out = run_in_pty(["vnet-trace", "xdp", "--drop-arp", "--live", "0.5"], b"XDP vnet0", seconds=3)
+    finally:
+        lab.set_param("rx_rate", 0)
+    assert rc == 0, out[-2000:]
+    assert b"Traceback" not in out
+    assert b"drop ARP" in out and b"xdp_drop" in out
+    assert xdp_state("vnet0") == (0, 0)
