@@ -293,7 +293,8 @@ u32 vnet_rx_order(unsigned int mtu)
 
 static struct page *vnet_rx_page(u32 order, gfp_t gfp)
 {
-	return order ? alloc_pages(gfp | __GFP_COMP, order) : alloc_page(gfp);
+	/* __GFP_COMP: one put_page() frees a multi-page buffer (no-op at order 0). */
+	return alloc_pages(gfp | __GFP_COMP, order);
 }
 
 int vnet_rx_ring_alloc(struct vnet_priv *priv)

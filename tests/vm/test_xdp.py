@@ -8,6 +8,7 @@ import ctypes
 import json
 import re
 import signal
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -107,10 +108,8 @@ def pinned() -> Iterator[dict[str, int]]:
         path = PIN_DIR / f"vnet_test_{name}"
         path.unlink(missing_ok=True)
         raw = ctypes.create_string_buffer(str(path).encode())
-        attr = ctypes.create_string_buffer(16)
-        ctypes.memmove(attr, ctypes.byref(ctypes.c_uint64(ctypes.addressof(raw))), 8)
-        ctypes.memmove(ctypes.addressof(attr) + 8, ctypes.byref(ctypes.c_uint32(fd)), 4)
-        bpfstats.bpf_cmd(6, attr)  # BPF_OBJ_PIN
+        # BPF_OBJ_PIN: union bpf_attr { u64 pathname; u32 bpf_fd; }
+        bpfstats.bpf_cmd(6, ctypes.create_string_buffer(struct.pack("QI", ctypes.addressof(raw), fd), 16))
         ids[name] = bpfstats.prog_id(fd)
     yield ids
     for name in ids:

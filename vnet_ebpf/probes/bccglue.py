@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from vnet_ebpf.errors import UserError
+from vnet_ebpf.probes import device
 
 #: The checkout's top level: bpf/ (programs) and kmod/ (the driver's header).
 TOP = Path(__file__).resolve().parents[2]
@@ -43,3 +45,34 @@ def load(source_name: str, cflags: list[str] | None = None) -> Any:
         return bcc.BPF(text=text, cflags=flags)
     except Exception as err:  # BCC raises a bare Exception; the compiler output is above
         raise UserError(f"BCC could not compile or load bpf/{source_name}: {err}") from err
+
+
+def percpu_rows(table: Any) -> list[list[int]]:
+    """Every entry of a per-CPU array as [entry][cpu], in one batched syscall."""
+    try:
+        items = sorted(table.items_lookup_batch(), key=lambda kv: int(kv[0]))
+        return [list(v) for _, v in items]
+    except Exception:  # older kernels: one lookup per entry
+        return [list(table[ctypes.c_int(i)]) for i in range(len(table))]
+
+
+class Loaded:
+    """What a loaded BPF object holds while it runs: the object itself, the fd that
+    keeps the kernel's run-time statistics on, the device's ethtool handle."""
+
+    def __init__(self) -> None:
+        self.bpf: Any = None
+        self.stats_fd: int | None = None
+        self.ethtool: device.DriverStats | None = None
+
+    def release(self) -> None:
+        """Free all of it; detaches every kprobe BCC attached.  Safe to call twice."""
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+        if self.stats_fd is not None:
+            os.close(self.stats_fd)
+            self.stats_fd = None
+        if self.ethtool is not None:
+            self.ethtool.close()
+            self.ethtool = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -45,20 +44,20 @@ def _ip(be32: int) -> str:
     return socket.inet_ntoa(be32.to_bytes(4, "little"))
 
 
-class Tracer:
+class Tracer(bccglue.Loaded):
     """The probes of one device; use as a context manager so detach always happens."""
 
     def __init__(self, dev: device.Device, groups: Iterable[str], shows: Iterable[str] | None = None) -> None:
         """GROUPS: the probes to attach.  SHOWS: what a snapshot reads (histogram maps,
         "ring_state", "driver"); by default all the groups fill.  Every read costs the
         tracer CPU once per interval, so commands ask only for what they display."""
+        super().__init__()
         self.dev = dev
         self.groups = list(groups)
         filled = {h for g in self.groups for h in HISTS[g]}
         if "xmit" in self.groups or "poll" in self.groups:
             filled |= {"ring_state", "driver"}
         self.shows = filled if shows is None else filled & set(shows)
-        self.ethtool: device.DriverStats | None = None
         self.bpf: Any = None
         self.stats_fd: int | None = None
         self.ncpu = 0
@@ -85,26 +84,9 @@ class Tracer:
         self.close()
 
     def close(self) -> None:
-        if self.bpf is not None:
-            self.bpf.cleanup()  # detaches every kprobe and kretprobe
-            self.bpf = None
-        if self.stats_fd is not None:
-            os.close(self.stats_fd)
-            self.stats_fd = None
-        if self.ethtool is not None:
-            self.ethtool.close()
-            self.ethtool = None
+        self.release()
 
     # -- reading -------------------------------------------------------------------
-
-    def _percpu(self, name: str) -> list[list[int]]:
-        """Every entry of a per-CPU array as [entry][cpu], in one batched syscall."""
-        table = self.bpf[name]
-        try:
-            items = sorted(table.items_lookup_batch(), key=lambda kv: int(kv[0]))
-            return [list(v) for _, v in items]
-        except Exception:  # older kernels: one lookup per entry
-            return [list(table[ctypes.c_int(i)]) for i in range(len(table))]
 
     def _struct(self, name: str, field: str) -> list[list[int]]:
         """A one-entry per-CPU array of struct {u64 FIELD[n]} as [index][cpu]."""
@@ -116,7 +98,7 @@ class Tracer:
         """Per-entry totals over CPUs; empty for maps this tracer does not show."""
         if name not in self.shows:
             return []
-        return [int(sum(v)) for v in self._percpu(name)]
+        return [int(sum(v)) for v in bccglue.percpu_rows(self.bpf[name])]
 
     def snapshot(self) -> Snapshot:
         counters = self._struct("counters", "c")

@@ -13,7 +13,6 @@ import errno
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.model import XDP_ACTIONS, XDP_CLASSES, XdpSnapshot
@@ -83,18 +82,18 @@ def set_xdp(ifindex: int, attrs: list[tuple[str, int]]) -> None:
         ipr.link("set", index=ifindex, xdp={"attrs": attrs})
 
 
-class XdpProgram:
+class XdpProgram(bccglue.Loaded):
     """Our XDP program on one device; a context manager, so it is always detached."""
 
     def __init__(self, dev: device.Device, cfg: XdpConfig) -> None:
+        super().__init__()
         self.dev = dev
         self.cfg = cfg
-        self.bpf: Any = None
         self.fd = -1
         self.prog_id = 0
         self.is_attached = False
-        self.stats_fd: int | None = None
-        self.ethtool: device.DriverStats | None = None
+        #: The driver's counters just before the attach: "since attach" starts there.
+        self.before: dict[str, int] = {}
         self.target_ifindex = 0
         if cfg.redirect:
             self.target_ifindex = device.ifindex_of(cfg.redirect)
@@ -121,6 +120,7 @@ class XdpProgram:
         self.ethtool = device.DriverStats(self.dev)
 
         name, mode = self.dev.name, self.cfg.mode
+        self.before = self.ethtool.read()
         now = attached(self.dev.ifindex)
         if now.mode and now.mode != mode:
             raise UserError(f"{name} already has a {now.mode} XDP program (id {now.prog_id}); native and "
@@ -154,22 +154,10 @@ class XdpProgram:
                 # ENODEV: the device is gone; EEXIST: someone replaced our program.
                 if getattr(err, "code", 0) not in (errno.ENODEV, errno.EEXIST):
                     raise UserError(f"could not detach XDP from {self.dev.name}: {_netlink_message(err)}") from err
-        if self.bpf is not None:
-            self.bpf.cleanup()
-            self.bpf = None
-        if self.stats_fd is not None:
-            os.close(self.stats_fd)
-            self.stats_fd = None
-        if self.ethtool is not None:
-            self.ethtool.close()
-            self.ethtool = None
+        self.release()
 
     def snapshot(self) -> XdpSnapshot:
-        table = self.bpf["verdicts"]
-        try:
-            rows = [list(v) for _, v in sorted(table.items_lookup_batch(), key=lambda kv: int(kv[0]))]
-        except Exception:  # older kernels: one lookup per entry
-            rows = [list(table[ctypes.c_int(i)]) for i in range(len(table))]
+        rows = bccglue.percpu_rows(self.bpf["verdicts"])
         n = len(XDP_ACTIONS)
         verdicts = {(c, a): int(sum(rows[ci * n + ai]))
                     for ci, c in enumerate(XDP_CLASSES) for ai, a in enumerate(XDP_ACTIONS)}

@@ -9,9 +9,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
 from rich.console import Console
@@ -24,10 +24,11 @@ from vnet_ebpf.views import ndjson, text
 from vnet_ebpf.views import rich as rviews
 
 if TYPE_CHECKING:
+    from vnet_ebpf.probes.device import Device
     from vnet_ebpf.probes.tracer import Tracer
 
 PROG = "vnet-trace"
-COMPILE_NOTE = "compiling and attaching the BPF probes (about 20 s under emulation)"
+COMPILE_NOTE = "compiling and attaching the BPF {what} (about 20 s under emulation)"
 
 iface_option = click.option("-i", "--interface", "iface", default="vnet0", show_default=True,
                             help="The vnet device to trace.")
@@ -46,31 +47,46 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     STOP.set()
 
 
+class _Attachable(Protocol):
+    def __enter__(self) -> object: ...
+    def close(self) -> None: ...
+
+
+A = TypeVar("A", bound=_Attachable)
+
+
 @contextmanager
-def tracing(iface: str, groups: list[str], quiet: bool, shows: list[str] | None = None) -> Iterator[Tracer]:
-    """Checks, compile with a spinner, attach; detach on every way out (Ctrl-C, SIGTERM, errors)."""
+def attached(iface: str, make: Callable[[Device], A], quiet: bool, what: str = "probes") -> Iterator[A]:
+    """Checks, compile with a spinner, attach; detach on every way out (Ctrl-C, SIGTERM, errors).
+    MAKE builds the BPF side (probes or an XDP program) for the resolved device."""
     from vnet_ebpf.probes import bccglue, device
-    from vnet_ebpf.probes.tracer import Tracer
 
     bccglue.require_root()
     bccglue.import_bcc()
     dev = device.resolve(iface)
     signal.signal(signal.SIGTERM, _on_signal)
-    tracer = Tracer(dev, groups, shows)
-    err = Console(stderr=True)
+    bpf = make(dev)
     try:
         # Ctrl-C during the compile interrupts it; after that it only asks to stop.
         if quiet:
-            tracer.__enter__()
+            bpf.__enter__()
         else:
-            with err.status(COMPILE_NOTE):
-                tracer.__enter__()
+            with Console(stderr=True).status(COMPILE_NOTE.format(what=what)):
+                bpf.__enter__()
         signal.signal(signal.SIGINT, _on_signal)
-        yield tracer
+        yield bpf
     except KeyboardInterrupt:
         pass
     finally:
-        tracer.close()
+        bpf.close()
+
+
+def tracing(iface: str, groups: list[str], quiet: bool, shows: list[str] | None = None
+            ) -> AbstractContextManager[Tracer]:
+    """The kprobes of GROUPS on IFACE, attached for the duration of a `with`."""
+    from vnet_ebpf.probes.tracer import Tracer
+
+    return attached(iface, lambda dev: Tracer(dev, groups, shows), quiet)
 
 
 def check_alive(tracer: Tracer) -> None:
@@ -257,7 +273,7 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
     By default it passes everything.  --drop-arp and --drop-every decide drops; --tx or
     --redirect IFACE decide what happens to the rest.
     """
-    from vnet_ebpf.probes import bccglue, device
+    from vnet_ebpf.probes import device
     from vnet_ebpf.probes.xdp import XdpProgram
 
     if live and as_json:
@@ -268,54 +284,32 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
                     action="tx" if bounce else "redirect" if redirect else "pass", redirect=redirect, force=force)
     program = {"mode": mode, "drop_arp": drop_arp, "drop_every": cfg.drop_every, "action": cfg.action,
                "redirect": redirect}
-    bccglue.require_root()
-    bccglue.import_bcc()
-    dev = device.resolve(iface)
-    signal.signal(signal.SIGTERM, _on_signal)
-    err = Console(stderr=True)
-    prog = XdpProgram(dev, cfg)
-    # The driver's counters from before the attach: "since attach" then covers
-    # exactly the frames the program saw.
-    before = device.driver_stats(dev)
-    if as_json:
-        prog.__enter__()
-    else:
-        with err.status(COMPILE_NOTE.replace("probes", "XDP program")):
-            prog.__enter__()
-    try:
-        signal.signal(signal.SIGINT, _on_signal)
-        first = prev = model.XdpSnapshot(t=time.monotonic(), verdicts={}, driver=before)
+    with attached(iface, lambda dev: XdpProgram(dev, cfg), as_json, what="XDP program") as prog:
+        # From the driver's counters read just before the attach: "since attach" covers
+        # exactly the frames the program saw.
+        first = prev = model.XdpSnapshot(t=time.monotonic(), verdicts={}, driver=prog.before)
         if not (as_json or live):
             emit(f"{_describe(cfg, iface)}. Hit Ctrl-C to end.")
             emit(text.XDP_HEADER)
-        screen = Live(console=Console(), refresh_per_second=4, screen=False) if live else None
-        if screen:
-            screen.start()
-        try:
+        screen = Live(console=Console(), refresh_per_second=4, screen=False) if live else nullcontext()
+        with screen:
             n = 0
             while (count == 0 or n < count) and not STOP.wait(interval):
-                if not device.still_there(dev):
+                if not device.still_there(prog.dev):
                     raise UserError(f"{iface} went away while its XDP program was attached")
                 cur = prog.snapshot()
                 r = model.xdp_report(prev, cur)
                 if as_json:
                     emit(ndjson.dumps(ndjson.xdp_obj(iface, program, r)))
-                elif screen:
+                elif isinstance(screen, Live):
                     screen.update(rviews.xdp_panel(iface, _describe(cfg, iface), r, model.xdp_report(first, cur)))
                 else:
                     emit(text.xdp_line(r))
                 prev = cur
                 n += 1
-        finally:
-            if screen:
-                screen.stop()
-        if as_json and device.still_there(dev):
+        if as_json and device.still_there(prog.dev):
             emit(ndjson.dumps(ndjson.xdp_obj(iface, program, model.xdp_report(first, prog.snapshot()),
                                              schema="vnet-trace.xdp-summary/1")))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        prog.close()
 
 
 @main.command()
