@@ -57,6 +57,7 @@ struct vnet_tx_ring {
 	u32 head;		/* next slot xmit fills; written by xmit only */
 	u32 tail;		/* next slot completion frees; written by completion only */
 	u32 wake_thresh;	/* free slots needed before a stopped queue wakes */
+	u32 head_seen;		/* head when the last completion run began */
 };
 
 /* An RX descriptor: a page the "NIC" writes one frame into. */
@@ -165,22 +166,29 @@ static inline u32 vnet_rx_used(const struct vnet_rx_ring *r)
 /* Driver-internal interfaces (not for BPF programs). */
 #include <linux/if_ether.h>
 
-/* Count one frame by the EtherType of its Ethernet header (inside the writer's syncp). */
-static inline void vnet_count_proto(struct vnet_proto_stats *p, const void *frame)
+/* Frame classes by EtherType, as the counters and trace events split them. */
+enum vnet_proto { VNET_PROTO_ARP, VNET_PROTO_IPV4, VNET_PROTO_IPV6, VNET_PROTO_OTHER, VNET_PROTO_NUM };
+
+static inline enum vnet_proto vnet_proto_of(const void *frame)
 {
 	switch (((const struct ethhdr *)frame)->h_proto) {
 	case htons(ETH_P_ARP):
-		u64_stats_inc(&p->arp);
-		break;
+		return VNET_PROTO_ARP;
 	case htons(ETH_P_IP):
-		u64_stats_inc(&p->ipv4);
-		break;
+		return VNET_PROTO_IPV4;
 	case htons(ETH_P_IPV6):
-		u64_stats_inc(&p->ipv6);
-		break;
+		return VNET_PROTO_IPV6;
 	default:
-		u64_stats_inc(&p->other);
+		return VNET_PROTO_OTHER;
 	}
+}
+
+/* Count one frame by the EtherType of its Ethernet header (inside the writer's syncp). */
+static inline void vnet_count_proto(struct vnet_proto_stats *p, const void *frame)
+{
+	u64_stats_t *by_class[VNET_PROTO_NUM] = { &p->arp, &p->ipv4, &p->ipv6, &p->other };
+
+	u64_stats_inc(by_class[vnet_proto_of(frame)]);
 }
 
 #include <linux/bpf.h>

@@ -16,6 +16,10 @@
 #include <net/rtnetlink.h>
 #include "vnet.h"
 
+/* The trace events (vnet_trace.h) are defined here, once for the module. */
+#define CREATE_TRACE_POINTS
+#include "vnet_trace.h"
+
 #define VNET_NUMDEVS_MAX	16
 /* The slowest completion (tx-usecs max) is 1 s: a stall is much longer. */
 #define VNET_WATCHDOG		(5 * HZ)

@@ -27,6 +27,7 @@
 #include <linux/slab.h>
 #include <linux/inet.h>
 #include "vnet.h"
+#include "vnet_trace.h"
 
 #define VNET_RX_RATE_MAX	10000000u
 #define VNET_RX_BURST_MAX	1024u
@@ -234,6 +235,8 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 		s->len = vnet_build_arp(priv->dev,
 					page_address(s->page) + VNET_RX_HEADROOM,
 					peer_mac, peer_ip, target_ip);
+		trace_vnet_arp_generated(priv->dev, priv->dev->ifindex,
+					 peer_mac, peer_ip, target_ip);
 		made++;
 	}
 	/* The frames are written before the poll can see the new head. */
@@ -393,6 +396,8 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	struct vnet_priv *priv = container_of(napi, struct vnet_priv, napi);
 	struct vnet_rx_ring *r = &priv->rx;
 	u32 head = smp_load_acquire(&r->head);
+	u32 waiting = head - r->tail;
+	u64 start_ns = trace_vnet_napi_poll_enabled() ? ktime_get_ns() : 0;
 	struct vnet_xdp_poll x = {};
 	int work = 0;
 
@@ -428,5 +433,7 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 		if (vnet_rx_used(r))
 			napi_schedule(napi);
 	}
+	trace_vnet_napi_poll(priv->dev, priv->dev->ifindex, work, budget,
+			     waiting, r->size, start_ns);
 	return work;
 }

@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 #include <net/xdp.h>
 #include "vnet.h"
+#include "vnet_trace.h"
 
 static void vnet_tx_timer_arm(struct vnet_priv *priv, u64 delay_ns)
 {
@@ -96,14 +97,18 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	u64_stats_update_begin(&priv->tx_stats.syncp);
 	/* At xmit, data is the Ethernet header (also for AF_PACKET frames). */
 	vnet_count_proto(&priv->tx_stats.proto, skb->data);
+	/*
+	 * Before the publish: from then on the completion may free the skb
+	 * on another CPU, so nothing after it may touch the skb.
+	 */
+	trace_vnet_xmit(dev, dev->ifindex, ((struct ethhdr *)skb->data)->h_proto,
+			vnet_tx_used(r) + 1, r->size, skb->len, d->posted_ns);
 
 	/* Publish the descriptor before the completion can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
 	vnet_tx_maybe_stop(priv, txq);
 	u64_stats_update_end(&priv->tx_stats.syncp);
 
-	pr_debug("%s: xmit len %u, ring %u/%u\n", dev->name, skb->len,
-		 vnet_tx_used(r), r->size);
 	vnet_tx_timer_arm(priv, (u64)priv->tx_usecs * NSEC_PER_USEC);
 	return NETDEV_TX_OK;
 }
@@ -212,7 +217,9 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 	u64 delay = (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
 	u64 now = ktime_get_ns();
 	unsigned int pkts = 0, bytes = 0, skb_pkts = 0, skb_bytes = 0;
-	u32 head = smp_load_acquire(&r->head);
+	u32 head = smp_load_acquire(&r->head), tail = r->tail;
+	u32 proto[VNET_PROTO_NUM] = {};
+	bool traced = trace_vnet_tx_complete_enabled();
 	u64 next = 0;
 	bool woken = false;
 
@@ -223,6 +230,8 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 			next = d->posted_ns + delay - now;
 			break;
 		}
+		if (traced)
+			proto[vnet_proto_of(d->skb ? d->skb->data : d->xdpf->data)]++;
 		pkts++;
 		skb_pkts += !!d->skb;
 		bytes += vnet_tx_desc_free(d, true, &skb_bytes);
@@ -253,6 +262,11 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 	if (woken)
 		u64_stats_inc(&priv->txc_stats.queue_woken);
 	u64_stats_update_end(&priv->txc_stats.syncp);
+	trace_vnet_tx_complete(dev, dev->ifindex, r->head_seen, head, tail, pkts,
+			       r->size, proto[VNET_PROTO_ARP],
+			       proto[VNET_PROTO_IPV4], proto[VNET_PROTO_IPV6],
+			       proto[VNET_PROTO_OTHER]);
+	r->head_seen = head;
 	return next;
 }
 
@@ -283,6 +297,7 @@ int vnet_tx_ring_alloc(struct vnet_priv *priv)
 	r->size = priv->tx_ring_size;
 	r->head = 0;
 	r->tail = 0;
+	r->head_seen = 0;
 	r->wake_thresh = max_t(u32, r->size / 4, 1);
 	return 0;
 }
@@ -303,6 +318,7 @@ void vnet_tx_stop(struct vnet_priv *priv)
 		r->tail++;
 		purged++;
 	}
+	r->head_seen = r->head;	/* the purged frames had no completion run */
 	netdev_tx_reset_queue(netdev_get_tx_queue(priv->dev, 0));
 	if (purged) {
 		u64_stats_update_begin(&priv->txc_stats.syncp);
