@@ -10,10 +10,12 @@
  *
  * Ring state is read through the driver's own header (kmod/vnet.h).
  *
- * Every probe hit on the transmit path costs the traced system, so each probe
- * makes as few helper calls as it can: the counters and the ring state are
- * one struct each (one lookup, then plain stores), and a ring's size, head
- * and tail come in one read.
+ * Every probe hit on the transmit path costs the traced system, so the hot
+ * probes make one helper call (the CPU number): each CPU has one slot of a
+ * plain array holding all its counters, histograms and ring state, and a
+ * plain array's lookup is inlined by the verifier (a per-CPU array's, on
+ * 6.1, is a helper call).  Probes run with preemption off and never nest
+ * on one CPU for these events, so a CPU's slot has a single writer.
  */
 #define VNET_BPF
 #include <linux/netdevice.h>
@@ -23,8 +25,9 @@
 
 #define HIST_SLOTS	16	/* log2 buckets: 0, 1, 2-3, ..., 16384-32767 */
 #define WORK_SLOTS	257	/* NAPI work 0..256, one bucket each */
+#define NS_SLOTS	64	/* log2 buckets of nanoseconds */
 
-/* Counters, one index each (mirrored in vnet_ebpf/probes/tracer.py). */
+/* Counters, one index each (mirrored in vnet_ebpf/model.py COUNTERS). */
 enum {
 	C_XMIT, C_TX_ARP, C_TX_IPV4, C_TX_IPV6, C_TX_OTHER, C_TX_FILLS,
 	C_POLLS, C_POLL_PACKETS, C_POLL_EXHAUSTED, C_POLL_OVER_BUDGET, C_POLL_NS,
@@ -33,23 +36,28 @@ enum {
 	C_NUM
 };
 
-struct counters {
-	u64 c[C_NUM];
+/*
+ * The state of one ring as the probes last saw it.  MAX is the largest
+ * occupancy of read generation GEN: user space bumps the generation after
+ * each read (read_gen), and the first sample of a new generation restarts
+ * MAX, so no one but the probes ever writes this struct.
+ */
+struct ring_seen {
+	u64 now, max, size, ts_ns, gen;
 };
-BPF_PERCPU_ARRAY(counters, struct counters, 1);
-BPF_PERCPU_ARRAY(tx_occ_hist, u64, HIST_SLOTS);	/* TX ring occupancy at each xmit */
-BPF_PERCPU_ARRAY(rx_occ_hist, u64, HIST_SLOTS);	/* RX ring occupancy at each poll start */
-BPF_PERCPU_ARRAY(work_hist, u64, WORK_SLOTS);	/* packets per NAPI poll */
-BPF_PERCPU_ARRAY(poll_ns_hist, u64, 64);	/* NAPI poll duration, log2 ns */
-BPF_PERCPU_ARRAY(freed_hist, u64, HIST_SLOTS);	/* descriptors freed per completion run */
 
-/* Ring state: [0] last TX occupancy, [1] max TX, [2] last RX, [3] max RX,
- * [4] TX ring size, [5] RX ring size, [6] time of the last TX sample,
- * [7] time of the last RX sample. Max entries are reset by user space. */
-struct ring_state {
-	u64 v[8];
+/* Everything one CPU adds up; NCPU (-DNCPU) slots, one per possible CPU. */
+struct cpu_stats {
+	u64 c[C_NUM];
+	u64 tx_hist[HIST_SLOTS];	/* TX ring occupancy at each xmit */
+	u64 rx_hist[HIST_SLOTS];	/* RX ring occupancy at each poll start */
+	u64 freed_hist[HIST_SLOTS];	/* descriptors freed per completion run */
+	u64 work_hist[WORK_SLOTS];	/* packets per NAPI poll */
+	u64 poll_ns_hist[NS_SLOTS];	/* NAPI poll duration, log2 ns */
+	struct ring_seen tx, rx;
 };
-BPF_PERCPU_ARRAY(ring_state, struct ring_state, 1);
+BPF_ARRAY(stats, struct cpu_stats, NCPU);
+BPF_ARRAY(read_gen, u64, 1);
 
 /* size, head and tail, in this order in both rings of kmod/vnet.h: one read. */
 struct ring_idx {
@@ -103,11 +111,23 @@ static __always_inline int priv_ifindex(struct vnet_priv *priv)
 	return dev ? dev_ifindex(dev) : 0;
 }
 
-static __always_inline struct counters *my_counters(void)
+static __always_inline struct cpu_stats *my_stats(void)
 {
-	int zero = 0;
+	u32 cpu = bpf_get_smp_processor_id();
 
-	return counters.lookup(&zero);
+	return stats.lookup(&cpu);
+}
+
+/*
+ * V if below N, else N - 1: an index into an array of N, checked where the
+ * verifier sees it.  The empty asm hides V's history from the compiler, which
+ * would otherwise compare an earlier copy of it (say, before a +1) and index
+ * with a register the verifier knows no bound for.
+ */
+static __always_inline u64 bounded(u64 v, u64 n)
+{
+	asm volatile("" : "+r"(v));
+	return v < n ? v : n - 1;
 }
 
 /*
@@ -115,9 +135,9 @@ static __always_inline struct counters *my_counters(void)
  * Shifts, not __builtin_clzll: BPF has no count-leading-zeros instruction and
  * LLVM's BPF backend in BCC 0.26 crashes on it.
  */
-static __always_inline int log2_slot(u64 v, int slots)
+static __always_inline u64 log2_slot(u64 v, u64 slots)
 {
-	int r, shift, slot;
+	u64 r, shift;
 
 	if (!v)
 		return 0;
@@ -127,60 +147,56 @@ static __always_inline int log2_slot(u64 v, int slots)
 	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
 	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
 	r |= (v >> 1);
-	slot = r + 1;
-	return slot < slots ? slot : slots - 1;
+	return bounded(r + 1, slots);
 }
 
-/* Record one occupancy sample of a ring; BASE 0 is TX, 2 is RX (see ring_state). */
-static __always_inline void ring_sample(int base, u64 used, u64 size)
+/* Add one sample of each value LO..HI (LO >= 1) to a log2 histogram of HIST_SLOTS. */
+static __always_inline void hist_add_range(u64 *hist, u64 lo, u64 hi)
 {
-	int zero = 0;
-	struct ring_state *rs = ring_state.lookup(&zero);
+	int slot;
 
-	if (!rs)
-		return;
-	if (base == 0) {
-		rs->v[0] = used;
-		if (used > rs->v[1])
-			rs->v[1] = used;
-		rs->v[4] = size;
-		rs->v[6] = bpf_ktime_get_ns();
-	} else {
-		rs->v[2] = used;
-		if (used > rs->v[3])
-			rs->v[3] = used;
-		rs->v[5] = size;
-		rs->v[7] = bpf_ktime_get_ns();
+	/* Slot s holds 2^(s-1) .. 2^s - 1; the last one everything above too. */
+#pragma unroll
+	for (slot = 1; slot < HIST_SLOTS; slot++) {
+		u64 first = 1ULL << (slot - 1);
+		u64 last = slot == HIST_SLOTS - 1 ? ~0ULL : (1ULL << slot) - 1;
+		u64 from = lo > first ? lo : first, to = hi < last ? hi : last;
+
+		if (from <= to)
+			hist[slot] += to - from + 1;
 	}
 }
 
-int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
+/* One occupancy sample of a ring: USED of SIZE descriptors, at NOW ns. */
+static __always_inline void ring_sample(struct ring_seen *r, u64 used, u64 size, u64 now)
 {
-	struct vnet_priv *priv;
-	struct ring_idx ring = {};
-	struct counters *c;
-	u64 used;
-	int slot;
-	__be16 proto = 0;
-	unsigned char *data = NULL;
+	int zero = 0;
+	u64 *gen = read_gen.lookup(&zero);
 
-	if (dev_ifindex(dev) != IFINDEX)
-		return 0;
-	priv = netdev_priv(dev);
-	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->tx.size);
-	/* Occupancy with this frame posted: size means this frame fills the ring. */
-	used = (u32)(ring.head - ring.tail) + 1;
-	slot = log2_slot(used, HIST_SLOTS);
-	tx_occ_hist.increment(slot);
-	ring_sample(0, used, ring.size);
+	if (gen && r->gen != *gen) {
+		r->gen = *gen;
+		r->max = 0;
+	}
+	r->now = used;
+	if (used > r->max)
+		r->max = used;
+	r->size = size;
+	r->ts_ns = now;
+}
 
-	VREAD(data, skb->data);
-	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
-	c = my_counters();
+/* ---- what each event adds up to, whichever way it was caught -------------- */
+
+/* One transmit at NOW ns; USED counts the frame just posted. */
+static __always_inline void count_xmit(u32 used, u32 size, __be16 proto, u64 now)
+{
+	struct cpu_stats *c = my_stats();
+
 	if (!c)
-		return 0;
+		return;
+	c->tx_hist[log2_slot(used, HIST_SLOTS)]++;
+	ring_sample(&c->tx, used, size, now);
 	c->c[C_XMIT]++;
-	if (used >= ring.size)
+	if (used >= size)
 		c->c[C_TX_FILLS]++;
 	if (proto == htons(ETH_P_ARP))
 		c->c[C_TX_ARP]++;
@@ -190,6 +206,147 @@ int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
 		c->c[C_TX_IPV6]++;
 	else
 		c->c[C_TX_OTHER]++;
+}
+
+/* One NAPI poll that did WORK of BUDGET in DUR ns. */
+static __always_inline void count_poll(struct cpu_stats *c, int work, int budget, u64 dur)
+{
+	c->c[C_POLLS]++;
+	c->c[C_POLL_NS] += dur;
+	if (work > 0)
+		c->c[C_POLL_PACKETS] += work;
+	if (work >= budget)
+		c->c[C_POLL_EXHAUSTED]++;
+	if (work > budget)
+		c->c[C_POLL_OVER_BUDGET]++;	/* a driver bug: never expected */
+	c->work_hist[bounded(work > 0 ? work : 0, WORK_SLOTS)]++;
+	c->poll_ns_hist[log2_slot(dur, NS_SLOTS)]++;
+}
+
+/* The RX ring at the start of a poll: USED of SIZE, at NOW ns. */
+static __always_inline void rx_sample(struct cpu_stats *c, u32 used, u32 size, u64 now)
+{
+	c->rx_hist[log2_slot(used, HIST_SLOTS)]++;
+	ring_sample(&c->rx, used, size, now);
+}
+
+/* One TX-done run that freed FREED descriptors (runs that freed none are not counted). */
+static __always_inline void count_txc(struct cpu_stats *c, u32 freed)
+{
+	if (!freed)
+		return;
+	c->c[C_TXC_RUNS]++;
+	c->c[C_TXC_FREED] += freed;
+	c->freed_hist[log2_slot(freed, HIST_SLOTS)]++;
+}
+
+/* One generated ARP request, to user space through the ring buffer. */
+static __always_inline void emit_arp(const u8 *peer_mac, __be32 peer_ip, __be32 target_ip)
+{
+	struct arp_event ev = {};
+	struct cpu_stats *c = my_stats();
+
+	if (!c)
+		return;
+	c->c[C_ARP_EVENTS]++;
+	ev.ts_ns = bpf_ktime_get_ns();
+	ev.ifindex = IFINDEX;
+	ev.peer_ip = peer_ip;
+	ev.target_ip = target_ip;
+	bpf_probe_read_kernel(ev.peer_mac, sizeof(ev.peer_mac), peer_mac);
+	/* BCC's ring buffer has no lost-event callback: count losses here. */
+	if (arp_events.ringbuf_output(&ev, sizeof(ev), 0))
+		c->c[C_ARP_LOST]++;
+}
+
+/*
+ * ---- raw tracepoints on the driver's trace events (kmod/vnet_trace.h) ------
+ *
+ * The default: each argument is a plain value in the context, so the filter
+ * and the aggregation need no read of driver memory.  args[] follow the
+ * TP_PROTO of each event; args[1] is always the ifindex.
+ */
+
+int tp_napi_poll(struct bpf_raw_tracepoint_args *ctx)
+{
+	u64 start = ctx->args[6];
+	struct cpu_stats *c;
+
+	/* 0: the poll began before we were attached; its duration is unknown. */
+	if ((int)ctx->args[1] != IFINDEX || !start)
+		return 0;
+	c = my_stats();
+	if (!c)
+		return 0;
+	rx_sample(c, ctx->args[4], ctx->args[5], start);
+	count_poll(c, (int)ctx->args[2], (int)ctx->args[3], bpf_ktime_get_ns() - start);
+	return 0;
+}
+
+/*
+ * One TX-done run: the frames posted since the previous run, with the ring's
+ * occupancy at each of their transmits (kmod/vnet_trace.h says why that is
+ * a range), then the run itself.  So the transmit path carries no probe.
+ */
+int tp_tx_complete(struct bpf_raw_tracepoint_args *ctx)
+{
+	u32 prev_head = ctx->args[2], head = ctx->args[3], tail = ctx->args[4];
+	u32 size = ctx->args[6];
+	struct cpu_stats *c;
+
+	if ((int)ctx->args[1] != IFINDEX)
+		return 0;
+	c = my_stats();
+	if (!c)
+		return 0;
+	if (head != prev_head) {
+		u64 lo = prev_head - tail + 1, hi = head - tail;
+
+		hist_add_range(c->tx_hist, lo, hi);
+		ring_sample(&c->tx, hi, size, bpf_ktime_get_ns());
+		c->c[C_XMIT] += hi - lo + 1;
+		if (hi >= size)
+			c->c[C_TX_FILLS]++;	/* only the last of them can fill it */
+	}
+	c->c[C_TX_ARP] += ctx->args[7];
+	c->c[C_TX_IPV4] += ctx->args[8];
+	c->c[C_TX_IPV6] += ctx->args[9];
+	c->c[C_TX_OTHER] += ctx->args[10];
+	count_txc(c, ctx->args[5]);
+	return 0;
+}
+
+int tp_arp(struct bpf_raw_tracepoint_args *ctx)
+{
+	if ((int)ctx->args[1] != IFINDEX)
+		return 0;
+	emit_arp((const u8 *)ctx->args[2], ctx->args[3], ctx->args[4]);
+	return 0;
+}
+
+/*
+ * ---- kprobes on the driver's functions (docs/probe-points.md) ---------------
+ *
+ * `--probes kprobe`: for a driver built without trace events, and the way to
+ * look at any function of the driver.  These read what they need from driver
+ * memory through kmod/vnet.h.
+ */
+
+int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
+{
+	struct vnet_priv *priv;
+	struct ring_idx ring = {};
+	__be16 proto = 0;
+	unsigned char *data = NULL;
+
+	if (dev_ifindex(dev) != IFINDEX)
+		return 0;
+	priv = netdev_priv(dev);
+	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->tx.size);
+	VREAD(data, skb->data);
+	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
+	/* Occupancy with this frame posted: size means this frame fills the ring. */
+	count_xmit((u32)(ring.head - ring.tail) + 1, ring.size, proto, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -197,10 +354,9 @@ int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
 {
 	struct vnet_priv *priv = (void *)napi - offsetof(struct vnet_priv, napi);
 	struct poll_start *st;
+	struct cpu_stats *c;
 	struct ring_idx ring = {};
 	int zero = 0;
-	u32 used;
-	int slot;
 
 	st = poll_starts.lookup(&zero);
 	if (!st)
@@ -208,47 +364,30 @@ int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
 	st->active = 0;
 	if (priv_ifindex(priv) != IFINDEX)
 		return 0;
+	c = my_stats();
+	if (!c)
+		return 0;
 	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->rx.size);
-	used = ring.head - ring.tail;
-	slot = log2_slot(used, HIST_SLOTS);
-	rx_occ_hist.increment(slot);
-	ring_sample(2, used, ring.size);
 	st->budget = budget;
 	st->ts = bpf_ktime_get_ns();
 	st->active = 1;
+	rx_sample(c, ring.head - ring.tail, ring.size, st->ts);
 	return 0;
 }
 
 int on_poll_return(struct pt_regs *ctx)
 {
 	struct poll_start *st;
-	struct counters *c;
-	int zero = 0, work = PT_REGS_RC(ctx), slot;
-	u64 dur;
+	struct cpu_stats *c;
+	int zero = 0;
 
 	st = poll_starts.lookup(&zero);
 	if (!st || !st->active)
 		return 0;
 	st->active = 0;
-	dur = bpf_ktime_get_ns() - st->ts;
-	c = my_counters();
-	if (!c)
-		return 0;
-	c->c[C_POLLS]++;
-	c->c[C_POLL_NS] += dur;
-	if (work > 0)
-		c->c[C_POLL_PACKETS] += work;
-	if (work >= (int)st->budget)
-		c->c[C_POLL_EXHAUSTED]++;
-	if (work > (int)st->budget)
-		c->c[C_POLL_OVER_BUDGET]++;	/* a driver bug: never expected */
-	if (work < 0)
-		work = 0;
-	if (work >= WORK_SLOTS)
-		work = WORK_SLOTS - 1;
-	work_hist.increment(work);
-	slot = log2_slot(dur, 64);
-	poll_ns_hist.increment(slot);
+	c = my_stats();
+	if (c)
+		count_poll(c, PT_REGS_RC(ctx), st->budget, bpf_ktime_get_ns() - st->ts);
 	return 0;
 }
 
@@ -273,9 +412,9 @@ int on_tx_complete_return(struct pt_regs *ctx)
 {
 	struct txc_start *st;
 	struct vnet_priv *priv;
-	struct counters *c;
-	int zero = 0, slot;
-	u32 tail = 0, freed;
+	struct cpu_stats *c;
+	int zero = 0;
+	u32 tail = 0;
 
 	st = txc_starts.lookup(&zero);
 	if (!st || !st->active)
@@ -283,38 +422,17 @@ int on_tx_complete_return(struct pt_regs *ctx)
 	st->active = 0;
 	priv = st->priv;
 	VREAD(tail, priv->tx.tail);
-	freed = tail - st->tail;
-	if (!freed)
-		return 0;	/* woke up early: nothing was due */
-	c = my_counters();
-	if (c) {
-		c->c[C_TXC_RUNS]++;
-		c->c[C_TXC_FREED] += freed;
-	}
-	slot = log2_slot(freed, HIST_SLOTS);
-	freed_hist.increment(slot);
+	c = my_stats();
+	if (c)
+		count_txc(c, tail - st->tail);	/* 0: woke up early, nothing was due */
 	return 0;
 }
 
 int on_build_arp(struct pt_regs *ctx, struct net_device *dev, u8 *frame,
 		 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip)
 {
-	struct arp_event ev = {};
-	struct counters *c;
-
 	if (dev_ifindex(dev) != IFINDEX)
 		return 0;
-	c = my_counters();
-	if (!c)
-		return 0;
-	c->c[C_ARP_EVENTS]++;
-	ev.ts_ns = bpf_ktime_get_ns();
-	ev.ifindex = IFINDEX;
-	ev.peer_ip = peer_ip;
-	ev.target_ip = target_ip;
-	bpf_probe_read_kernel(ev.peer_mac, sizeof(ev.peer_mac), peer_mac);
-	/* BCC's ring buffer has no lost-event callback: count losses here. */
-	if (arp_events.ringbuf_output(&ev, sizeof(ev), 0))
-		c->c[C_ARP_LOST]++;
+	emit_arp(peer_mac, peer_ip, target_ip);
 	return 0;
 }

@@ -219,6 +219,11 @@ class RingsReport:
     completion_runs: int
     completions: int
     freed_hist: dict[int, int]
+    tx_proto: dict[str, int] = field(default_factory=dict)  # EtherType class -> frames
+
+
+#: TX frame classes, as the counters split them.
+TX_PROTOS = ("arp", "ipv4", "ipv6", "other")
 
 
 def rings_report(iv: Interval) -> RingsReport:
@@ -243,6 +248,7 @@ def rings_report(iv: Interval) -> RingsReport:
         completion_runs=c["txc_runs"],
         completions=c["txc_freed"],
         freed_hist=log2_sparse(iv.freed_hist),
+        tx_proto={p: c[f"tx_{p}"] for p in TX_PROTOS},
     )
 
 

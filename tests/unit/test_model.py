@@ -59,13 +59,15 @@ def test_empty_histograms() -> None:
 
 
 def test_rings_report_uses_end_state() -> None:
-    b = snap(1.0, counters={"xmit": 10, "tx_fills": 2, "txc_runs": 3, "txc_freed": 9}, tx_hist=[0, 0, 0, 0, 4],
+    b = snap(1.0, counters={"xmit": 10, "tx_fills": 2, "txc_runs": 3, "txc_freed": 9, "tx_arp": 7, "tx_other": 2},
+             tx_hist=[0, 0, 0, 0, 4],
              tx_now=5, tx_max=16, tx_size=16, rx_size=256, bql_inflight=600, bql_limit=3000,
              driver={"tx_queue_stopped": 2, "tx_queue_woken": 2})
     r = model.rings_report(model.interval(snap(0.0, driver={"tx_queue_stopped": 0, "tx_queue_woken": 0}), b))
     assert (r.tx_now, r.tx_max, r.tx_size, r.rx_size) == (5, 16, 16, 256)
     assert r.tx_hist == {8: 4}
     assert (r.queue_stopped, r.queue_woken, r.completions, r.completion_runs) == (2, 2, 9, 3)
+    assert r.tx_proto == {"arp": 7, "ipv4": 0, "ipv6": 0, "other": 2}
 
 
 def test_cost_report() -> None:

@@ -55,14 +55,30 @@ class Trace:
         return [json.loads(line) for line in self.lines]
 
 
+#: Both ways vnet-trace reaches the driver (--probes); "tracepoint" is the default.
+PROBE_KINDS = ["tracepoint", "kprobe"]
+
+
 def our_kprobes() -> list[str]:
     text = KPROBE_EVENTS.read_text() + KPROBES_LIST.read_text()
     return [line for line in text.splitlines() if "vnet_" in line]
 
 
-def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path) -> None:
+def our_tracepoint_links() -> list[str]:
+    """The driver events a BPF raw-tracepoint link is attached to, as bpftool lists them."""
+    links = json.loads(lab.sh("bpftool", "-j", "link", "show") or "[]")
+    return [str(link["tp_name"]) for link in links
+            if link.get("type") == "raw_tracepoint" and str(link.get("tp_name", "")).startswith("vnet_")]
+
+
+def our_probes() -> list[str]:
+    return our_kprobes() + our_tracepoint_links()
+
+
+@pytest.mark.parametrize("probes", PROBE_KINDS)
+def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path, probes: str) -> None:
     lab.quiet_link_up("vnet0")
-    trace = Trace("napi", "--json", "1")
+    trace = Trace("napi", "--json", "--probes", probes, "1")
     try:
         trace.wait_lines(1)  # compiled, attached, one interval reported
         with NapiWitness() as witness:
@@ -88,12 +104,13 @@ def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path) 
     assert over == 0 and sum(o["over_budget"] for o in objs) == 0
 
 
-def test_arp_json_agrees_with_the_counter_and_tcpdump(vnet: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("probes", PROBE_KINDS)
+def test_arp_json_agrees_with_the_counter_and_tcpdump(vnet: Path, tmp_path: Path, probes: str) -> None:
     lab.set_param("peer_mac", "02:11:22:33:44:55")
     lab.set_param("peer_ip", "198.51.100.9")
     lab.quiet_link_up("vnet0")
     lab.sh("ip", "addr", "add", "198.51.100.1/24", "dev", "vnet0")
-    trace = Trace("arp", "--json")
+    trace = Trace("arp", "--json", "--probes", probes)
     try:
         # In JSON mode nothing is printed before the first frame: make one to know we are attached.
         lab.set_param("rx_burst", 1)
@@ -131,13 +148,14 @@ def test_arp_json_agrees_with_the_counter_and_tcpdump(vnet: Path, tmp_path: Path
         assert o["length"] == len(f)
 
 
-def test_rings_json_reaches_the_occupancy_the_driver_implies(vnet: Path) -> None:
+@pytest.mark.parametrize("probes", PROBE_KINDS)
+def test_rings_json_reaches_the_occupancy_the_driver_implies(vnet: Path, probes: str) -> None:
     lab.sh("ethtool", "-G", "vnet0", "tx", "16")
     lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "100000")
     lab.quiet_link_up("vnet0")
     lab.sh("tc", "qdisc", "replace", "dev", "vnet0", "root", "pfifo", "limit", "1000")
     Path("/sys/class/net/vnet0/queues/tx-0/byte_queue_limits/limit_min").write_text("1000000\n")
-    trace = Trace("rings", "--json", "0.5")
+    trace = Trace("rings", "--json", "--probes", probes, "0.5")
     try:
         trace.wait_lines(1)
         before = lab.ethtool_stats()
@@ -161,6 +179,10 @@ def test_rings_json_reaches_the_occupancy_the_driver_implies(vnet: Path) -> None
     assert sum(o["tx_ring_fills"] for o in objs) == d["tx_queue_stopped"]
     assert sum(o["queue_stopped"] for o in objs) == d["tx_queue_stopped"]
     assert sum(o["completions"] for o in objs) == d["tx_completions"] == 100
+    sent: Counter[str] = Counter()
+    for o in objs:
+        sent.update(o["tx_proto"])
+    assert sent == Counter({p: d[f"tx_{p}"] for p in ("arp", "ipv4", "ipv6", "other")}) == Counter(other=100)
 
 
 def run_in_pty(argv: list[str], ready: bytes, seconds: float) -> tuple[int, bytes]:
@@ -208,31 +230,58 @@ def test_live_screens_on_a_terminal_exit_0_on_ctrl_c(vnet: Path, argv: list[str]
     lab.set_param("rx_rate", 0)
     assert rc == 0, out[-2000:]
     assert b"Traceback" not in out
-    assert our_kprobes() == []
+    assert our_probes() == []
 
 
-def test_sigterm_detaches_everything(vnet: Path) -> None:
+@pytest.mark.parametrize(("probes", "links", "kprobes"), [
+    ("auto", ["vnet_napi_poll"], 0),  # one raw-tracepoint link on the driver's event
+    ("kprobe", [], 2),  # a kprobe and a kretprobe on vnet_napi_poll
+])
+def test_sigterm_detaches_everything(vnet: Path, probes: str, links: list[str], kprobes: int) -> None:
     lab.quiet_link_up("vnet0")
-    trace = Trace("napi", "1")
+    trace = Trace("napi", "--probes", probes, "1")
     trace.wait_lines(2)  # the banner and the header: attached
-    assert len(our_kprobes()) == 2  # kprobe and kretprobe on vnet_napi_poll
+    assert our_tracepoint_links() == links
+    assert len(our_kprobes()) == kprobes
+    assert all("vnet_napi_poll" in line for line in our_kprobes())
     rc, err = trace.stop(signal.SIGTERM)
     assert rc == 0, err
-    assert our_kprobes() == []
+    assert our_probes() == []
 
 
-def test_module_unloaded_while_tracing(vnet: Path) -> None:
+WENT_AWAY = "vnet-trace: vnet0 went away while tracing (vnet module unloaded or device deleted)"
+
+
+def test_module_unloaded_while_tracing_with_kprobes(vnet: Path) -> None:
     lab.quiet_link_up("vnet0")
-    trace = Trace("rings", "0.5")
+    trace = Trace("rings", "--probes", "kprobe", "0.5")
     trace.wait_lines(2)
     lab.unload()
     rc = trace.proc.wait(timeout=60)
     err = trace.proc.stderr.read() if trace.proc.stderr else ""
     assert rc == 1
-    assert err.strip().splitlines()[-1] == (
-        "vnet-trace: vnet0 went away while tracing (vnet module unloaded or device deleted)")
+    assert err.strip().splitlines()[-1] == WENT_AWAY
     assert "Traceback" not in err
-    assert our_kprobes() == []
+    assert our_probes() == []
+
+
+def test_tracepoints_hold_the_module_and_device_deletion_ends_the_trace(vnet: Path) -> None:
+    """A raw-tracepoint link holds a reference on the module whose event it is attached to,
+    so the kernel refuses the unload; deleting the device still ends the trace cleanly."""
+    lab.quiet_link_up("vnet0")
+    trace = Trace("rings", "0.5")
+    trace.wait_lines(2)
+    r = subprocess.run(["rmmod", "vnet"], capture_output=True, text=True, check=False)
+    assert r.returncode != 0 and "in use" in r.stderr
+    assert trace.proc.poll() is None and lab.loaded()
+    lab.sh("ip", "link", "del", "vnet0")
+    rc = trace.proc.wait(timeout=60)
+    err = trace.proc.stderr.read() if trace.proc.stderr else ""
+    assert rc == 1
+    assert err.strip().splitlines()[-1] == WENT_AWAY
+    assert "Traceback" not in err
+    assert our_probes() == []
+    lab.unload()  # nothing holds the module any more
 
 
 @pytest.mark.parametrize(("iface", "message"), [

@@ -6,26 +6,57 @@ import ctypes
 import socket
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+from vnet_ebpf.errors import UserError
 from vnet_ebpf.model import COUNTERS, ArpEvent, Snapshot
 from vnet_ebpf.probes import bccglue, bpfstats, device
 
-#: probe group -> (attach kind, driver function, BPF function)
-PROBES: dict[str, list[tuple[str, str, str]]] = {
-    "xmit": [("kprobe", "vnet_start_xmit", "on_xmit")],
-    "poll": [("kprobe", "vnet_napi_poll", "on_poll"), ("kretprobe", "vnet_napi_poll", "on_poll_return")],
-    "txc": [("kprobe", "vnet_tx_complete", "on_tx_complete"),
-            ("kretprobe", "vnet_tx_complete", "on_tx_complete_return")],
-    "arp": [("kprobe", "vnet_build_arp", "on_build_arp")],
+#: How the probes reach the driver.  "tracepoint": BPF raw-tracepoint programs on the
+#: driver's trace events (kmod/vnet_trace.h), the default: far cheaper on the transmit
+#: path than a kprobe (docs/benchmarks.md).  "kprobe": kprobes and kretprobes on the
+#: driver's functions (docs/probe-points.md), for a vnet.ko built without trace events.
+PROBE_KINDS = ("tracepoint", "kprobe")
+#: probe kind -> probe group -> (attach kind, driver event or function, BPF function)
+PROBES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
+    "tracepoint": {
+        # The transmits are accounted from the completion runs: no event per frame.
+        "xmit": [("raw_tracepoint", "vnet_tx_complete", "tp_tx_complete")],
+        "poll": [("raw_tracepoint", "vnet_napi_poll", "tp_napi_poll")],
+        "txc": [("raw_tracepoint", "vnet_tx_complete", "tp_tx_complete")],
+        "arp": [("raw_tracepoint", "vnet_arp_generated", "tp_arp")],
+    },
+    "kprobe": {
+        "xmit": [("kprobe", "vnet_start_xmit", "on_xmit")],
+        "poll": [("kprobe", "vnet_napi_poll", "on_poll"), ("kretprobe", "vnet_napi_poll", "on_poll_return")],
+        "txc": [("kprobe", "vnet_tx_complete", "on_tx_complete"),
+                ("kretprobe", "vnet_tx_complete", "on_tx_complete_return")],
+        "arp": [("kprobe", "vnet_build_arp", "on_build_arp")],
+    },
 }
-#: probe group -> the histogram maps it fills.
+#: probe group -> the histograms (fields of struct cpu_stats) it fills.
 HISTS: dict[str, tuple[str, ...]] = {
-    "xmit": ("tx_occ_hist",),
-    "poll": ("work_hist", "poll_ns_hist", "rx_occ_hist"),
+    "xmit": ("tx_hist",),
+    "poll": ("work_hist", "poll_ns_hist", "rx_hist"),
     "txc": ("freed_hist",),
     "arp": (),
 }
+#: Present when the loaded vnet.ko defines trace events that BPF can attach to.
+RAW_TP_SECTION = device.MODULE / "sections" / "__bpf_raw_tp_map"
+
+
+def probe_kind(wanted: str) -> str:
+    """The probe kind to use for WANTED ("auto" or one of PROBE_KINDS)."""
+    has_events = RAW_TP_SECTION.exists()
+    if wanted == "auto":
+        return "tracepoint" if has_events else "kprobe"
+    if wanted == "tracepoint" and not has_events:
+        raise UserError("this vnet.ko has no trace events (built before kmod/vnet_trace.h): "
+                        "rebuild it, or use --probes kprobe")
+    return wanted
+
+
 SOURCE = "vnet_trace.bpf.c"
 
 
@@ -44,38 +75,53 @@ def _ip(be32: int) -> str:
     return socket.inet_ntoa(be32.to_bytes(4, "little"))
 
 
+def possible_cpus() -> int:
+    """How many CPU slots the per-CPU state needs (CPU numbers are below this)."""
+    text = Path("/sys/devices/system/cpu/possible").read_text().strip()  # e.g. "0-1" or "0,2-3"
+    return 1 + max(int(part.split("-")[-1]) for part in text.split(","))
+
+
 class Tracer(bccglue.Loaded):
     """The probes of one device; use as a context manager so detach always happens."""
 
-    def __init__(self, dev: device.Device, groups: Iterable[str], shows: Iterable[str] | None = None) -> None:
-        """GROUPS: the probes to attach.  SHOWS: what a snapshot reads (histogram maps,
-        "ring_state", "driver"); by default all the groups fill.  Every read costs the
-        tracer CPU once per interval, so commands ask only for what they display."""
+    def __init__(self, dev: device.Device, groups: Iterable[str], shows: Iterable[str] | None = None,
+                 kind: str = "tracepoint") -> None:
+        """GROUPS: the probes to attach, of KIND (one of PROBE_KINDS).  SHOWS: what a
+        snapshot converts (histograms of HISTS, and "driver" for ethtool -S); by default
+        all the groups fill.  Every read costs the tracer CPU once per interval, so
+        commands ask only for what they display."""
         super().__init__()
         self.dev = dev
         self.groups = list(groups)
+        self.kind = kind
         filled = {h for g in self.groups for h in HISTS[g]}
         if "xmit" in self.groups or "poll" in self.groups:
-            filled |= {"ring_state", "driver"}
+            filled.add("driver")
         self.shows = filled if shows is None else filled & set(shows)
         self.bpf: Any = None
-        self.stats_fd: int | None = None
-        self.ncpu = 0
+        self.ncpu = possible_cpus()
+        self.gen = 0  # the read generation the probes are in (bpf/vnet_trace.bpf.c)
         self.attached: list[str] = []
 
     # -- life cycle --------------------------------------------------------------
 
     def __enter__(self) -> Tracer:
-        self.bpf = bccglue.load(SOURCE, [f"-DIFINDEX={self.dev.ifindex}"])
+        self.bpf = bccglue.load(SOURCE, [f"-DIFINDEX={self.dev.ifindex}", f"-DNCPU={self.ncpu}"])
         for group in self.groups:
-            for kind, event, fn in PROBES[group]:
-                if kind == "kprobe":
-                    self.bpf.attach_kprobe(event=event, fn_name=fn)
-                else:
-                    self.bpf.attach_kretprobe(event=event, fn_name=fn)
+            for how, event, fn in PROBES[self.kind][group]:
+                if fn in self.attached:  # one program can serve two groups
+                    continue
+                try:
+                    if how == "raw_tracepoint":
+                        self.bpf.attach_raw_tracepoint(tp=event.encode(), fn_name=fn.encode())
+                    elif how == "kprobe":
+                        self.bpf.attach_kprobe(event=event, fn_name=fn)
+                    else:
+                        self.bpf.attach_kretprobe(event=event, fn_name=fn)
+                except Exception as err:  # BCC raises a bare Exception (the verifier log is above)
+                    raise UserError(f"could not attach {fn} to {how} {event}: {err}") from err
                 self.attached.append(fn)
         self.stats_fd = bpfstats.enable_stats()
-        self.ncpu = len(self.bpf["counters"][ctypes.c_int(0)])
         if "driver" in self.shows:
             self.ethtool = device.DriverStats(self.dev)
         return self
@@ -88,36 +134,30 @@ class Tracer(bccglue.Loaded):
 
     # -- reading -------------------------------------------------------------------
 
-    def _struct(self, name: str, field: str) -> list[list[int]]:
-        """A one-entry per-CPU array of struct {u64 FIELD[n]} as [index][cpu]."""
-        cells = self.bpf[name][ctypes.c_int(0)]
-        width = len(getattr(cells[0], field))
-        return [[int(getattr(cell, field)[i]) for cell in cells] for i in range(width)]
-
-    def _summed(self, name: str) -> list[int]:
-        """Per-entry totals over CPUs; empty for maps this tracer does not show."""
-        if name not in self.shows:
-            return []
-        return [int(sum(v)) for v in bccglue.percpu_rows(self.bpf[name])]
-
     def snapshot(self) -> Snapshot:
-        counters = self._struct("counters", "c")
-        state = [[0] * self.ncpu for _ in range(8)]
-        if "ring_state" in self.shows:
-            table = self.bpf["ring_state"]
-            cells = table[ctypes.c_int(0)]
-            state = [[int(cell.v[i]) for cell in cells] for i in range(8)]
-            # Max occupancy: per read, not per lifetime.  Reset after reading (a
-            # sample landing between the read and the write loses only its max).
-            for cell in cells:
-                cell.v[1] = cell.v[3] = 0
-            table[ctypes.c_int(0)] = table.Leaf(*cells)
+        """Every CPU's slot (one lookup each), then the next read generation: the ring
+        maxima read here are those of the generation that just ended."""
+        table = self.bpf["stats"]
+        cells = [table[ctypes.c_int(cpu)] for cpu in range(self.ncpu)]
+        gen, self.gen = self.gen, self.gen + 1
+        self.bpf["read_gen"][ctypes.c_int(0)] = ctypes.c_uint64(self.gen)
+        per_cpu = [list(cell.c) for cell in cells]  # [cpu][counter]
+        counters = [sum(col) for col in zip(*per_cpu, strict=True)]
 
-        def latest(value_idx: int, ts_idx: int) -> int:
-            stamps = state[ts_idx]
-            cpu = max(range(len(stamps)), key=lambda c: stamps[c])
-            return int(state[value_idx][cpu])
+        def hist(name: str) -> list[int]:
+            if name not in self.shows:
+                return []
+            return [sum(col) for col in zip(*(getattr(cell, name) for cell in cells), strict=True)]
 
+        def ring(name: str) -> tuple[int, int, int]:
+            """Occupancy at the latest sample, the largest of this generation, the size."""
+            seen = [getattr(cell, name) for cell in cells]
+            latest = max(seen, key=lambda r: int(r.ts_ns))
+            peak = max((int(r.max) for r in seen if int(r.gen) == gen), default=0)
+            return int(latest.now), peak, int(max(r.size for r in seen))
+
+        tx_now, tx_max, tx_size = ring("tx")
+        rx_now, rx_max, rx_size = ring("rx")
         inflight, limit = device.bql(self.dev)
         progs = {}
         if self.stats_fd is not None:
@@ -125,20 +165,20 @@ class Tracer(bccglue.Loaded):
                 progs[fn] = bpfstats.prog_stat(self.bpf.funcs[fn.encode()].fd)
         return Snapshot(
             t=time.monotonic(),
-            counters={name: int(sum(counters[i])) for i, name in enumerate(COUNTERS)},
-            polls_per_cpu=[int(v) for v in counters[COUNTERS.index("polls")]],
-            packets_per_cpu=[int(v) for v in counters[COUNTERS.index("poll_packets")]],
-            work_hist=self._summed("work_hist"),
-            poll_ns_hist=self._summed("poll_ns_hist"),
-            tx_hist=self._summed("tx_occ_hist"),
-            rx_hist=self._summed("rx_occ_hist"),
-            freed_hist=self._summed("freed_hist"),
-            tx_now=latest(0, 6),
-            rx_now=latest(2, 7),
-            tx_max=int(max(state[1])),
-            rx_max=int(max(state[3])),
-            tx_size=int(max(state[4])),
-            rx_size=int(max(state[5])),
+            counters=dict(zip(COUNTERS, counters, strict=True)),
+            polls_per_cpu=[row[COUNTERS.index("polls")] for row in per_cpu],
+            packets_per_cpu=[row[COUNTERS.index("poll_packets")] for row in per_cpu],
+            work_hist=hist("work_hist"),
+            poll_ns_hist=hist("poll_ns_hist"),
+            tx_hist=hist("tx_hist"),
+            rx_hist=hist("rx_hist"),
+            freed_hist=hist("freed_hist"),
+            tx_now=tx_now,
+            rx_now=rx_now,
+            tx_max=tx_max,
+            rx_max=rx_max,
+            tx_size=tx_size,
+            rx_size=rx_size,
             bql_inflight=inflight,
             bql_limit=limit,
             # The driver's stop/wake counters are shown by the rings views only.

@@ -59,6 +59,7 @@ def rings_obj(iface: str, r: RingsReport, cost: CostReport | None = None) -> dic
         "bql_limit": r.bql_limit,
         "completion_runs": r.completion_runs,
         "completions": r.completions,
+        "tx_proto": dict(r.tx_proto),
     }
     if cost is not None:
         obj["probe_cost"] = cost_obj(cost)
