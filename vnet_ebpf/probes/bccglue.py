@@ -58,15 +58,20 @@ def percpu_rows(table: Any) -> list[list[int]]:
 
 class Loaded:
     """What a loaded BPF object holds while it runs: the object itself, the fd that
-    keeps the kernel's run-time statistics on, the device's ethtool handle."""
+    keeps the kernel's run-time statistics on, the device's ethtool handle and sysfs files."""
 
     def __init__(self) -> None:
         self.bpf: Any = None
         self.stats_fd: int | None = None
         self.ethtool: device.DriverStats | None = None
+        self.files: device.DeviceFiles | None = None
+
+    def alive(self) -> bool:
+        """False once the device is gone (deleted, or its module unloaded)."""
+        return self.files is not None and self.files.alive()
 
     def release(self) -> None:
-        """Free all of it; detaches every kprobe BCC attached.  Safe to call twice."""
+        """Free all of it; detaches every probe BCC attached.  Safe to call twice."""
         if self.bpf is not None:
             self.bpf.cleanup()
             self.bpf = None
@@ -76,3 +81,6 @@ class Loaded:
         if self.ethtool is not None:
             self.ethtool.close()
             self.ethtool = None
+        if self.files is not None:
+            self.files.close()
+            self.files = None

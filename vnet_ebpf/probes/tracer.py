@@ -122,6 +122,7 @@ class Tracer(bccglue.Loaded):
                     raise UserError(f"could not attach {fn} to {how} {event}: {err}") from err
                 self.attached.append(fn)
         self.stats_fd = bpfstats.enable_stats()
+        self.files = device.DeviceFiles(self.dev)
         if "driver" in self.shows:
             self.ethtool = device.DriverStats(self.dev)
         return self
@@ -158,7 +159,7 @@ class Tracer(bccglue.Loaded):
 
         tx_now, tx_max, tx_size = ring("tx")
         rx_now, rx_max, rx_size = ring("rx")
-        inflight, limit = device.bql(self.dev)
+        inflight, limit = self.files.bql() if self.files is not None else (0, 0)
         progs = {}
         if self.stats_fd is not None:
             for fn in self.attached:

@@ -118,6 +118,7 @@ class XdpProgram(bccglue.Loaded):
             self.bpf["redirect_to"][ctypes.c_int(0)] = ctypes.c_int(self.target_ifindex)
         self.stats_fd = bpfstats.enable_stats()
         self.ethtool = device.DriverStats(self.dev)
+        self.files = device.DeviceFiles(self.dev)
 
         name, mode = self.dev.name, self.cfg.mode
         self.before = self.ethtool.read()

@@ -95,9 +95,7 @@ def tracing(iface: str, groups: list[str], quiet: bool, shows: list[str] | None 
 
 
 def check_alive(tracer: Tracer) -> None:
-    from vnet_ebpf.probes import device
-
-    if not device.still_there(tracer.dev):
+    if not tracer.alive():
         raise UserError(f"{tracer.dev.name} went away while tracing (vnet module unloaded or device deleted)")
 
 
@@ -112,7 +110,8 @@ def intervals(tracer: Tracer, interval: float, count: int,
             if tick:
                 tick(min(left, 0.2))
             else:
-                STOP.wait(min(left, 0.2))
+                # One wake-up per interval: a signal's handler sets STOP, which ends the wait.
+                STOP.wait(left)
         if STOP.is_set():
             return
         check_alive(tracer)
@@ -281,7 +280,6 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
     By default it passes everything.  --drop-arp and --drop-every decide drops; --tx or
     --redirect IFACE decide what happens to the rest.
     """
-    from vnet_ebpf.probes import device
     from vnet_ebpf.probes.xdp import XdpProgram
 
     if live and as_json:
@@ -303,7 +301,7 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
         with screen:
             n = 0
             while (count == 0 or n < count) and not STOP.wait(interval):
-                if not device.still_there(prog.dev):
+                if not prog.alive():
                     raise UserError(f"{iface} went away while its XDP program was attached")
                 cur = prog.snapshot()
                 r = model.xdp_report(prev, cur)
@@ -315,7 +313,7 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
                     emit(text.xdp_line(r))
                 prev = cur
                 n += 1
-        if as_json and device.still_there(prog.dev):
+        if as_json and prog.alive():
             emit(ndjson.dumps(ndjson.xdp_obj(iface, program, model.xdp_report(first, prog.snapshot()),
                                              schema="vnet-trace.xdp-summary/1")))
 
