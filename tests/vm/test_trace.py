@@ -292,3 +292,27 @@ def test_wrong_interface_is_one_line(vnet: Path, iface: str, message: str) -> No
     r = subprocess.run(["vnet-trace", "napi", "-i", iface], capture_output=True, text=True, check=False)
     assert r.returncode == 1
     assert r.stderr.strip() == message
+
+
+def test_device_files_read_what_sysfs_says_and_see_the_device_go(vnet: Path) -> None:
+    """The probes layer keeps the device's sysfs files open and re-reads them (pread at 0):
+    each read must be as fresh as a new open, and fail once the device is deleted."""
+    from vnet_ebpf.probes import device
+
+    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "1000000")  # frames stay in flight for 1 s
+    lab.quiet_link_up("vnet0")
+    files = device.DeviceFiles(device.resolve("vnet0"))
+    try:
+        assert files.alive()
+        assert files.bql() == (0, lab.bql("vnet0", "limit"))
+        lab.send_frames("vnet0", 20)
+        inflight, limit = files.bql()
+        assert inflight > 0
+        assert (inflight, limit) == (lab.bql("vnet0", "inflight"), lab.bql("vnet0", "limit"))
+        lab.wait_until(lab.tx_idle, timeout=30, what="the TX ring to drain")
+        assert files.bql() == (0, lab.bql("vnet0", "limit"))
+        lab.sh("ip", "link", "del", "vnet0")
+        assert not files.alive()
+        assert files.bql() == (0, 0)
+    finally:
+        files.close()
