@@ -108,8 +108,9 @@ class Tracers:
             threading.Thread(target=lambda out=p.stdout, keep=sink: keep.extend(out), daemon=True).start()
         return self
 
-    def cpu_seconds(self) -> float:
-        return sum(cpu_seconds(p.pid) for p in self.procs)
+    def cpu_seconds(self) -> list[float]:
+        """CPU seconds used so far by `napi` and by `rings`, in this order."""
+        return [cpu_seconds(p.pid) for p in self.procs]
 
     def __exit__(self, *exc: object) -> None:
         for p in self.procs:
@@ -138,7 +139,8 @@ def main() -> int:
     plain: list[int] = []
     dummy: list[int] = []
     traced: dict[str, list[int]] = {"tracepoint": [], "kprobe": []}
-    cpu: dict[str, list[float]] = {"tracepoint": [], "kprobe": []}
+    cpu: dict[str, list[float]] = {"tracepoint": [], "kprobe": []}  # both processes
+    cpu_each: list[list[float]] = []  # [napi, rings] per round, default probes
     bpf_ns: dict[str, list[float]] = {"tracepoint": [], "kprobe": []}
     for _ in range(ROUNDS):
         plain.append(tx_pps("vnet0"))
@@ -149,7 +151,10 @@ def main() -> int:
                 t0 = time.monotonic()
                 traced[probes].append(tx_pps("vnet0"))
                 wall = time.monotonic() - t0
-                cpu[probes].append(round(100.0 * (tracers.cpu_seconds() - before) / wall, 2))
+                used = [100.0 * (after - b) / wall for b, after in zip(before, tracers.cpu_seconds(), strict=True)]
+                cpu[probes].append(round(sum(used), 2))
+                if probes == "tracepoint":
+                    cpu_each.append([round(u, 2) for u in used])
             bpf_ns[probes].append(bpf_ns_per_xmit(tracers.rings_lines))
     plain.append(tx_pps("vnet0"))
     fps = xdp_drop_fps(ROUNDS)
@@ -170,6 +175,8 @@ def main() -> int:
         "traced_kprobe_over_plain": ratio(traced["kprobe"]),
         "tracer_cpu_pct_of_one_core": statistics.median(cpu["tracepoint"]),
         "tracer_cpu_pct_rounds": cpu["tracepoint"],
+        "tracer_cpu_pct_napi_rings_rounds": cpu_each,
+        "tracer_cpu_pct_per_process": max(statistics.median(col) for col in zip(*cpu_each, strict=True)),
         "tracer_kprobe_cpu_pct_of_one_core": statistics.median(cpu["kprobe"]),
         "vnet_over_dummy": round(statistics.median(plain) / statistics.median(dummy), 3),
         "rings_bpf_ns_per_xmit": statistics.median(bpf_ns["tracepoint"]),
@@ -185,7 +192,8 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     print(f"TX pps traced/plain: {result['traced_over_plain']}  (target >= 0.95; "
           f"{result['traced_kprobe_over_plain']} with --probes kprobe)")
-    print(f"vnet-trace CPU:      {result['tracer_cpu_pct_of_one_core']} % of one core  (target <= 2)")
+    print(f"vnet-trace CPU:      {result['tracer_cpu_pct_of_one_core']} % of one core for napi + rings together, "
+          f"{result['tracer_cpu_pct_per_process']} % for the busier one  (target <= 2)")
     print(f"vnet/dummy TX pps:   {result['vnet_over_dummy']}  (target >= 0.7)")
     print(f"XDP_DROP native/generic: {result['xdp_native_over_generic']}  (target >= 1.5)")
     Path(".lab").mkdir(exist_ok=True)
