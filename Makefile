@@ -39,6 +39,7 @@ bench: deps $(VENV)/.installed
 	@$(LAB) run -- true >/dev/null 2>&1  # the driver is built: time a plain run next
 	@TIMEFORMAT='vnet-lab run -- true: %R s (target <= 20 s)'; time $(LAB) run -- true
 	$(LAB) run --timeout 1800 -- python3 bench/bench.py
+	$(LAB) run --timeout 900 -- python3 bench/tracing_cost.py
 
 clean:
 	$(MAKE) -C kmod clean
