@@ -40,9 +40,7 @@ def sh(*argv: str) -> None:
 
 
 def tx_pps(dev: str) -> int:
-    pktgen.setup(dev, count=COUNT)
-    pktgen.run()
-    return pktgen.result_pps(dev)
+    return pktgen.tx_pps(dev, COUNT)
 
 
 def cpu_seconds(pid: int) -> float:

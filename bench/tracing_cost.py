@@ -32,9 +32,7 @@ ATTACH = sorted({(event, fn) for g in GROUPS for _, event, fn in PROBES["tracepo
 
 
 def tx_pps() -> int:
-    pktgen.setup("vnet0", count=COUNT)
-    pktgen.run()
-    return pktgen.result_pps("vnet0")
+    return pktgen.tx_pps("vnet0", COUNT)
 
 
 def main() -> int:

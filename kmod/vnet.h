@@ -44,6 +44,7 @@ struct vnet_tx_desc {
 	struct sk_buff *skb;
 	struct xdp_frame *xdpf;
 	u64 posted_ns;
+	u8 proto;	/* enum vnet_proto, classified once at xmit */
 };
 
 /*
@@ -183,12 +184,18 @@ static inline enum vnet_proto vnet_proto_of(const void *frame)
 	}
 }
 
-/* Count one frame by the EtherType of its Ethernet header (inside the writer's syncp). */
-static inline void vnet_count_proto(struct vnet_proto_stats *p, const void *frame)
+/*
+ * Count one frame by the EtherType of its Ethernet header (inside the writer's
+ * syncp); returns its class, which TX keeps in the descriptor for the TX-done
+ * event so that the completion never reads the frame again.
+ */
+static inline enum vnet_proto vnet_count_proto(struct vnet_proto_stats *p, const void *frame)
 {
 	u64_stats_t *by_class[VNET_PROTO_NUM] = { &p->arp, &p->ipv4, &p->ipv6, &p->other };
+	enum vnet_proto class = vnet_proto_of(frame);
 
-	u64_stats_inc(by_class[vnet_proto_of(frame)]);
+	u64_stats_inc(by_class[class]);
+	return class;
 }
 
 #include <linux/bpf.h>

@@ -96,7 +96,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	u64_stats_update_begin(&priv->tx_stats.syncp);
 	/* At xmit, data is the Ethernet header (also for AF_PACKET frames). */
-	vnet_count_proto(&priv->tx_stats.proto, skb->data);
+	d->proto = vnet_count_proto(&priv->tx_stats.proto, skb->data);
 	/*
 	 * Before the publish: from then on the completion may free the skb
 	 * on another CPU, so nothing after it may touch the skb.
@@ -164,7 +164,7 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		d->skb = NULL;
 		d->xdpf = frames[i];
 		d->posted_ns = now;
-		vnet_count_proto(&priv->tx_stats.proto, frames[i]->data);
+		d->proto = vnet_count_proto(&priv->tx_stats.proto, frames[i]->data);
 		vnet_tx_xdp_to_taps(dev, frames[i]);
 	}
 	smp_store_release(&r->head, r->head + i);
@@ -231,7 +231,7 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 			break;
 		}
 		if (traced)
-			proto[vnet_proto_of(d->skb ? d->skb->data : d->xdpf->data)]++;
+			proto[d->proto]++;
 		pkts++;
 		skb_pkts += !!d->skb;
 		bytes += vnet_tx_desc_free(d, true, &skb_bytes);

@@ -222,8 +222,9 @@ class RingsReport:
     tx_proto: dict[str, int] = field(default_factory=dict)  # EtherType class -> frames
 
 
-#: TX frame classes, as the counters split them.
-TX_PROTOS = ("arp", "ipv4", "ipv6", "other")
+#: Frame classes by EtherType, as the driver's counters (tx_arp, ...) and its trace
+#: events split them, and as bpf/vnet_xdp.bpf.c orders them.
+FRAME_CLASSES = ("arp", "ipv4", "ipv6", "other")
 
 
 def rings_report(iv: Interval) -> RingsReport:
@@ -248,7 +249,7 @@ def rings_report(iv: Interval) -> RingsReport:
         completion_runs=c["txc_runs"],
         completions=c["txc_freed"],
         freed_hist=log2_sparse(iv.freed_hist),
-        tx_proto={p: c[f"tx_{p}"] for p in TX_PROTOS},
+        tx_proto={p: c[f"tx_{p}"] for p in FRAME_CLASSES},
     )
 
 
@@ -295,7 +296,7 @@ def cost_report(iv: Interval) -> CostReport:
 # ---- XDP (`vnet-trace xdp`) -----------------------------------------------------
 
 #: Frame classes and verdicts, in the order of bpf/vnet_xdp.bpf.c (actions: enum xdp_action).
-XDP_CLASSES = ("arp", "ipv4", "ipv6", "other")
+XDP_CLASSES = FRAME_CLASSES
 XDP_ACTIONS = ("aborted", "drop", "pass", "tx", "redirect")
 #: The driver's own XDP counters (ethtool -S), shown beside the program's.
 XDP_DRIVER_STATS = (

@@ -55,3 +55,10 @@ def result_pps(dev: str) -> int:
     if not m:
         raise RuntimeError(f"pktgen did not report a result for {dev}:\n{text}")
     return int(m.group(1))
+
+
+def tx_pps(dev: str, count: int) -> int:
+    """One pktgen run of COUNT frames through DEV, start to end: its packets per second."""
+    setup(dev, count=count)
+    run()
+    return result_pps(dev)
