@@ -56,8 +56,14 @@ struct cpu_stats {
 	u64 poll_ns_hist[NS_SLOTS];	/* NAPI poll duration, log2 ns */
 	struct ring_seen tx, rx;
 };
-BPF_ARRAY(stats, struct cpu_stats, NCPU);
-BPF_ARRAY(read_gen, u64, 1);
+/*
+ * Both arrays are mapped into the tracer's memory (BPF_F_MMAPABLE): a read
+ * of every CPU's slot is a memory copy, with no syscall and no conversion,
+ * which is most of what an interval costs the tracer process under
+ * emulation.  A plain array keeps its inlined lookup when mappable.
+ */
+BPF_F_TABLE("array", int, struct cpu_stats, stats, NCPU, BPF_F_MMAPABLE);
+BPF_F_TABLE("array", int, u64, read_gen, 1, BPF_F_MMAPABLE);
 
 /* size, head and tail, in this order in both rings of kmod/vnet.h: one read. */
 struct ring_idx {

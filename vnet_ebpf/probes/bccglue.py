@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import mmap
 import os
 from pathlib import Path
 from types import ModuleType
@@ -45,6 +46,41 @@ def load(source_name: str, cflags: list[str] | None = None) -> Any:
         return bcc.BPF(text=text, cflags=flags)
     except Exception as err:  # BCC raises a bare Exception; the compiler output is above
         raise UserError(f"BCC could not compile or load bpf/{source_name}: {err}") from err
+
+
+class MappedArray:
+    """The values of a BPF_F_MMAPABLE array, mapped into our memory as 64-bit words:
+    reading them is a memory copy, no syscall.  The probes write them while we read,
+    as with a map lookup; each word is read whole."""
+
+    def __init__(self, table: Any, writable: bool = False) -> None:
+        self.leaf: Any = table.Leaf
+        # The kernel rounds each value to 8 bytes and starts the values at offset 0.
+        self.stride = -(-ctypes.sizeof(self.leaf) // 8)
+        self.entries = int(table.max_entries)
+        size = self.stride * 8 * self.entries
+        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+        self._mm = mmap.mmap(table.get_fd(), -(-size // mmap.PAGESIZE) * mmap.PAGESIZE, mmap.MAP_SHARED, prot)
+        # Each view holds the mapping open: close() releases them, last made first.
+        self._views = [memoryview(self._mm)]
+        self._views.append(self._views[-1].cast("Q"))
+        self._views.append(self._views[-1][: self.stride * self.entries])
+        self.words = self._views[-1]
+
+    def field(self, name: str) -> tuple[int, int]:
+        """Where field NAME of the value struct is, in words: (offset, length)."""
+        desc = getattr(self.leaf, name)
+        return desc.offset // 8, desc.size // 8
+
+    def rows(self) -> list[list[int]]:
+        """A copy of every entry, as [entry][word]."""
+        flat = self.words.tolist()
+        return [flat[i * self.stride:(i + 1) * self.stride] for i in range(self.entries)]
+
+    def close(self) -> None:
+        for view in reversed(self._views):
+            view.release()
+        self._mm.close()
 
 
 def percpu_rows(table: Any) -> list[list[int]]:

@@ -58,6 +58,8 @@ def probe_kind(wanted: str) -> str:
 
 
 SOURCE = "vnet_trace.bpf.c"
+#: The words of struct ring_seen in bpf/vnet_trace.bpf.c, in order.
+RING_FIELDS = ("now", "max", "size", "ts_ns", "gen")
 
 
 class _ArpEventC(ctypes.Structure):
@@ -102,11 +104,20 @@ class Tracer(bccglue.Loaded):
         self.ncpu = possible_cpus()
         self.gen = 0  # the read generation the probes are in (bpf/vnet_trace.bpf.c)
         self.attached: list[str] = []
+        self.cells: bccglue.MappedArray | None = None  # bpf/vnet_trace.bpf.c's stats, one row a CPU
+        self.cells_fields: dict[str, tuple[int, int]] = {}
+        self.read_gen: bccglue.MappedArray | None = None
 
     # -- life cycle --------------------------------------------------------------
 
     def __enter__(self) -> Tracer:
         self.bpf = bccglue.load(SOURCE, [f"-DIFINDEX={self.dev.ifindex}", f"-DNCPU={self.ncpu}"])
+        self.cells = bccglue.MappedArray(self.bpf["stats"])
+        self.cells_fields = {name: self.cells.field(name) for name, _ in self.cells.leaf._fields_}
+        ring_type = dict(self.cells.leaf._fields_)["tx"]
+        if tuple(name for name, _ in ring_type._fields_) != RING_FIELDS:
+            raise UserError(f"bpf/{SOURCE}: struct ring_seen is not {RING_FIELDS}")
+        self.read_gen = bccglue.MappedArray(self.bpf["read_gen"], writable=True)
         for group in self.groups:
             for how, event, fn in PROBES[self.kind][group]:
                 if fn in self.attached:  # one program can serve two groups
@@ -131,32 +142,41 @@ class Tracer(bccglue.Loaded):
         self.close()
 
     def close(self) -> None:
+        for mapped in (self.cells, self.read_gen):
+            if mapped is not None:
+                mapped.close()
+        self.cells = self.read_gen = None
         self.release()
 
     # -- reading -------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """Every CPU's slot (one lookup each), then the next read generation: the ring
-        maxima read here are those of the generation that just ended."""
-        table = self.bpf["stats"]
-        cells = [table[ctypes.c_int(cpu)] for cpu in range(self.ncpu)]
+        """A copy of every CPU's slot, then the next read generation: the ring maxima
+        read here are those of the generation that just ended."""
+        assert self.cells is not None and self.read_gen is not None
+        rows = self.cells.rows()  # [cpu][word]
         gen, self.gen = self.gen, self.gen + 1
-        self.bpf["read_gen"][ctypes.c_int(0)] = ctypes.c_uint64(self.gen)
-        per_cpu = [list(cell.c) for cell in cells]  # [cpu][counter]
-        counters = [sum(col) for col in zip(*per_cpu, strict=True)]
+        self.read_gen.words[0] = self.gen
+
+        def total(name: str) -> list[int]:
+            """Field NAME summed over the CPUs (a C loop: this runs every interval)."""
+            off, n = self.cells_fields[name]
+            return list(map(sum, zip(*(row[off:off + n] for row in rows), strict=True)))
 
         def hist(name: str) -> list[int]:
-            if name not in self.shows:
-                return []
-            return [sum(col) for col in zip(*(getattr(cell, name) for cell in cells), strict=True)]
+            return total(name) if name in self.shows else []
 
         def ring(name: str) -> tuple[int, int, int]:
             """Occupancy at the latest sample, the largest of this generation, the size."""
-            seen = [getattr(cell, name) for cell in cells]
-            latest = max(seen, key=lambda r: int(r.ts_ns))
-            peak = max((int(r.max) for r in seen if int(r.gen) == gen), default=0)
-            return int(latest.now), peak, int(max(r.size for r in seen))
+            off = self.cells_fields[name][0]
+            seen = [row[off:off + len(RING_FIELDS)] for row in rows]  # RING_FIELDS, per CPU
+            latest = max(seen, key=lambda r: r[3])
+            peak = max((r[1] for r in seen if r[4] == gen), default=0)
+            return latest[0], peak, max(r[2] for r in seen)
 
+        counters = total("c")
+        i_polls, i_packets = COUNTERS.index("polls"), COUNTERS.index("poll_packets")
+        c_off = self.cells_fields["c"][0]
         tx_now, tx_max, tx_size = ring("tx")
         rx_now, rx_max, rx_size = ring("rx")
         inflight, limit = self.files.bql() if self.files is not None else (0, 0)
@@ -167,8 +187,8 @@ class Tracer(bccglue.Loaded):
         return Snapshot(
             t=time.monotonic(),
             counters=dict(zip(COUNTERS, counters, strict=True)),
-            polls_per_cpu=[row[COUNTERS.index("polls")] for row in per_cpu],
-            packets_per_cpu=[row[COUNTERS.index("poll_packets")] for row in per_cpu],
+            polls_per_cpu=[row[c_off + i_polls] for row in rows],
+            packets_per_cpu=[row[c_off + i_packets] for row in rows],
             work_hist=hist("work_hist"),
             poll_ns_hist=hist("poll_ns_hist"),
             tx_hist=hist("tx_hist"),
