@@ -161,13 +161,19 @@ static __always_inline void hist_add_range(u64 *hist, u64 lo, u64 hi)
 {
 	int slot;
 
-	/* Slot s holds 2^(s-1) .. 2^s - 1; the last one everything above too. */
+	/*
+	 * Slot s holds 2^(s-1) .. 2^s - 1; the last one everything above too.
+	 * Stop at the first slot above HI: a run's range is a few frames, so
+	 * most runs touch two or three slots of the sixteen.
+	 */
 #pragma unroll
 	for (slot = 1; slot < HIST_SLOTS; slot++) {
 		u64 first = 1ULL << (slot - 1);
 		u64 last = slot == HIST_SLOTS - 1 ? ~0ULL : (1ULL << slot) - 1;
 		u64 from = lo > first ? lo : first, to = hi < last ? hi : last;
 
+		if (first > hi)
+			break;
 		if (from <= to)
 			hist[slot] += to - from + 1;
 	}

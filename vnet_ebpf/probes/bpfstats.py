@@ -46,17 +46,37 @@ def enable_stats() -> int | None:
         return None
 
 
+class ProgInfo:
+    """BPF_OBJ_GET_INFO_BY_FD of one program, with its buffers made once: the tracer asks
+    every interval, and under emulation building them cost more than the syscall."""
+
+    def __init__(self, prog_fd: int) -> None:
+        self._info = ctypes.create_string_buffer(_INFO_SIZE)
+        self._attr = ctypes.create_string_buffer(
+            struct.pack("IIQ", prog_fd, _INFO_SIZE, ctypes.addressof(self._info)), 16)
+
+    def _get(self) -> bytes:
+        # The kernel reads the info struct too (the lengths of arrays to fill, which the
+        # previous call wrote back) and writes back the size it filled: start afresh.
+        ctypes.memset(self._info, 0, _INFO_SIZE)
+        struct.pack_into("I", self._attr, 4, _INFO_SIZE)
+        bpf_cmd(_BPF_OBJ_GET_INFO_BY_FD, self._attr)
+        return self._info.raw
+
+    def stat(self) -> ProgStat:
+        run_time, run_cnt = struct.unpack_from("QQ", self._get(), _RUN_TIME_NS)
+        return ProgStat(run_cnt=run_cnt, run_time_ns=run_time)
+
+    def id(self) -> int:
+        return int(struct.unpack_from("I", self._get(), 4)[0])
+
+
+assert _RUN_CNT == _RUN_TIME_NS + 8
+
+
 def prog_stat(prog_fd: int) -> ProgStat:
-    info = ctypes.create_string_buffer(_INFO_SIZE)
-    attr = ctypes.create_string_buffer(struct.pack("IIQ", prog_fd, _INFO_SIZE, ctypes.addressof(info)), 16)
-    bpf_cmd(_BPF_OBJ_GET_INFO_BY_FD, attr)
-    run_time, run_cnt = struct.unpack_from("QQ", info.raw, _RUN_TIME_NS)
-    assert _RUN_CNT == _RUN_TIME_NS + 8
-    return ProgStat(run_cnt=run_cnt, run_time_ns=run_time)
+    return ProgInfo(prog_fd).stat()
 
 
 def prog_id(prog_fd: int) -> int:
-    info = ctypes.create_string_buffer(_INFO_SIZE)
-    attr = ctypes.create_string_buffer(struct.pack("IIQ", prog_fd, _INFO_SIZE, ctypes.addressof(info)), 16)
-    bpf_cmd(_BPF_OBJ_GET_INFO_BY_FD, attr)
-    return int(struct.unpack_from("I", info.raw, 4)[0])
+    return ProgInfo(prog_fd).id()

@@ -107,6 +107,7 @@ class Tracer(bccglue.Loaded):
         self.cells: bccglue.MappedArray | None = None  # bpf/vnet_trace.bpf.c's stats, one row a CPU
         self.cells_fields: dict[str, tuple[int, int]] = {}
         self.read_gen: bccglue.MappedArray | None = None
+        self.prog_infos: dict[str, bpfstats.ProgInfo] = {}
 
     # -- life cycle --------------------------------------------------------------
 
@@ -133,6 +134,7 @@ class Tracer(bccglue.Loaded):
                     raise UserError(f"could not attach {fn} to {how} {event}: {err}") from err
                 self.attached.append(fn)
         self.stats_fd = bpfstats.enable_stats()
+        self.prog_infos = {fn: bpfstats.ProgInfo(self.bpf.funcs[fn.encode()].fd) for fn in self.attached}
         self.files = device.DeviceFiles(self.dev)
         if "driver" in self.shows:
             self.ethtool = device.DriverStats(self.dev)
@@ -180,10 +182,7 @@ class Tracer(bccglue.Loaded):
         tx_now, tx_max, tx_size = ring("tx")
         rx_now, rx_max, rx_size = ring("rx")
         inflight, limit = self.files.bql() if self.files is not None else (0, 0)
-        progs = {}
-        if self.stats_fd is not None:
-            for fn in self.attached:
-                progs[fn] = bpfstats.prog_stat(self.bpf.funcs[fn.encode()].fd)
+        progs = {fn: info.stat() for fn, info in self.prog_infos.items()} if self.stats_fd is not None else {}
         return Snapshot(
             t=time.monotonic(),
             counters=dict(zip(COUNTERS, counters, strict=True)),
