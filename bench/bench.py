@@ -32,6 +32,8 @@ from vnet_ebpf.probes import bccglue, device, xdp
 COUNT = int(os.environ.get("BENCH_COUNT", "300000"))
 XDP_SECONDS = float(os.environ.get("BENCH_XDP_SECONDS", "4"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+#: The probe kinds to trace with, the default first (BENCH_PROBES=tracepoint halves a round).
+PROBES = os.environ.get("BENCH_PROBES", "tracepoint,kprobe").split(",")
 #: Seconds between the tracers' first report and the measured run, so that it measures
 #: tracing in its steady state, not the end of BCC's compile.
 SETTLE_S = float(os.environ.get("BENCH_SETTLE_S", "3"))
@@ -140,11 +142,11 @@ def main() -> int:
     # plain run just before it, for a paired ratio.
     plain: list[int] = []
     dummy: list[int] = []
-    traced: dict[str, list[int]] = {"tracepoint": [], "kprobe": []}
-    paired: dict[str, list[float]] = {"tracepoint": [], "kprobe": []}  # traced / the plain run before
-    cpu: dict[str, list[float]] = {"tracepoint": [], "kprobe": []}  # both processes
+    traced: dict[str, list[int]] = {kind: [] for kind in PROBES}
+    paired: dict[str, list[float]] = {kind: [] for kind in PROBES}  # traced / the plain run before
+    cpu: dict[str, list[float]] = {kind: [] for kind in PROBES}  # both processes
     cpu_each: list[list[float]] = []  # [napi, rings] per round, default probes
-    bpf_ns: dict[str, list[float]] = {"tracepoint": [], "kprobe": []}
+    bpf_ns: dict[str, list[float]] = {kind: [] for kind in PROBES}
     for _ in range(ROUNDS):
         dummy.append(tx_pps("dummy0"))
         for probes in traced:
@@ -164,33 +166,37 @@ def main() -> int:
     plain.append(tx_pps("vnet0"))
     fps = xdp_drop_fps(ROUNDS)
 
-    def ratio(pps: list[int]) -> float:
-        return round(statistics.median(pps) / statistics.median(plain), 3)
+    def ratio(pps: list[int]) -> float | None:
+        return round(statistics.median(pps) / statistics.median(plain), 3) if pps else None
 
-    def slowdown_ns(pps: list[int]) -> float:
-        return round(1e9 / statistics.median(pps) - 1e9 / statistics.median(plain), 1)
+    def slowdown_ns(pps: list[int]) -> float | None:
+        return round(1e9 / statistics.median(pps) - 1e9 / statistics.median(plain), 1) if pps else None
+
+    def median(values: list[float]) -> float | None:
+        return statistics.median(values) if values else None
 
     result = {
         "frames_per_run": COUNT,
         "vnet_pps": plain,
-        "vnet_traced_pps": traced["tracepoint"],
-        "vnet_traced_kprobe_pps": traced["kprobe"],
+        "vnet_traced_pps": traced.get("tracepoint", []),
+        "vnet_traced_kprobe_pps": traced.get("kprobe", []),
         "dummy_pps": dummy,
-        "traced_over_plain": ratio(traced["tracepoint"]),
-        "traced_kprobe_over_plain": ratio(traced["kprobe"]),
-        "traced_over_plain_paired": paired["tracepoint"],
-        "traced_kprobe_over_plain_paired": paired["kprobe"],
-        "traced_over_plain_paired_median": statistics.median(paired["tracepoint"]),
-        "tracer_cpu_pct_of_one_core": statistics.median(cpu["tracepoint"]),
-        "tracer_cpu_pct_rounds": cpu["tracepoint"],
+        "traced_over_plain": ratio(traced.get("tracepoint", [])),
+        "traced_kprobe_over_plain": ratio(traced.get("kprobe", [])),
+        "traced_over_plain_paired": paired.get("tracepoint", []),
+        "traced_kprobe_over_plain_paired": paired.get("kprobe", []),
+        "traced_over_plain_paired_median": median(paired.get("tracepoint", [])),
+        "tracer_cpu_pct_of_one_core": median(cpu.get("tracepoint", [])),
+        "tracer_cpu_pct_rounds": cpu.get("tracepoint", []),
         "tracer_cpu_pct_napi_rings_rounds": cpu_each,
-        "tracer_cpu_pct_per_process": max(statistics.median(col) for col in zip(*cpu_each, strict=True)),
-        "tracer_kprobe_cpu_pct_of_one_core": statistics.median(cpu["kprobe"]),
+        "tracer_cpu_pct_per_process": max((statistics.median(col) for col in zip(*cpu_each, strict=True)),
+                                          default=None),
+        "tracer_kprobe_cpu_pct_of_one_core": median(cpu.get("kprobe", [])),
         "vnet_over_dummy": round(statistics.median(plain) / statistics.median(dummy), 3),
-        "rings_bpf_ns_per_xmit": statistics.median(bpf_ns["tracepoint"]),
-        "rings_kprobe_bpf_ns_per_xmit": statistics.median(bpf_ns["kprobe"]),
-        "traced_slowdown_ns_per_frame": slowdown_ns(traced["tracepoint"]),
-        "traced_kprobe_slowdown_ns_per_frame": slowdown_ns(traced["kprobe"]),
+        "rings_bpf_ns_per_xmit": median(bpf_ns.get("tracepoint", [])),
+        "rings_kprobe_bpf_ns_per_xmit": median(bpf_ns.get("kprobe", [])),
+        "traced_slowdown_ns_per_frame": slowdown_ns(traced.get("tracepoint", [])),
+        "traced_kprobe_slowdown_ns_per_frame": slowdown_ns(traced.get("kprobe", [])),
         "xdp_drop_fps_native": fps["native"],
         "xdp_drop_fps_generic": fps["generic"],
         "xdp_drop_fps_native_ethtool": fps["native_ethtool"],  # 0 in generic mode: the driver's hook is not used

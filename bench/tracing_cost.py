@@ -8,15 +8,23 @@ polling maps, so the ratios measure only what the traced kernel pays:
   attached            the raw-tracepoint programs on vnet_tx_complete and vnet_napi_poll
   attached_bpf_stats  the same, with the kernel's BPF run-time statistics on (BPF_ENABLE_STATS),
                       which is how vnet-trace shows what its probes cost
+
+Then what the tracer processes add on top: `vnet-trace napi --json` and `rings --json` are
+started once and the pktgen runs alternate between them running and them stopped (SIGSTOP):
+their programs stay attached and the statistics on either way, so the ratio
+running/stopped is the cost of the processes alone (their CPU, their wake-ups).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,6 +41,33 @@ ATTACH = sorted({(event, fn) for g in GROUPS for _, event, fn in PROBES["tracepo
 
 def tx_pps() -> int:
     return pktgen.tx_pps("vnet0", COUNT)
+
+
+def processes_cost() -> dict[str, object]:
+    """TX pps with the two tracer processes running, and stopped, in alternating order."""
+    procs = [subprocess.Popen(["vnet-trace", cmd, "--json", "1"], stdout=subprocess.PIPE, text=True)
+             for cmd in ("napi", "rings")]
+    pps: dict[str, list[int]] = {"running": [], "stopped": []}
+    try:
+        for p in procs:
+            assert p.stdout is not None
+            p.stdout.readline()  # compiled and attached
+            threading.Thread(target=lambda out=p.stdout: out.read(), daemon=True).start()  # keep it drained
+        time.sleep(3)
+        for i in range(2 * ROUNDS):
+            state = ("running", "stopped")[(i + i // 2) % 2]  # R S S R R S ...: no fixed order
+            for p in procs if state == "stopped" else ():
+                p.send_signal(signal.SIGSTOP)
+            pps[state].append(tx_pps())
+            for p in procs if state == "stopped" else ():
+                p.send_signal(signal.SIGCONT)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGCONT)
+            p.send_signal(signal.SIGINT)
+            p.wait()
+    return {"processes_pps": pps,
+            "running_over_stopped": round(statistics.median(pps["running"]) / statistics.median(pps["stopped"]), 3)}
 
 
 def main() -> int:
@@ -66,15 +101,18 @@ def main() -> int:
             attach(False)
     finally:
         tracer.close()
+    running_over_stopped = processes_cost()
     plain = statistics.median(pps["plain"])
     result: dict[str, object] = {"frames_per_run": COUNT, "pps": pps}
     for name, runs in pps.items():
         median = statistics.median(runs)
         result[f"{name}_over_plain"] = round(median / plain, 3)
         result[f"{name}_slowdown_ns_per_frame"] = round(1e9 / median - 1e9 / plain, 1)
+    result.update(running_over_stopped)
     print(json.dumps(result, indent=2))
     print(f"in-kernel cost of the rings programs: {result['attached_over_plain']} of plain TX pps, "
           f"{result['attached_bpf_stats_over_plain']} with BPF run-time statistics on")
+    print(f"the napi and rings processes: TX pps with them running / stopped: {result['running_over_stopped']}")
     return 0
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from vnet_ebpf.probes.tracer import Tracer
 
 PROG = "vnet-trace"
-COMPILE_NOTE = "compiling and attaching the BPF {what} (about 20 s under emulation)"
+COMPILE_NOTE = "compiling and attaching the BPF {what} (about 35 s under emulation)"
 
 iface_option = click.option("-i", "--interface", "iface", default="vnet0", show_default=True,
                             help="The vnet device to trace.")
