@@ -316,3 +316,26 @@ def test_device_files_read_what_sysfs_says_and_see_the_device_go(vnet: Path) -> 
         assert files.bql() == (0, 0)
     finally:
         files.close()
+
+
+def test_driver_stats_read_what_ethtool_prints(vnet: Path) -> None:
+    """The probes layer re-issues one ETHTOOL_GSTATS ioctl into a buffer it keeps: every read
+    must equal what the ethtool binary prints at that moment, and fail in one line once the
+    device is gone."""
+    from vnet_ebpf.errors import UserError
+    from vnet_ebpf.probes import device
+
+    lab.quiet_link_up("vnet0")
+    stats = device.DriverStats(device.resolve("vnet0"))
+    try:
+        for frames in (20, 7):
+            lab.send_frames("vnet0", frames)
+            lab.wait_until(lab.tx_idle, timeout=30, what="the TX ring to drain")
+            before = stats.read()
+            assert before == lab.ethtool_stats("vnet0")
+        assert before["tx_packets"] >= 27
+        lab.sh("ip", "link", "del", "vnet0")
+        with pytest.raises(UserError, match=r"^cannot read the driver's counters of vnet0: "):
+            stats.read()
+    finally:
+        stats.close()
