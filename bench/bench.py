@@ -20,11 +20,12 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tracers import Tracers  # bench/, the script's directory
 
 from vnet_ebpf.lab import pktgen
 from vnet_ebpf.probes import bccglue, device, xdp
@@ -45,12 +46,6 @@ def sh(*argv: str) -> None:
 
 def tx_pps(dev: str) -> int:
     return pktgen.tx_pps(dev, COUNT)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of PID, from the scheduler's own accounting (schedstat: ns,
-    where /proc/PID/stat counts 10 ms ticks, too coarse for a few seconds of a 1 % process)."""
-    return sum(int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
 
 
 def param(name: str, value: object) -> None:
@@ -91,34 +86,6 @@ def xdp_drop_fps(rounds: int) -> dict[str, list[float]]:
         param("rx_rate", 0)
         bpf.cleanup()
     return fps
-
-
-class Tracers:
-    """`vnet-trace napi --json` and `rings --json` attached for the duration of a `with`;
-    what `rings` reports is kept (its probes' own cost)."""
-
-    def __init__(self, probes: str) -> None:
-        self.probes = probes
-        self.rings_lines: list[str] = []
-
-    def __enter__(self) -> Tracers:
-        self.procs = [subprocess.Popen(["vnet-trace", cmd, "--json", "--probes", self.probes, "1"],
-                                       stdout=subprocess.PIPE, text=True) for cmd in ("napi", "rings")]
-        for p, sink in zip(self.procs, ([], self.rings_lines), strict=True):
-            assert p.stdout is not None
-            p.stdout.readline()  # the first interval: compiled and attached
-            # Keep the pipes drained.
-            threading.Thread(target=lambda out=p.stdout, keep=sink: keep.extend(out), daemon=True).start()
-        return self
-
-    def cpu_seconds(self) -> list[float]:
-        """CPU seconds used so far by `napi` and by `rings`, in this order."""
-        return [cpu_seconds(p.pid) for p in self.procs]
-
-    def __exit__(self, *exc: object) -> None:
-        for p in self.procs:
-            p.send_signal(2)
-            p.wait()
 
 
 def bpf_ns_per_xmit(rings_lines: list[str]) -> float:

@@ -23,11 +23,12 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tracers import Tracers  # bench/, the script's directory
 
 from vnet_ebpf.lab import pktgen
 from vnet_ebpf.probes import bpfstats, device
@@ -45,27 +46,16 @@ def tx_pps() -> int:
 
 def processes_cost() -> dict[str, object]:
     """TX pps with the two tracer processes running, and stopped, in alternating order."""
-    procs = [subprocess.Popen(["vnet-trace", cmd, "--json", "1"], stdout=subprocess.PIPE, text=True)
-             for cmd in ("napi", "rings")]
     pps: dict[str, list[int]] = {"running": [], "stopped": []}
-    try:
-        for p in procs:
-            assert p.stdout is not None
-            p.stdout.readline()  # compiled and attached
-            threading.Thread(target=lambda out=p.stdout: out.read(), daemon=True).start()  # keep it drained
+    with Tracers("tracepoint") as tracers:
         time.sleep(3)
         for i in range(2 * ROUNDS):
             state = ("running", "stopped")[(i + i // 2) % 2]  # R S S R R S ...: no fixed order
-            for p in procs if state == "stopped" else ():
-                p.send_signal(signal.SIGSTOP)
+            if state == "stopped":
+                tracers.signal(signal.SIGSTOP)
             pps[state].append(tx_pps())
-            for p in procs if state == "stopped" else ():
-                p.send_signal(signal.SIGCONT)
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGCONT)
-            p.send_signal(signal.SIGINT)
-            p.wait()
+            if state == "stopped":
+                tracers.signal(signal.SIGCONT)
     return {"processes_pps": pps,
             "running_over_stopped": round(statistics.median(pps["running"]) / statistics.median(pps["stopped"]), 3)}
 

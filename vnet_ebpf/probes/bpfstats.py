@@ -74,9 +74,5 @@ class ProgInfo:
 assert _RUN_CNT == _RUN_TIME_NS + 8
 
 
-def prog_stat(prog_fd: int) -> ProgStat:
-    return ProgInfo(prog_fd).stat()
-
-
 def prog_id(prog_fd: int) -> int:
     return ProgInfo(prog_fd).id()

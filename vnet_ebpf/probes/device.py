@@ -102,6 +102,7 @@ class DriverStats:
     def __init__(self, dev: Device) -> None:
         from pyroute2.ethtool.ioctl import ETH_SS_STATS, IoctlEthtool
 
+        self.name = dev.name
         eth = IoctlEthtool(dev.name)
         try:
             self.names = [str(n) for n in eth.get_stringset(set_id=ETH_SS_STATS)]
@@ -120,8 +121,7 @@ class DriverStats:
         try:
             fcntl.ioctl(self._sock.fileno(), _SIOCETHTOOL, self._ifreq)
         except OSError as err:  # the device went away between two reads
-            raise UserError(f"cannot read the driver's counters of {self._ifreq[:16].rstrip(bytes(1)).decode()}: "
-                            f"{err.strerror}") from err
+            raise UserError(f"cannot read the driver's counters of {self.name}: {err.strerror}") from err
         return dict(zip(self.names, self._unpack(self._stats, 8), strict=True))
 
     def close(self) -> None:

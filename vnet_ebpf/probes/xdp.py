@@ -113,7 +113,8 @@ class XdpProgram(bccglue.Loaded):
         bcc = bccglue.import_bcc()
         self.bpf = bccglue.load(SOURCE, self.cfg.cflags())
         self.fd = int(self.bpf.load_func("vnet_xdp", bcc.BPF.XDP).fd)
-        self.prog_id = bpfstats.prog_id(self.fd)
+        self.info = bpfstats.ProgInfo(self.fd)
+        self.prog_id = self.info.id()
         if self.target_ifindex:
             self.bpf["redirect_to"][ctypes.c_int(0)] = ctypes.c_int(self.target_ifindex)
         self.stats_fd = bpfstats.enable_stats()
@@ -166,5 +167,5 @@ class XdpProgram(bccglue.Loaded):
             t=time.monotonic(),
             verdicts=verdicts,
             driver=self.ethtool.read() if self.ethtool is not None else {},
-            prog=bpfstats.prog_stat(self.fd),
+            prog=self.info.stat(),
         )
