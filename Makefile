@@ -1,11 +1,17 @@
 # The two commands of the README:
 #   sudo make demo   - the main job: build the lab guest if needed, load vnet0, show it live
 #   sudo make test   - lint, host unit tests, then the guest tests in the lab
+# GUEST=bookworm|trixie|trixie-backports picks the lab guest (default: $VNET_LAB_GUEST,
+# else trixie), e.g. `sudo make vm GUEST=bookworm`.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/vnet-lab
 VM_TIMEOUT ?= 1500
+GUEST ?=
+ifneq ($(GUEST),)
+export VNET_LAB_GUEST := $(GUEST)
+endif
 
 .PHONY: demo test lint unit vm bench deps clean
 

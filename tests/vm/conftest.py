@@ -14,7 +14,7 @@ import pytest
 from tests.vm import lab
 
 collect_ignore_glob: list[str] = []
-if os.environ.get("VNET_LAB_GUEST") != "1":
+if os.environ.get("VNET_LAB_IN_GUEST") != "1":
     # Outside the guest there is no module to load: these tests only make sense there.
     collect_ignore_glob = ["test_*.py"]
 

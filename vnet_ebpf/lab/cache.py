@@ -1,25 +1,31 @@
 """Where lab images live, and the key that names them.
 
 An image is named by a hash of everything that decides its contents: the
-provisioning script, the pinned Python requirements, the guest boot stub and the
-suite.  Same inputs, same key, so a second ``vnet-lab build`` finds the image and
-returns at once; change any input and a new image is built beside the old one.
+provisioning script, the pinned Python requirements, the guest boot stub, and
+the guest (its name and suites).  Same inputs, same key, so a second ``vnet-lab
+build`` finds the image and returns at once; change any input and a new image is
+built beside the old one.  Each guest's images live in their own folders
+(``images/<guest>-<key>``), so building one guest never touches another's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from vnet_ebpf.lab.guests import Guest
+
 #: Bump when the way an image is assembled changes (not what is in it).
-IMAGE_FORMAT = "3"
+IMAGE_FORMAT = "4"
 
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
 
 #: Files whose bytes decide what the image holds.
-IMAGE_INPUTS = ("provision.sh", "requirements.txt", "boot.sh")
+IMAGE_INPUTS = ("provision.sh", "requirements.txt", "boot.sh", "ynl.sh")
 
 
 def cache_key(files: Mapping[str, bytes], params: Mapping[str, str]) -> str:
@@ -38,9 +44,17 @@ def cache_key(files: Mapping[str, bytes], params: Mapping[str, str]) -> str:
     return h.hexdigest()
 
 
-def image_key(suite: str = "bookworm", guest_dir: Path = GUEST_DIR) -> str:
+def image_key(guest: Guest, guest_dir: Path = GUEST_DIR) -> str:
     files = {name: (guest_dir / name).read_bytes() for name in IMAGE_INPUTS}
-    return cache_key(files, {"suite": suite, "format": IMAGE_FORMAT})
+    params = {
+        "guest": guest.name,
+        "suite": guest.suite,
+        "apt_suites": " ".join(guest.apt_suites),
+        "kernel_suite": guest.kernel_suite,
+        "python": guest.python,
+        "format": IMAGE_FORMAT,
+    }
+    return cache_key(files, params)
 
 
 def cache_root(env: Mapping[str, str] | None = None) -> Path:
@@ -52,5 +66,38 @@ def cache_root(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "vnet-lab"
 
 
-def image_dir(root: Path, key: str) -> Path:
-    return root / "images" / key[:16]
+def image_dir(root: Path, guest: Guest, key: str) -> Path:
+    return root / "images" / f"{guest.name}-{key[:16]}"
+
+
+_NAMED = re.compile(r"(?P<guest>.+)-[0-9a-f]{16}")
+
+
+def image_owner(path: Path) -> str | None:
+    """The guest an image folder belongs to: from its name, else from its image.json
+    (images made before there were guests are named by their key alone and record
+    only their suite, which was the guest's name); None when it cannot be told."""
+    named = _NAMED.fullmatch(path.name)
+    if named:
+        return named["guest"]
+    try:
+        info = json.loads((path / "image.json").read_text())
+        owner = info.get("guest") or info.get("suite")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return owner if isinstance(owner, str) else None
+
+
+def stale_images(root: Path, guest: Guest, keep: Path) -> list[Path]:
+    """The image folders of GUEST other than KEEP: images of its older inputs.
+
+    Never another guest's image, nor a folder still being built (``*.tmp``), nor
+    one whose guest cannot be told.
+    """
+    images = root / "images"
+    if not images.is_dir():
+        return []
+    return sorted(
+        p for p in images.iterdir()
+        if p.is_dir() and p != keep and not p.name.endswith(".tmp") and image_owner(p) == guest.name
+    )

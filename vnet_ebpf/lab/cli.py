@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from vnet_ebpf.errors import UserError, reported
+from vnet_ebpf.lab import guests, runner
 from vnet_ebpf.lab import image as image_mod
-from vnet_ebpf.lab import runner
+from vnet_ebpf.lab.guests import Guest
 
 PROG = "vnet-lab"
 DEFAULT_TIMEOUT = 1800.0
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def guest_option(fn: F) -> F:
+    """--guest NAME; checked by the command itself (guests.resolve), so that an unknown
+    name, from the option or from $VNET_LAB_GUEST alike, is one line and exit status 2."""
+    return click.option(
+        "--guest", metavar="NAME", default=None,
+        help=f"Which guest: {', '.join(guests.GUESTS)} (default: ${guests.ENV_VAR}, else {guests.DEFAULT}).",
+    )(fn)
+
+
+def _guest(option: str | None) -> Guest:
+    return guests.resolve(option, os.environ)
 
 
 def find_checkout(start: Path | None = None) -> Path:
@@ -29,29 +48,37 @@ def find_checkout(start: Path | None = None) -> Path:
     raise UserError("cannot find the vnet-ebpf checkout: run vnet-lab from inside it")
 
 
-def _image(build_missing: bool) -> image_mod.Image:
-    found = image_mod.find_image()
+def _image(guest: Guest, build_missing: bool) -> image_mod.Image:
+    found = image_mod.find_image(guest)
     if found:
         return found
     if not build_missing:
-        raise UserError("no lab image for these inputs: run `sudo vnet-lab build` first")
-    print(f"{PROG}: no lab image yet, building one first (a few minutes)", file=sys.stderr)
-    return image_mod.build()
+        raise UserError(f"no {guest.name} lab image for these inputs: "
+                        f"run `sudo vnet-lab build --guest {guest.name}` first")
+    print(f"{PROG}: no {guest.name} lab image yet, building one first (a few minutes)", file=sys.stderr)
+    return image_mod.build(guest)
 
 
-def _prepare(build_missing: bool) -> tuple[image_mod.Image, Path, Path, str]:
+def _prepare(guest: Guest, build_missing: bool) -> tuple[image_mod.Image, Path, Path, str]:
     runner_missing = image_mod.missing_tools(runner.RUN_TOOLS)
     if runner_missing:
         raise UserError(f"missing host tools: install them with `apt-get install {' '.join(runner_missing)}`")
     src = find_checkout()
-    img = _image(build_missing)
+    img = _image(guest, build_missing)
     logs = src / ".lab" / "logs"
     return img, src, logs, runner.choose_accel(img, logs)
 
 
-def _run(cmd: list[str], timeout: float, load: bool, verbose: bool, build_missing: bool) -> int:
-    img, src, logs, accel = _prepare(build_missing)
-    result = runner.run_vm(img, src, cmd, accel=accel, timeout=timeout, logs=logs, load=load, verbose=verbose)
+def _check_driver_flags(load: bool, no_driver: bool) -> None:
+    if load and no_driver:
+        raise UserError("--load needs the driver: drop --no-driver", 2)
+
+
+def _run(guest: Guest, cmd: list[str], timeout: float, load: bool, verbose: bool, build_missing: bool,
+         build_driver: bool = True) -> int:
+    img, src, logs, accel = _prepare(guest, build_missing)
+    result = runner.run_vm(img, src, cmd, accel=accel, timeout=timeout, logs=logs, load=load, verbose=verbose,
+                           build_driver=build_driver)
     if result.status != 0:
         print(f"{PROG}: exit status {result.status}; guest kernel log: {result.kmsg_log}", file=sys.stderr)
     return result.status
@@ -65,48 +92,60 @@ def main() -> None:
 
 
 @main.command()
+@guest_option
 @click.option("--force", is_flag=True, help="Rebuild even if an image with the same inputs exists.")
 @reported(PROG)
-def build(force: bool) -> None:
+def build(guest: str | None, force: bool) -> None:
     """Build the guest image (cached by a hash of its inputs; needs root).
 
     The cache folder is $VNET_LAB_CACHE, else ~/.cache/vnet-lab.
     """
-    image_mod.build(force=force)
+    image_mod.build(_guest(guest), force=force)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
+@guest_option
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
               help="Stop the VM after this many seconds (exit status 124).")
 @click.option("--load", is_flag=True, help="Also load kmod/vnet.ko before running CMD.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the guest's boot output too.")
 @click.option("--no-build", is_flag=True, help="Fail instead of building a missing image.")
+@click.option("--no-driver", is_flag=True, help="Neither build nor load kmod/vnet.ko in the guest.")
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 @reported(PROG)
-def run(timeout: float, load: bool, verbose: bool, no_build: bool, cmd: tuple[str, ...]) -> None:
+def run(guest: str | None, timeout: float, load: bool, verbose: bool, no_build: bool, no_driver: bool,
+        cmd: tuple[str, ...]) -> None:
     """Boot the guest, build the driver, run CMD as root in the checkout; exit with CMD's status.
 
     Example: vnet-lab run --load -- ip -s link show vnet0
     """
-    sys.exit(_run(list(cmd), timeout, load, verbose, not no_build))
+    g = _guest(guest)
+    _check_driver_flags(load, no_driver)
+    sys.exit(_run(g, list(cmd), timeout, load, verbose, not no_build, build_driver=not no_driver))
 
 
 @main.command()
+@guest_option
 @click.option("--load", is_flag=True, help="Also load kmod/vnet.ko.")
+@click.option("--no-driver", is_flag=True, help="Neither build nor load kmod/vnet.ko in the guest.")
 @reported(PROG)
-def shell(load: bool) -> None:
+def shell(guest: str | None, load: bool, no_driver: bool) -> None:
     """An interactive root shell in the guest (the VM stops when it exits; Ctrl-A x kills it)."""
-    img, src, logs, accel = _prepare(True)
-    sys.exit(runner.shell(img, src, accel=accel, load=load, logs=logs))
+    g = _guest(guest)
+    _check_driver_flags(load, no_driver)
+    img, src, logs, accel = _prepare(g, True)
+    sys.exit(runner.shell(img, src, accel=accel, load=load, logs=logs, build_driver=not no_driver))
 
 
 @main.command()
+@guest_option
 @click.option("--seconds", type=click.IntRange(min=1), default=30, show_default=True,
               help="How long the live dashboard runs.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True)
 @reported(PROG)
-def demo(seconds: int, timeout: float) -> None:
+def demo(guest: str | None, seconds: int, timeout: float) -> None:
     """The main job: build the guest if needed, load vnet0, drive RX and TX traffic and
     show `vnet-trace top` live for SECONDS, then stop cleanly."""
+    g = _guest(guest)
     cmd = ["python3", "-m", "vnet_ebpf.lab.demo", str(seconds)]
-    sys.exit(_run(cmd, timeout, True, False, True))
+    sys.exit(_run(g, cmd, timeout, True, False, True))

@@ -1,4 +1,4 @@
-"""``vnet-lab build``: a Debian bookworm guest image, made with mmdebstrap.
+"""``vnet-lab build``: a Debian guest image (``--guest NAME``), made with mmdebstrap.
 
 Steps: fetch the guest's Python wheels on the host (the chroot has no index of
 its own), mmdebstrap a minbase root with provision.sh's package list, run
@@ -27,13 +27,22 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.lab import cache
+from vnet_ebpf.lab.guests import Guest
 
-SUITE = "bookworm"
-GUEST_PYTHON = "3.11"  # bookworm's python3
 DISK_SIZE = "4G"
 
 #: Host tool -> Debian package that provides it.
 BUILD_TOOLS = {"mmdebstrap": "mmdebstrap", "mkfs.ext4": "e2fsprogs"}
+
+#: Used when the host's apt sources name no Debian mirror (not a Debian host).
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+
+#: Debian release names, to tell the host's Debian apt lines from other vendors'.
+DEBIAN_RELEASES = frozenset({
+    "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
+    "oldoldstable", "oldstable", "stable", "testing", "unstable", "experimental",
+})
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class Image:
 
     path: Path
     kernel_release: str
+    guest: str
 
     @property
     def kernel(self) -> Path:
@@ -56,14 +66,22 @@ class Image:
         return self.path / "root.img"
 
 
-def find_image(root: Path | None = None) -> Image | None:
+def find_image(guest: Guest, root: Path | None = None) -> Image | None:
+    """GUEST's image for the current inputs, or None.  A folder with a missing,
+    corrupt or partial image.json, or without its files, counts as no image."""
     root = cache.cache_root() if root is None else root
-    path = cache.image_dir(root, cache.image_key(SUITE))
-    meta = path / "image.json"
-    if not meta.is_file():
+    path = cache.image_dir(root, guest, cache.image_key(guest))
+    try:
+        info = json.loads((path / "image.json").read_text())
+        kernel_release = info["kernel_release"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    info = json.loads(meta.read_text())
-    return Image(path=path, kernel_release=str(info["kernel_release"]))
+    if not isinstance(kernel_release, str) or not kernel_release:
+        return None
+    found = Image(path=path, kernel_release=kernel_release, guest=guest.name)
+    if not all(f.is_file() for f in (found.kernel, found.initrd, found.disk)):
+        return None
+    return found
 
 
 def missing_tools(tools: dict[str, str]) -> list[str]:
@@ -78,13 +96,18 @@ def check_host(tools: dict[str, str]) -> None:
         raise UserError(f"missing host tools: install them with `apt-get install {' '.join(missing)}`")
 
 
-def host_apt_sources(text: str) -> list[str]:
-    """One-line ``deb URI SUITE COMPONENTS`` entries for SUITE* from apt sources.
+@dataclass(frozen=True)
+class AptEntry:
+    uri: str
+    suite: str
 
-    Accepts both the one-line format and deb822 (``.sources``) stanzas, so the
-    guest uses whatever Debian mirror the host is already set up for.
+
+def host_apt_entries(text: str) -> list[AptEntry]:
+    """The binary (``deb``) entries of apt sources, one per URI and suite.
+
+    Accepts both the one-line format and deb822 (``.sources``) stanzas.
     """
-    lines: list[str] = []
+    entries: list[AptEntry] = []
     for stanza in re.split(r"\n\s*\n", text):
         fields: dict[str, str] = {}
         for raw in stanza.splitlines():
@@ -92,34 +115,65 @@ def host_apt_sources(text: str) -> list[str]:
             if not line or line.startswith("#"):
                 continue
             if line.startswith("deb "):
-                parts = line.split()
-                if parts[1].startswith("["):  # options
-                    parts = [p for p in parts if not p.startswith("[") and not p.endswith("]")]
-                if len(parts) >= 4 and parts[2].startswith(SUITE):
-                    lines.append(" ".join(["deb", parts[1], parts[2], "main"]))
+                parts = re.sub(r"\[[^]]*\]", " ", line).split()  # drop [options]
+                if len(parts) >= 4:
+                    entries.append(AptEntry(parts[1], parts[2]))
                 continue
             if ":" in line:
                 key, _, value = line.partition(":")
                 fields[key.strip().lower()] = value.strip()
-        if fields.get("types", "").split()[:1] == ["deb"] and fields.get("enabled", "yes") != "no":
-            for uri in fields.get("uris", "").split():
-                for suite in fields.get("suites", "").split():
-                    if suite.startswith(SUITE):
-                        lines.append(f"deb {uri} {suite} main")
-    return list(dict.fromkeys(lines))
+        if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+            uris, suites = fields.get("uris", "").split(), fields.get("suites", "").split()
+            entries.extend(AptEntry(uri, suite) for uri in uris for suite in suites)
+    return list(dict.fromkeys(entries))
 
 
-def mirror_args() -> list[str]:
-    if os.environ.get("VNET_LAB_MIRROR"):
-        m = os.environ["VNET_LAB_MIRROR"]
-        return [f"deb {m} {SUITE} main", f"deb {m} {SUITE}-updates main"]
+def host_debian_mirrors(text: str) -> tuple[str | None, str | None]:
+    """The URIs the host's apt sources use for the Debian archive and for Debian's
+    security archive (None for either when none is named)."""
+    archive = security = None
+    for entry in host_apt_entries(text):
+        if re.split(r"[-/]", entry.suite)[0] not in DEBIAN_RELEASES:
+            continue
+        if entry.suite.endswith(("-security", "/updates")):
+            security = security or entry.uri.rstrip("/")
+        else:
+            archive = archive or entry.uri.rstrip("/")
+    return archive, security
+
+
+def guest_apt_lines(guest: Guest, archive: str, security: str | None) -> list[str]:
+    """``deb URI SUITE main`` for each of the guest's suites; the ``-security`` one from
+    SECURITY (left out when there is none)."""
+    lines = []
+    for suite in guest.apt_suites:
+        if suite.endswith("-security"):
+            if security:
+                lines.append(f"deb {security} {suite} main")
+        else:
+            lines.append(f"deb {archive} {suite} main")
+    return lines
+
+
+def read_host_apt_sources(apt: Path = Path("/etc/apt")) -> str:
     text = ""
-    apt = Path("/etc/apt")
     for f in [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*"))]:
         if f.is_file() and (f.suffix in (".list", ".sources") or f.name == "sources.list"):
             text += f.read_text(errors="replace") + "\n\n"
-    # Nothing usable (not a Debian host): mmdebstrap's own default mirror.
-    return host_apt_sources(text) or [SUITE]
+    return text
+
+
+def mirror_args(guest: Guest, env: dict[str, str] | None = None, apt_text: str | None = None) -> list[str]:
+    """The guest's apt lines: the host's Debian mirrors (whatever release the host
+    runs) with the guest's suites; $VNET_LAB_MIRROR replaces the archive mirror
+    (and then the guest gets no security suite)."""
+    env = dict(os.environ) if env is None else env
+    if env.get("VNET_LAB_MIRROR"):
+        return guest_apt_lines(guest, env["VNET_LAB_MIRROR"].rstrip("/"), None)
+    archive, security = host_debian_mirrors(read_host_apt_sources() if apt_text is None else apt_text)
+    if archive is None:  # not a Debian host
+        archive, security = DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR
+    return guest_apt_lines(guest, archive, security)
 
 
 class _Steps:
@@ -146,44 +200,47 @@ class _Steps:
             raise UserError(f"`{argv[0]}` failed (exit {rc}); full log: {self.log}")
 
 
-def build(root: Path | None = None, force: bool = False, console: Console | None = None) -> Image:
-    """Build the image if it is not in the cache yet; return it."""
+def build(guest: Guest, root: Path | None = None, force: bool = False, console: Console | None = None) -> Image:
+    """Build GUEST's image if it is not in the cache yet; return it."""
     root = cache.cache_root() if root is None else root
     console = console or Console(stderr=True)
     if not force:
-        found = find_image(root)
+        found = find_image(guest, root)
         if found:
-            console.print(f"vnet-lab: image up to date: {found.path} (kernel {found.kernel_release})")
+            console.print(f"vnet-lab: {guest.name} image up to date: {found.path} (kernel {found.kernel_release})")
             return found
     if os.geteuid() != 0:
         raise UserError("building the lab image needs root (mmdebstrap, chroot): run `sudo vnet-lab build`")
     check_host(BUILD_TOOLS)
 
-    key = cache.image_key(SUITE)
-    final = cache.image_dir(root, key)
+    key = cache.image_key(guest)
+    final = cache.image_dir(root, guest, key)
     work = final.with_name(final.name + ".tmp")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     log = work / "build.log"
     rootfs = work / "rootfs"
     wheels = work / "wheels"
-    guest = cache.GUEST_DIR
+    gdir = cache.GUEST_DIR
     started = time.monotonic()
 
-    packages = subprocess.run(
-        ["sh", str(guest / "provision.sh"), "--list-packages"], capture_output=True, text=True, check=True
-    ).stdout.split()
+    list_argv = ["sh", str(gdir / "provision.sh"), "--list-packages"]
+    if guest.kernel_from_backports:
+        list_argv += ["--kernel-suite", guest.kernel_suite]
+    packages = subprocess.run(list_argv, capture_output=True, text=True, check=True).stdout.split()
+    apt_lines = mirror_args(guest)
 
     columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         steps = _Steps(progress, log)
-        with steps.step("fetching the guest's Python wheels"):
+        with steps.step(f"fetching the guest's Python wheels (Python {guest.python})"):
             steps.run([
                 sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels),
-                "--only-binary=:all:", "--python-version", GUEST_PYTHON, "--implementation", "cp",
-                "--platform", "manylinux2014_x86_64", "-r", str(guest / "requirements.txt"),
+                "--only-binary=:all:", "--python-version", guest.python, "--implementation", "cp",
+                "--platform", "manylinux2014_x86_64", "-r", str(gdir / "requirements.txt"),
             ])
-        with steps.step(f"debootstrapping Debian {SUITE} with {len(packages)} packages (mmdebstrap)"):
+        with steps.step(f"debootstrapping Debian {guest.suite} ({guest.name}) with {len(packages)} packages"
+                        " (mmdebstrap)"):
             hook_dir = "/tmp/vnet-lab-provision"
             steps.run([
                 "mmdebstrap", "--variant=minbase", "--mode=root",
@@ -193,11 +250,11 @@ def build(root: Path | None = None, force: bool = False, console: Console | None
                 "--dpkgopt=path-exclude=/usr/share/man/*",
                 "--dpkgopt=path-exclude=/usr/share/locale/*",
                 f'--customize-hook=mkdir -p "$1{hook_dir}"',
-                f"--customize-hook=copy-in {guest} {wheels} {hook_dir}",
+                f"--customize-hook=copy-in {gdir} {wheels} {hook_dir}",
                 f'--customize-hook=chroot "$1" sh {hook_dir}/guest/provision.sh'
                 f" --configure --wheels {hook_dir}/wheels",
                 f'--customize-hook=rm -rf "$1{hook_dir}"',
-                SUITE, str(rootfs), *mirror_args(),
+                guest.suite, str(rootfs), *apt_lines,
             ])
         with steps.step("extracting the kernel and initrd"):
             kver = (rootfs / "etc/vnet-lab/kernel-release").read_text().strip()
@@ -209,9 +266,13 @@ def build(root: Path | None = None, force: bool = False, console: Console | None
             shutil.rmtree(wheels)
 
     meta = {
+        "guest": guest.name,
+        "suite": guest.suite,
+        "apt_suites": list(guest.apt_suites),
+        "kernel_suite": guest.kernel_suite,
         "kernel_release": kver,
-        "suite": SUITE,
         "key": key,
+        "apt_lines": apt_lines,
         "packages": packages,
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": round(time.monotonic() - started, 1),
@@ -219,9 +280,8 @@ def build(root: Path | None = None, force: bool = False, console: Console | None
     (work / "image.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(final, ignore_errors=True)
     work.rename(final)
-    # Images of older inputs are never used again: free their ~2 GB each.
-    for old in final.parent.iterdir():
-        if old != final and not old.name.endswith(".tmp"):
-            shutil.rmtree(old, ignore_errors=True)
-    console.print(f"vnet-lab: built {final} (kernel {kver}) in {meta['build_seconds']} s")
-    return Image(path=final, kernel_release=kver)
+    # This guest's images of older inputs are never used again: free their ~2 GB each.
+    for old in cache.stale_images(root, guest, final):
+        shutil.rmtree(old, ignore_errors=True)
+    console.print(f"vnet-lab: built {final} ({guest.name}, kernel {kver}) in {meta['build_seconds']} s")
+    return Image(path=final, kernel_release=kver, guest=guest.name)

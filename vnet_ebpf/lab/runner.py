@@ -72,36 +72,66 @@ def choose_accel(image: Image, logs: Path, verbose: bool = False) -> str:
         return "tcg"
     probe_key = f"{platform.release()}|{_qemu_version()}|{image.kernel_release}"
     memo = cache.cache_root() / "accel.json"
-    try:
-        known = json.loads(memo.read_text())
-        if known.get("key") == probe_key:
-            return str(known["accel"])
-    except (OSError, ValueError):
-        pass
-    print("vnet-lab: probing whether KVM can boot the guest (once per host)...", file=sys.stderr)
+    known = read_accel_memo(memo)
+    if probe_key in known:
+        return known[probe_key]
+    print(f"vnet-lab: probing whether KVM can boot the {image.guest} guest (once per host and guest kernel)...",
+          file=sys.stderr)
     result = run_vm(image, Path.cwd(), ["true"], accel="kvm", timeout=KVM_PROBE_TIMEOUT,
                     logs=logs, build_driver=False, quiet=True)
     accel = "kvm" if result.status == 0 else "tcg"
     print(f"vnet-lab: using {accel.upper()}", file=sys.stderr)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    memo.write_text(json.dumps({"key": probe_key, "accel": accel}) + "\n")
+    # Re-read: another run may have probed another guest meanwhile.
+    write_accel_memo(memo, {**read_accel_memo(memo), probe_key: accel})
     return accel
 
 
+def read_accel_memo(memo: Path) -> dict[str, str]:
+    """accel.json: probe key (host kernel|QEMU version|guest kernel) -> "kvm" or "tcg".
+
+    A missing or unreadable file is an empty memo; the one-entry format of older
+    versions ({"key": ..., "accel": ...}) is read as that one entry.
+    """
+    try:
+        data = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    if set(data) == {"key", "accel"}:
+        data = {data["key"]: data["accel"]}
+    return {k: v for k, v in data.items() if isinstance(k, str) and v in ("kvm", "tcg")}
+
+
+def write_accel_memo(memo: Path, known: dict[str, str]) -> None:
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+    tmp.replace(memo)
+
+
 def kmod_digest(kmod: Path) -> str:
-    """A hash of the driver's sources: the guest rebuilds vnet.ko only when it changes."""
+    """A hash of the driver's sources: the guest rebuilds vnet.ko only when it changes.
+
+    Not kbuild's generated ``*.mod.c``: it differs per kernel, so counting it would make
+    the first run after a build for another guest's kernel rebuild twice.
+    """
     h = hashlib.sha256()
     for f in sorted(kmod.iterdir()) if kmod.is_dir() else []:
+        if f.name.endswith(".mod.c"):
+            continue
         if f.is_file() and (f.suffix in (".c", ".h") or f.name in ("Kbuild", "Makefile")):
             h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:32]
 
 
-def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, build_driver: bool) -> None:
+def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, build_driver: bool,
+                   guest: str) -> None:
     shutil.copy(cache.GUEST_DIR / "init.sh", ctl / "init.sh")
     cols, lines = shutil.get_terminal_size()
     env = {
         "SRC": str(src),
+        "GUEST": guest,
         "MODE": mode,
         "LOAD": "1" if load else "0",
         "BUILD": "1" if build_driver else "0",
@@ -200,7 +230,7 @@ def run_vm(
     console_log = logs / f"run-{stamp}.console.log"
     with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
         ctl = Path(ctl_name)
-        _write_control(ctl, src, cmd, "run", load, build_driver)
+        _write_control(ctl, src, cmd, "run", load, build_driver, image.guest)
         spec = qemu.VmSpec(
             kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel,
             shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),
@@ -259,12 +289,12 @@ def _final_status(console: _Console, ctl: Path) -> int:
         return 1
 
 
-def shell(image: Image, src: Path, *, accel: str, load: bool, logs: Path) -> int:
+def shell(image: Image, src: Path, *, accel: str, load: bool, logs: Path, build_driver: bool = True) -> int:
     """An interactive root shell in the guest; the VM stops when the shell exits."""
     logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
         ctl = Path(ctl_name)
-        _write_control(ctl, src, [], "shell", load, True)
+        _write_control(ctl, src, [], "shell", load, build_driver, image.guest)
         spec = qemu.VmSpec(
             kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel, interactive=True,
             shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),

@@ -1,8 +1,9 @@
 #!/bin/sh
 # init.sh: what one lab run does inside the guest.  The host copies it into the
 # per-run control share (/mnt/lab-ctl) with:
-#   env     shell assignments: SRC (checkout path), MODE (run|shell), LOAD (0|1),
-#           COLUMNS/LINES for the shell
+#   env     shell assignments: SRC (checkout path), GUEST (the guest's name, e.g.
+#           trixie), MODE (run|shell), LOAD (0|1), BUILD (0|1: build kmod/vnet.ko),
+#           KMOD_DIGEST, COLUMNS/LINES for the shell
 #   cmd.sh  the command to run (MODE=run)
 # and reads back:
 #   rc        the command's exit status
@@ -50,7 +51,9 @@ fi
 
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PYTHONPATH="$SRC" PYTHONDONTWRITEBYTECODE=1 TERM="${TERM:-linux}"
-export VNET_LAB_GUEST=1
+# VNET_LAB_IN_GUEST marks "inside the lab guest" (tests/vm skip themselves without it);
+# VNET_LAB_GUEST names the guest (bookworm, trixie, trixie-backports).
+export VNET_LAB_IN_GUEST=1 VNET_LAB_GUEST="${GUEST:-unknown}"
 # The project's console scripts, run from the shared checkout.
 for tool in trace:vnet_ebpf.trace.cli; do
 	name=vnet-${tool%%:*}

@@ -2,22 +2,30 @@
 # provision.sh - the single source of truth for what the vnet-ebpf lab guest has.
 #
 # Used by:
-#   vnet-lab build  : `provision.sh --list-packages` feeds mmdebstrap --include, then
-#                     `provision.sh --configure --wheels DIR` runs inside the new root fs
+#   vnet-lab build  : `provision.sh --list-packages [--kernel-suite S]` feeds mmdebstrap
+#                     --include, then `provision.sh --configure --wheels DIR` runs inside
+#                     the new root fs
 #   Vagrantfile     : `provision.sh` (installs the packages with apt, then configures,
 #                     taking the Python packages from PyPI)
+# The same list serves every guest: Debian 12 (bookworm) and 13 (trixie).
 #
-# Usage: provision.sh [--list-packages | --configure] [--wheels DIR]
+# Usage: provision.sh [--list-packages | --configure] [--kernel-suite SUITE] [--wheels DIR]
+#   --kernel-suite SUITE  take the kernel image and headers from SUITE (trixie-backports)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 
-# Debian bookworm packages. linux-image-amd64 and linux-headers-amd64 are the
-# metapackages: installed together they resolve to the current kernel ABI and its
-# exactly matching headers, which BCC and the module build both need.
-PACKAGES="
+# linux-image-amd64 and linux-headers-amd64 are the metapackages: installed
+# together they resolve to the current kernel ABI and its exactly matching
+# headers, which BCC and the module build both need.
+KERNEL_PACKAGES="
 linux-image-amd64
 linux-headers-amd64
+"
+# initramfs-tools is named because kernels since 7.x accept dracut too (and apt would
+# pick dracut): the small initramfs of configure() below is made with initramfs-tools.
+PACKAGES="
+initramfs-tools
 kmod
 make
 gcc
@@ -25,6 +33,7 @@ dwarves
 python3
 python3-pip
 python3-bpfcc
+python3-yaml
 bpfcc-tools
 bpftrace
 bpftool
@@ -35,19 +44,60 @@ tcpdump
 xdp-tools
 procps
 lz4
+xz-utils
 util-linux
 less
+dkms
 "
 
 list_packages() {
+	for p in $KERNEL_PACKAGES; do echo "$p${kernel_suite:+/$kernel_suite}"; done
 	for p in $PACKAGES; do echo "$p"; done
 }
 
 install_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update
-	# shellcheck disable=SC2086
-	apt-get install -y --no-install-recommends $PACKAGES
+	# shellcheck disable=SC2046
+	apt-get install -y --no-install-recommends $(list_packages)
+}
+
+# The netlink witness: the kernel's own ynl CLI (tools/net/ynl) and its netlink specs
+# (Documentation/netlink/specs), from Debian's linux-source-X.Y of the guest's kernel.
+# Only those two folders are kept (under /opt/ynl/linux-X.Y), not the 150 MB package.
+# Kernels before 6.12 (bookworm's 6.1 has no netdev family) are skipped.
+install_ynl() {
+	kver=$1
+	mm=$(echo "$kver" | cut -d. -f1,2)
+	major=${mm%.*}
+	minor=${mm#*.}
+	if [ "$major" -lt 6 ] || { [ "$major" -eq 6 ] && [ "$minor" -lt 12 ]; }; then
+		echo "provision.sh: kernel $kver: no ynl (the netlink witness needs 6.12 or newer)"
+		return 0
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	src=linux-source-$mm
+	apt-get install -y --no-install-recommends "$src"
+	top=/opt/ynl/linux-$mm
+	rm -rf "$top"
+	mkdir -p "$top"
+	tar -xJf "/usr/src/$src.tar.xz" -C "$top" --strip-components=1 --wildcards \
+		'*/tools/net/ynl' '*/Documentation/netlink/specs'
+	apt-get purge -y "$src"
+	rm -f "/usr/src/$src.tar.xz"
+	apt-get clean
+	# tools/net/ynl/cli.py up to 6.13, tools/net/ynl/pyynl/cli.py since.
+	for cli in "$top/tools/net/ynl/pyynl/cli.py" "$top/tools/net/ynl/cli.py" ""; do
+		[ -f "$cli" ] && break
+	done
+	specs=$top/Documentation/netlink/specs
+	if [ -z "$cli" ] || [ ! -f "$specs/netdev.yaml" ]; then
+		echo "provision.sh: $src has no ynl cli.py or no netdev spec" >&2
+		exit 1
+	fi
+	echo "$specs" >/etc/vnet-lab/ynl-specs
+	echo "$cli" >/etc/vnet-lab/ynl-cli
+	install -m 0755 "$here/ynl.sh" /usr/local/bin/ynl
 }
 
 configure() {
@@ -74,6 +124,8 @@ configure() {
 	printf 'virtio_pci\nvirtio_blk\next4\n' >>/etc/initramfs-tools/modules
 	update-initramfs -u -k "$kver" >/dev/null
 
+	install_ynl "$kver"
+
 	# PID 1 of lab runs, and the mount point of its per-run control share.
 	install -m 0755 "$here/boot.sh" /usr/local/sbin/vnet-lab-boot
 	mkdir -p /mnt/lab-ctl
@@ -81,11 +133,13 @@ configure() {
 
 mode=all
 wheels=""
+kernel_suite=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--list-packages) mode=list ;;
 	--configure) mode=configure ;;
 	--wheels) wheels=$2; shift ;;
+	--kernel-suite) kernel_suite=$2; shift ;;
 	*) echo "provision.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
