@@ -14,6 +14,7 @@
 #include <linux/netdevice.h>
 #include <linux/u64_stats_sync.h>
 #include <net/xdp.h>
+#include "vnet_compat.h"
 
 #define VNET_DRV_NAME		"vnet"
 
@@ -61,7 +62,7 @@ struct vnet_tx_ring {
 	u32 head_seen;		/* head when the last completion run began */
 };
 
-/* An RX descriptor: a page the "NIC" writes one frame into. */
+/* An RX descriptor: a page (from the ring's page pool) the "NIC" writes one frame into. */
 struct vnet_rx_slot {
 	struct page *page;
 	u32 len;
@@ -77,6 +78,7 @@ struct vnet_rx_ring {
 	u32 head;		/* next slot the generator fills */
 	u32 tail;		/* next slot NAPI consumes */
 	u32 order;		/* buffers are 2^order pages, sized for the MTU */
+	struct page_pool *pool;	/* where the buffers come from and return to */
 };
 
 /* Frames by EtherType, counted the same way on TX and RX. */
@@ -108,8 +110,9 @@ struct vnet_txc_stats {			/* writer: vnet_tx_complete (or purge, quiesced) */
 
 struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 	struct u64_stats_sync syncp;
-	u64_stats_t packets, bytes;
-	u64_stats_t dropped;		/* short frames, skb allocation failures */
+	u64_stats_t packets, bytes;	/* every frame taken from the ring, XDP's too */
+	u64_stats_t dropped;		/* taken but not delivered: short frames,
+					 * allocation failures, XDP drops and errors */
 	struct vnet_proto_stats proto;
 	u64_stats_t napi_polls;
 	u64_stats_t napi_budget_exhausted;
@@ -135,6 +138,7 @@ struct vnet_priv {
 	struct hrtimer tx_timer;	/* the "TX-done interrupt" */
 	u32 tx_usecs;
 	bool tx_enabled;		/* false while stopping: completion must not wake */
+	bool running;			/* opened and not yet stopped (RTNL) */
 
 	struct vnet_rx_ring rx;
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
@@ -240,6 +244,8 @@ void vnet_rx_stop(struct vnet_priv *priv);
 int vnet_napi_poll(struct napi_struct *napi, int budget);
 int vnet_rx_params_init(void);
 u32 vnet_rx_order(unsigned int mtu);
+u32 vnet_build_arp(struct net_device *dev, u8 *frame, const u8 *peer_mac,
+		   __be32 peer_ip, __be32 target_ip);
 
 /* vnet_xdp.c */
 enum vnet_xdp_result { VNET_XDP_UP, VNET_XDP_CONSUMED, VNET_XDP_DROPPED };

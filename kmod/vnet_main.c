@@ -41,10 +41,18 @@ static int vnet_open(struct net_device *dev)
 	err = vnet_rx_ring_alloc(priv);
 	if (err)
 		goto err_rx;
+	/*
+	 * NAPI first: from 6.13 it gets its id when enabled, and the XDP RX
+	 * queue info records that id.  Nothing schedules it before
+	 * vnet_rx_start().
+	 */
+	napi_enable(&priv->napi);
 	err = vnet_xdp_rxq_reg(priv);
 	if (err)
 		goto err_rxq;
-	napi_enable(&priv->napi);
+	/* netdev netlink: queue-get shows the RX queue served by this NAPI. */
+	vnet_set_rx_queue_napi(dev, &priv->napi);
+	priv->running = true;
 	netif_carrier_on(dev);
 	netif_tx_lock_bh(dev);
 	priv->tx_enabled = true;
@@ -57,6 +65,7 @@ static int vnet_open(struct net_device *dev)
 	return 0;
 
 err_rxq:
+	napi_disable(&priv->napi);
 	vnet_rx_ring_free(priv);
 err_rx:
 	vnet_tx_ring_free(priv);
@@ -71,6 +80,13 @@ static int vnet_stop(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
+	/*
+	 * A reconfigure whose reopen failed left nothing running: a second
+	 * napi_disable() would wait forever for a NAPI that is already off.
+	 */
+	if (!priv->running)
+		return 0;
+	priv->running = false;
 	vnet_rx_stop(priv);
 	/* Under the TX lock, so that the completion cannot wake the queue again. */
 	netif_tx_lock_bh(dev);
@@ -78,6 +94,7 @@ static int vnet_stop(struct net_device *dev)
 	netif_tx_stop_all_queues(dev);
 	netif_tx_unlock_bh(dev);
 	netif_carrier_off(dev);
+	vnet_set_rx_queue_napi(dev, NULL);
 	napi_disable(&priv->napi);
 	/* NAPI is done: nothing can redirect from this queue any more. */
 	vnet_xdp_rxq_unreg(priv);
@@ -113,8 +130,12 @@ int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 		priv->tx_ring_size = old_tx;
 		priv->rx_ring_size = old_rx;
 		dev->mtu = old_mtu;
+		/*
+		 * If that fails too the device stays administratively up with
+		 * nothing running (vnet_stop() knows); down/up retries.
+		 */
 		if (vnet_open(dev))
-			dev_close(dev);
+			netdev_err(dev, "cannot restart after a failed reconfigure\n");
 	}
 	return err;
 }
@@ -176,9 +197,74 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 			ring_full = u64_stats_read(&priv->gen_stats.ring_full));
 
 	s->tx_dropped = tx_dropped + purged;
-	s->rx_dropped = rx_dropped + ring_full;
+	/* if_link.h: frames the "NIC" had no buffer for are rx_missed_errors only. */
+	s->rx_dropped = rx_dropped;
 	s->rx_missed_errors = ring_full;
 }
+
+#ifdef VNET_HAVE_QSTATS
+/*
+ * Per-queue statistics (netlink qstats-get).  vnet has one queue pair, and its
+ * counters live in the device, not in the rings: they survive down/up, ring
+ * resizes and XDP attach.  So queue 0 carries the device's whole history, the
+ * same figures as ndo_get_stats64 and ethtool -S, and the base is zero.
+ */
+static void vnet_get_queue_stats_rx(struct net_device *dev, int idx,
+				    struct netdev_queue_stats_rx *rx)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+	struct rtnl_link_stats64 s = {};
+	u64 alloc_failed;
+
+	vnet_get_stats64(dev, &s);
+	vnet_read_stats(&priv->rx_stats,
+			alloc_failed = u64_stats_read(&priv->rx_stats.alloc_failed));
+	rx->packets = s.rx_packets;
+	rx->bytes = s.rx_bytes;
+	rx->alloc_fail = alloc_failed;
+	/* Frames the "NIC" had no buffer for (rx_missed_errors). */
+	vnet_qstats_rx_missed(rx, s.rx_missed_errors);
+}
+
+static void vnet_get_queue_stats_tx(struct net_device *dev, int idx,
+				    struct netdev_queue_stats_tx *tx)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+	struct rtnl_link_stats64 s = {};
+	u64 stopped, woken_by_xmit, woken_by_completion;
+
+	vnet_get_stats64(dev, &s);
+	tx->packets = s.tx_packets;
+	tx->bytes = s.tx_bytes;
+	vnet_read_stats(&priv->tx_stats, {
+		stopped = u64_stats_read(&priv->tx_stats.queue_stopped);
+		woken_by_xmit = u64_stats_read(&priv->tx_stats.queue_woken);
+	});
+	vnet_read_stats(&priv->txc_stats, woken_by_completion =
+			u64_stats_read(&priv->txc_stats.queue_woken));
+	vnet_qstats_tx_stop_wake(tx, stopped, woken_by_xmit + woken_by_completion);
+}
+
+static void vnet_get_base_stats(struct net_device *dev,
+				struct netdev_queue_stats_rx *rx,
+				struct netdev_queue_stats_tx *tx)
+{
+	/* Zero, and so reported: queue 0 holds everything (see above). */
+	rx->packets = 0;
+	rx->bytes = 0;
+	rx->alloc_fail = 0;
+	vnet_qstats_rx_missed(rx, 0);
+	tx->packets = 0;
+	tx->bytes = 0;
+	vnet_qstats_tx_stop_wake(tx, 0, 0);
+}
+
+static const struct netdev_stat_ops vnet_stat_ops = {
+	.get_queue_stats_rx	= vnet_get_queue_stats_rx,
+	.get_queue_stats_tx	= vnet_get_queue_stats_tx,
+	.get_base_stats		= vnet_get_base_stats,
+};
+#endif
 
 /* ---- net_device ---------------------------------------------------------- */
 
@@ -215,6 +301,10 @@ static void vnet_setup(struct net_device *dev)
 	dev->max_mtu = VNET_MAX_MTU;
 	/* Locally administered, random per device: no two instances collide. */
 	eth_hw_addr_random(dev);
+	vnet_set_xdp_features(dev);
+#ifdef VNET_HAVE_QSTATS
+	dev->stat_ops = &vnet_stat_ops;
+#endif
 
 	priv->dev = dev;
 	priv->tx_ring_size = VNET_RING_DEFAULT;
@@ -232,7 +322,8 @@ static int vnet_init_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
-	netif_napi_add(dev, &priv->napi, vnet_napi_poll);
+	/* From 6.13 in config slot 0: napi-set settings and the id survive down/up. */
+	vnet_napi_add(dev, &priv->napi, vnet_napi_poll);
 	return 0;
 }
 

@@ -13,7 +13,8 @@
  *
  * The NAPI poll runs the XDP program, if one is attached (vnet_xdp.c), then
  * builds each skb around its page (napi_build_skb, with XDP_PACKET_HEADROOM in
- * front, as XDP needs) and hands it to GRO; the slot gets a fresh page.
+ * front, as XDP needs) and hands it to GRO; the slot gets another page from
+ * the ring's page pool, to which the skb's page returns when it is freed.
  * Buffers are sized for the MTU: one page up to 3506 bytes, more for jumbo.  The generator and the poll share the ring without a lock:
  * the generator alone writes head, the poll alone writes tail.
  */
@@ -271,8 +272,7 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 
 void vnet_rx_timer_init(struct vnet_priv *priv)
 {
-	hrtimer_init(&priv->rx_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	priv->rx_timer.function = vnet_rx_timer_fn;
+	vnet_hrtimer_setup(&priv->rx_timer, vnet_rx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 }
 
 void vnet_rx_start(struct vnet_priv *priv)
@@ -294,26 +294,46 @@ u32 vnet_rx_order(unsigned int mtu)
 	return get_order(VNET_RX_HEADROOM + ETH_HLEN + mtu + VNET_RX_TAILROOM);
 }
 
-static struct page *vnet_rx_page(u32 order, gfp_t gfp)
+/*
+ * The ring's buffers come from a page pool bound to the device and its NAPI:
+ * a page that an skb, an XDP_TX frame or a redirected frame took comes back to
+ * the pool when it is freed, and the refill of its slot takes it from there
+ * instead of from the page allocator (vnet_compat.h: how directly, by kernel).
+ */
+static struct page_pool *vnet_rx_pool_create(struct vnet_priv *priv, u32 order,
+					     u32 size)
 {
-	/* __GFP_COMP: one put_page() frees a multi-page buffer (no-op at order 0). */
-	return alloc_pages(gfp | __GFP_COMP, order);
+	struct page_pool_params pp = {
+		.order = order,
+		.pool_size = size,
+		.nid = NUMA_NO_NODE,
+	};
+
+	vnet_pp_params_bind(&pp, priv->dev, &priv->napi);
+	return page_pool_create(&pp);
 }
 
 int vnet_rx_ring_alloc(struct vnet_priv *priv)
 {
 	struct vnet_rx_ring *r = &priv->rx;
+	struct page_pool *pool;
 	u32 i;
 
+	r->order = vnet_rx_order(priv->dev->mtu);
+	pool = vnet_rx_pool_create(priv, r->order, priv->rx_ring_size);
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
 	r->slot = kcalloc(priv->rx_ring_size, sizeof(*r->slot), GFP_KERNEL);
-	if (!r->slot)
+	if (!r->slot) {
+		page_pool_destroy(pool);
 		return -ENOMEM;
+	}
+	r->pool = pool;
 	r->size = priv->rx_ring_size;
 	r->head = 0;
 	r->tail = 0;
-	r->order = vnet_rx_order(priv->dev->mtu);
 	for (i = 0; i < r->size; i++) {
-		r->slot[i].page = vnet_rx_page(r->order, GFP_KERNEL);
+		r->slot[i].page = page_pool_alloc_pages(pool, GFP_KERNEL);
 		if (!r->slot[i].page) {
 			vnet_rx_ring_free(priv);
 			return -ENOMEM;
@@ -322,7 +342,11 @@ int vnet_rx_ring_alloc(struct vnet_priv *priv)
 	return 0;
 }
 
-/* With the generator and NAPI stopped: frames never polled are simply dropped. */
+/*
+ * With the generator and NAPI stopped, and the XDP memory model unregistered:
+ * frames never polled are simply dropped.  Pages still out in skbs or XDP
+ * frames keep the pool alive until they come back.
+ */
 void vnet_rx_ring_free(struct vnet_priv *priv)
 {
 	struct vnet_rx_ring *r = &priv->rx;
@@ -332,10 +356,12 @@ void vnet_rx_ring_free(struct vnet_priv *priv)
 		return;
 	for (i = 0; i < r->size; i++)
 		if (r->slot[i].page)
-			put_page(r->slot[i].page);
+			page_pool_put_full_page(r->pool, r->slot[i].page, false);
 	kfree(r->slot);
 	r->slot = NULL;
 	r->size = 0;
+	page_pool_destroy(r->pool);
+	r->pool = NULL;
 }
 
 /* ---- NAPI ---------------------------------------------------------------- */
@@ -357,12 +383,21 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 		u64_stats_inc(&st->dropped);
 		return;	/* the page stays in the slot */
 	}
+	/*
+	 * Every frame the host takes from the ring counts as received, also when
+	 * XDP then consumes it (if_link.h: rx_packets includes what the host
+	 * drops, even in the driver; netdev.yaml: XDP is the stack's first
+	 * layer).  Bytes as on TX: the whole frame, as it arrived.
+	 */
+	u64_stats_inc(&st->packets);
+	u64_stats_add(&st->bytes, len);
+	vnet_count_proto(&st->proto, page_address(s->page) + headroom);
 	/* A program is only ever attached with the MTU at one page (order 0). */
 	if (x->prog &&
 	    vnet_xdp_run(priv, x, s, &headroom, &len, &metasize) != VNET_XDP_UP)
 		return;
 	/* The skb takes the page; the slot needs a new one first. */
-	fresh = vnet_rx_page(order, GFP_ATOMIC | __GFP_NOWARN);
+	fresh = page_pool_dev_alloc_pages(priv->rx.pool);
 	if (unlikely(!fresh)) {
 		u64_stats_inc(&st->alloc_failed);
 		u64_stats_inc(&st->dropped);
@@ -370,21 +405,18 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 	}
 	skb = napi_build_skb(page_address(s->page), PAGE_SIZE << order);
 	if (unlikely(!skb)) {
-		put_page(fresh);
+		page_pool_recycle_direct(priv->rx.pool, fresh);
 		u64_stats_inc(&st->alloc_failed);
 		u64_stats_inc(&st->dropped);
 		return;
 	}
 	s->page = fresh;
+	/* Freeing the skb returns the page to the pool. */
+	skb_mark_for_recycle(skb);
 	skb_reserve(skb, headroom);
 	skb_put(skb, len);
 	if (metasize)
 		skb_metadata_set(skb, metasize);
-
-	/* Bytes as on TX: the whole frame, Ethernet header included. */
-	u64_stats_inc(&st->packets);
-	u64_stats_add(&st->bytes, len);
-	vnet_count_proto(&st->proto, skb->data);
 
 	skb->protocol = eth_type_trans(skb, priv->dev);
 	napi_gro_receive(&priv->napi, skb);

@@ -24,6 +24,7 @@
 
 #include <linux/netdevice.h>
 #include <linux/tracepoint.h>
+#include "vnet_compat.h"
 
 /*
  * Each transmit, after the frame is posted: USED counts it.  POSTED_NS is the
@@ -41,7 +42,7 @@ TRACE_EVENT(vnet_xmit,
 		__field(unsigned int, len)
 	),
 	TP_fast_assign(
-		__assign_str(name, dev->name);
+		vnet_assign_str(name, dev->name);
 		__entry->proto = ntohs(proto);
 		__entry->used = used;
 		__entry->size = size;
@@ -76,7 +77,7 @@ TRACE_EVENT(vnet_tx_complete,
 		__field(u32, size)
 	),
 	TP_fast_assign(
-		__assign_str(name, dev->name);
+		vnet_assign_str(name, dev->name);
 		__entry->posted = run_head - prev_head;
 		__entry->used = run_head - run_tail;
 		__entry->freed = freed;
@@ -104,7 +105,7 @@ TRACE_EVENT(vnet_napi_poll,
 		__field(u64, start_ns)
 	),
 	TP_fast_assign(
-		__assign_str(name, dev->name);
+		vnet_assign_str(name, dev->name);
 		__entry->work = work;
 		__entry->budget = budget;
 		__entry->rx_used = rx_used;
@@ -128,7 +129,7 @@ TRACE_EVENT(vnet_arp_generated,
 		__field(__be32, target_ip)
 	),
 	TP_fast_assign(
-		__assign_str(name, dev->name);
+		vnet_assign_str(name, dev->name);
 		memcpy(__entry->peer_mac, peer_mac, ETH_ALEN);
 		__entry->peer_ip = peer_ip;
 		__entry->target_ip = target_ip;

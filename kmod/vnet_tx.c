@@ -81,6 +81,8 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 		netif_tx_stop_queue(txq);
 		u64_stats_update_begin(&priv->tx_stats.syncp);
 		u64_stats_inc(&priv->tx_stats.busy);
+		/* The completion counts its wake: keep stops and wakes paired. */
+		u64_stats_inc(&priv->tx_stats.queue_stopped);
 		u64_stats_update_end(&priv->tx_stats.syncp);
 		net_warn_ratelimited("%s: xmit with a full TX ring\n", dev->name);
 		return NETDEV_TX_BUSY;
@@ -283,8 +285,7 @@ static enum hrtimer_restart vnet_tx_timer_fn(struct hrtimer *t)
 
 void vnet_tx_timer_init(struct vnet_priv *priv)
 {
-	hrtimer_init(&priv->tx_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	priv->tx_timer.function = vnet_tx_timer_fn;
+	vnet_hrtimer_setup(&priv->tx_timer, vnet_tx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 }
 
 int vnet_tx_ring_alloc(struct vnet_priv *priv)

@@ -14,9 +14,11 @@
  *   XDP_REDIRECT  xdp_do_redirect(); xdp_do_flush() once at the end of the poll
  *   XDP_ABORTED   (and unknown actions) trace_xdp_exception, then drop
  *
- * A frame that leaves (TX, REDIRECT) takes its page with it: the slot gets a
- * fresh one first, as for XDP_PASS.  ndo_xdp_xmit takes frames redirected to
- * this device from elsewhere and puts them on the TX ring.
+ * A frame that leaves (TX, REDIRECT) takes its page with it: the slot gets
+ * another from the ring's page pool first, as for XDP_PASS, and the page goes
+ * back to the pool when the frame is freed (MEM_TYPE_PAGE_POOL).
+ * ndo_xdp_xmit takes frames redirected to this device from elsewhere and puts
+ * them on the TX ring.
  *
  * The program pointer is RCU-protected: ndo_bpf swaps it under RTNL, the poll
  * reads it with BHs off (an RCU read side), and the old program's last
@@ -73,8 +75,9 @@ int vnet_xdp_rxq_reg(struct vnet_priv *priv)
 	err = xdp_rxq_info_reg(&priv->xdp_rxq, priv->dev, 0, priv->napi.napi_id);
 	if (err)
 		return err;
-	/* Frames are order-0 pages: xdp_return_frame() puts the page. */
-	err = xdp_rxq_info_reg_mem_model(&priv->xdp_rxq, MEM_TYPE_PAGE_ORDER0, NULL);
+	/* xdp_return_frame() gives a frame's page back to the ring's pool. */
+	err = xdp_rxq_info_reg_mem_model(&priv->xdp_rxq, MEM_TYPE_PAGE_POOL,
+					 priv->rx.pool);
 	if (err)
 		xdp_rxq_info_unreg(&priv->xdp_rxq);
 	return err;
@@ -107,7 +110,7 @@ static void vnet_xdp_tx_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x)
 /* The frame leaves with its page: the slot needs a new one first. */
 static struct page *vnet_xdp_fresh_page(struct vnet_priv *priv)
 {
-	struct page *page = dev_alloc_page();
+	struct page *page = page_pool_dev_alloc_pages(priv->rx.pool);
 
 	if (unlikely(!page))
 		u64_stats_inc(&priv->rx_stats.alloc_failed);
@@ -149,7 +152,7 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 			goto tx_error;
 		xdpf = xdp_convert_buff_to_frame(&xdp);
 		if (unlikely(!xdpf)) {
-			__free_page(fresh);
+			page_pool_recycle_direct(priv->rx.pool, fresh);
 			goto tx_error;
 		}
 		s->page = fresh;
@@ -164,7 +167,7 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 			goto redirect_error;
 		if (xdp_do_redirect(priv->dev, &xdp, x->prog)) {
 			/* Not taken: the page is still ours, and still in the slot. */
-			__free_page(fresh);
+			page_pool_recycle_direct(priv->rx.pool, fresh);
 			goto redirect_error;
 		}
 		s->page = fresh;

@@ -11,7 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 TOP = Path(__file__).resolve().parents[2]
 MODULE = TOP / "kmod" / "vnet.ko"
@@ -170,3 +170,36 @@ class BpftraceWitness:
         self.proc.send_signal(2)
         out, _ = self.proc.communicate(timeout=60)
         return out
+
+
+def kernel_at_least(major: int, minor: int) -> bool:
+    """The running kernel is MAJOR.MINOR or newer (from uname, e.g. 6.12.118+deb13-amd64)."""
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    assert m, os.uname().release
+    return (int(m.group(1)), int(m.group(2))) >= (major, minor)
+
+
+def kernel_config(option: str) -> bool:
+    """CONFIG_OPTION is =y or =m in the running kernel's config."""
+    config = Path(f"/boot/config-{os.uname().release}")
+    return any(line.startswith(f"{option}=") and line.rstrip()[-1] in "ym"
+               for line in config.read_text().splitlines())
+
+
+YNL_SPECS = Path("/etc/vnet-lab/ynl-specs")
+
+
+def ynl(family: str, op: str, attrs: dict[str, object] | None = None, *, dump: bool = False,
+        check: bool = True) -> Any:
+    """The kernel's own netlink CLI (tools/net/ynl, from this kernel's source) asking
+    FAMILY for OP: an independent witness of what the kernel reports.  Returns the
+    decoded reply (a list for a dump); with check=False, the CompletedProcess."""
+    spec = Path(YNL_SPECS.read_text().strip()) / f"{family}.yaml"
+    argv = ["ynl", "--spec", str(spec), "--dump" if dump else "--do", op, "--output-json"]
+    if attrs is not None:
+        argv += ["--json", json.dumps(attrs)]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if not check:
+        return proc
+    assert proc.returncode == 0, f"{' '.join(argv)}: {proc.stderr.strip()}"
+    return json.loads(proc.stdout) if proc.stdout.strip() else None

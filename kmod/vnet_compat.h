@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vnet_compat.h - every difference between the kernels vnet supports, in one
+ * place, keyed on LINUX_VERSION_CODE.
+ *
+ * Supported: Debian 12's 6.1, Debian 13's 6.12 and the newest Debian kernel
+ * (trixie-backports, 7.x).  The rule: the driver calls a vnet_ wrapper that
+ * maps onto the newest kernel's API, and onto the older API (or nothing, where
+ * the older kernel has no such interface) before the version that changed it.
+ * The wrappers have names of their own so that a distribution kernel that
+ * backports an API cannot collide with them.  So the data paths never test a
+ * version.  Each shim names the kernel version that changed the API.
+ *
+ * Features an older kernel lacks entirely are announced with VNET_HAVE_*
+ * macros; docs/kernels.md is the support table that lists them.
+ *
+ * Also read by BCC (bpf/), so: macros and static inlines only.
+ */
+#ifndef VNET_COMPAT_H
+#define VNET_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/hrtimer.h>
+#include <linux/netdevice.h>
+#include <net/xdp.h>
+
+#define VNET_KERNEL_AT_LEAST(a, b) (LINUX_VERSION_CODE >= KERNEL_VERSION(a, b, 0))
+
+/*
+ * 6.10: __assign_str() takes only the destination; __string() already
+ * recorded the source.
+ */
+#if VNET_KERNEL_AT_LEAST(6, 10)
+#define vnet_assign_str(dst, src)	__assign_str(dst)
+#else
+#define vnet_assign_str(dst, src)	__assign_str(dst, src)
+#endif
+
+#ifndef VNET_BPF
+
+/*
+ * 6.13: hrtimer_setup() sets the callback with the clock and mode;
+ * hrtimer_init() is gone from 7.x.
+ */
+static inline void vnet_hrtimer_setup(struct hrtimer *timer,
+				      enum hrtimer_restart (*fn)(struct hrtimer *),
+				      clockid_t clock_id, enum hrtimer_mode mode)
+{
+#if VNET_KERNEL_AT_LEAST(6, 13)
+	hrtimer_setup(timer, fn, clock_id, mode);
+#else
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = fn;
+#endif
+}
+
+/*
+ * mac_pton(): declared in <linux/kernel.h> on 6.1, later split out into
+ * <linux/hex.h>, which kernel.h no longer includes in 7.x.  The header's
+ * presence is the test: the version it appeared in does not matter.
+ */
+#if __has_include(<linux/hex.h>)
+#include <linux/hex.h>
+#else
+#include <linux/kernel.h>
+#endif
+
+/* 6.6: <net/page_pool.h> was split into page_pool/{types,helpers}.h. */
+#if VNET_KERNEL_AT_LEAST(6, 6)
+#include <net/page_pool/helpers.h>
+#else
+#include <net/page_pool.h>
+#endif
+
+/*
+ * A page pool reports itself through netdev netlink (page-pool-get) when it
+ * knows its device (6.8), and from 6.5 a page freed in the NAPI that is the
+ * pool's only consumer goes straight back into the pool's lockless cache
+ * (before, through its ptr_ring).
+ */
+static inline void vnet_pp_params_bind(struct page_pool_params *pp,
+				       struct net_device *dev,
+				       struct napi_struct *napi)
+{
+#if VNET_KERNEL_AT_LEAST(6, 5)
+	pp->napi = napi;
+#endif
+#if VNET_KERNEL_AT_LEAST(6, 8)
+	pp->netdev = dev;
+#endif
+}
+
+/* 6.3: the netdev netlink family reports a device's XDP features (dev-get). */
+#if VNET_KERNEL_AT_LEAST(6, 3)
+#define VNET_XDP_FEATURES \
+	(NETDEV_XDP_ACT_BASIC | NETDEV_XDP_ACT_REDIRECT | NETDEV_XDP_ACT_NDO_XMIT)
+static inline void vnet_set_xdp_features(struct net_device *dev)
+{
+	xdp_set_features_flag(dev, VNET_XDP_FEATURES);
+}
+#else
+static inline void vnet_set_xdp_features(struct net_device *dev) { }
+#endif
+
+/*
+ * 6.8: an RX queue is linked to the NAPI instance that serves it (netlink
+ * queue-get / napi-get).  Older kernels have nothing to link.
+ */
+static inline void vnet_set_rx_queue_napi(struct net_device *dev,
+					  struct napi_struct *napi)
+{
+#if VNET_KERNEL_AT_LEAST(6, 8)
+	netif_queue_set_napi(dev, 0, NETDEV_QUEUE_TYPE_RX, napi);
+#endif
+}
+
+/*
+ * 6.13: netif_napi_add_config() gives the NAPI a persistent slot in the
+ * device, so its napi-set settings and its id survive down/up.
+ */
+static inline void vnet_napi_add(struct net_device *dev, struct napi_struct *napi,
+				 int (*poll)(struct napi_struct *, int))
+{
+#if VNET_KERNEL_AT_LEAST(6, 13)
+	netif_napi_add_config(dev, napi, poll, 0);
+#else
+	netif_napi_add(dev, napi, poll);
+#endif
+}
+
+/*
+ * 6.9: per-queue statistics (netdev_stat_ops, netlink qstats-get) with
+ * packets, bytes and alloc_fail; 6.10 added the drop counters and tx
+ * stop/wake.
+ */
+#if VNET_KERNEL_AT_LEAST(6, 9)
+#define VNET_HAVE_QSTATS	1
+#include <net/netdev_queues.h>
+
+static inline void vnet_qstats_rx_missed(struct netdev_queue_stats_rx *rx,
+					 u64 missed)
+{
+#if VNET_KERNEL_AT_LEAST(6, 10)
+	rx->hw_drops = missed;
+	rx->hw_drop_overruns = missed;
+#endif
+}
+
+static inline void vnet_qstats_tx_stop_wake(struct netdev_queue_stats_tx *tx,
+					    u64 stopped, u64 woken)
+{
+#if VNET_KERNEL_AT_LEAST(6, 10)
+	tx->stop = stopped;
+	tx->wake = woken;
+#endif
+}
+#endif
+
+#endif /* !VNET_BPF */
+#endif /* VNET_COMPAT_H */

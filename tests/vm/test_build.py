@@ -1,0 +1,62 @@
+"""The driver builds for the running kernel as a user builds it: `make -C kmod` with
+the kernel's extra warnings (W=1) and none of them, and through DKMS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.vm import lab
+
+KMOD = lab.TOP / "kmod"
+DKMS_VERSION = "0.1.0"
+
+
+def sources(dest: Path) -> Path:
+    """A clean copy of kmod/ (no build products), so the build starts from nothing."""
+    shutil.copytree(KMOD, dest, ignore=shutil.ignore_patterns("*.o", "*.ko", "*.mod*", ".*", "modules.order",
+                                                              "Module.symvers"))
+    return dest
+
+
+@pytest.mark.smoke
+def test_w1_build_has_no_warnings(tmp_path: Path) -> None:
+    src = sources(tmp_path / "kmod")
+    kdir = f"/lib/modules/{os.uname().release}/build"
+    proc = subprocess.run(["make", "-C", str(src), f"KDIR={kdir}", "W=1"], capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    warnings = [line for line in out.splitlines() if "warning:" in line or "Warning:" in line]
+    assert warnings == [], "\n".join(warnings)
+    assert (src / "vnet.ko").is_file()
+    # The module carries the running kernel's version magic: it loads here.
+    info = lab.sh("modinfo", "-F", "vermagic", str(src / "vnet.ko"))
+    assert info.split()[0] == os.uname().release
+
+
+@pytest.fixture
+def dkms_tree() -> Iterator[Path]:
+    lab.unload()
+    dest = Path(f"/usr/src/vnet-{DKMS_VERSION}")
+    shutil.rmtree(dest, ignore_errors=True)
+    yield sources(dest)
+    subprocess.run(["modprobe", "-r", "vnet"], check=False)
+    subprocess.run(["dkms", "remove", "-m", "vnet", "-v", DKMS_VERSION, "--all"], capture_output=True, check=False)
+    shutil.rmtree(dest, ignore_errors=True)
+
+
+def test_dkms_install_then_modprobe(dkms_tree: Path) -> None:
+    """The README's DKMS steps, as a user with the module on their own machine runs them."""
+    release = os.uname().release
+    lab.sh("dkms", "install", "-m", "vnet", "-v", DKMS_VERSION, "-k", release)
+    assert f"vnet/{DKMS_VERSION}, {release}, x86_64: installed" in lab.sh("dkms", "status")
+    mark = lab.kmsg_mark()
+    lab.sh("modprobe", "vnet")
+    assert "driver: vnet\n" in lab.sh("ethtool", "-i", "vnet0")
+    lab.sh("modprobe", "-r", "vnet")
+    lab.assert_clean_kmsg(mark)
