@@ -337,14 +337,13 @@ int tp_arp(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /*
- * ---- kprobes on the driver's functions (docs/probe-points.md) ---------------
+ * ---- what a probe on a driver function sees, kprobe or fentry alike ----------
  *
- * `--probes kprobe`: for a driver built without trace events, and the way to
- * look at any function of the driver.  These read what they need from driver
- * memory through kmod/vnet.h.
+ * These read what they need from driver memory through kmod/vnet.h.
  */
 
-int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
+/* vnet_start_xmit(skb, dev) is entered. */
+static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device *dev)
 {
 	struct vnet_priv *priv;
 	struct ring_idx ring = {};
@@ -352,17 +351,17 @@ int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
 	unsigned char *data = NULL;
 
 	if (dev_ifindex(dev) != IFINDEX)
-		return 0;
+		return;
 	priv = netdev_priv(dev);
 	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->tx.size);
 	VREAD(data, skb->data);
 	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
 	/* Occupancy with this frame posted: size means this frame fills the ring. */
 	count_xmit((u32)(ring.head - ring.tail) + 1, ring.size, proto, bpf_ktime_get_ns());
-	return 0;
 }
 
-int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
+/* vnet_napi_poll(napi, budget) is entered: remember when, and sample the RX ring. */
+static __always_inline void poll_entered(struct napi_struct *napi, int budget)
 {
 	struct vnet_priv *priv = (void *)napi - offsetof(struct vnet_priv, napi);
 	struct poll_start *st;
@@ -372,22 +371,22 @@ int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
 
 	st = poll_starts.lookup(&zero);
 	if (!st)
-		return 0;
+		return;
 	st->active = 0;
 	if (priv_ifindex(priv) != IFINDEX)
-		return 0;
+		return;
 	c = my_stats();
 	if (!c)
-		return 0;
+		return;
 	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->rx.size);
 	st->budget = budget;
 	st->ts = bpf_ktime_get_ns();
 	st->active = 1;
 	rx_sample(c, ring.head - ring.tail, ring.size, st->ts);
-	return 0;
 }
 
-int on_poll_return(struct pt_regs *ctx)
+/* vnet_napi_poll returns WORK. */
+static __always_inline void poll_returned(int work)
 {
 	struct poll_start *st;
 	struct cpu_stats *c;
@@ -395,32 +394,32 @@ int on_poll_return(struct pt_regs *ctx)
 
 	st = poll_starts.lookup(&zero);
 	if (!st || !st->active)
-		return 0;
+		return;
 	st->active = 0;
 	c = my_stats();
 	if (c)
-		count_poll(c, PT_REGS_RC(ctx), st->budget, bpf_ktime_get_ns() - st->ts);
-	return 0;
+		count_poll(c, work, st->budget, bpf_ktime_get_ns() - st->ts);
 }
 
-int on_tx_complete(struct pt_regs *ctx, struct vnet_priv *priv)
+/* vnet_tx_complete(priv) is entered: remember the tail it starts from. */
+static __always_inline void txc_entered(struct vnet_priv *priv)
 {
 	struct txc_start *st;
 	int zero = 0;
 
 	st = txc_starts.lookup(&zero);
 	if (!st)
-		return 0;
+		return;
 	st->active = 0;
 	if (priv_ifindex(priv) != IFINDEX)
-		return 0;
+		return;
 	st->priv = priv;
 	VREAD(st->tail, priv->tx.tail);
 	st->active = 1;
-	return 0;
 }
 
-int on_tx_complete_return(struct pt_regs *ctx)
+/* vnet_tx_complete returns: the tail moved by what it freed. */
+static __always_inline void txc_returned(void)
 {
 	struct txc_start *st;
 	struct vnet_priv *priv;
@@ -430,21 +429,118 @@ int on_tx_complete_return(struct pt_regs *ctx)
 
 	st = txc_starts.lookup(&zero);
 	if (!st || !st->active)
-		return 0;
+		return;
 	st->active = 0;
 	priv = st->priv;
 	VREAD(tail, priv->tx.tail);
 	c = my_stats();
 	if (c)
 		count_txc(c, tail - st->tail);	/* 0: woke up early, nothing was due */
+}
+
+/* vnet_build_arp(dev, frame, peer_mac, peer_ip, target_ip) is entered. */
+static __always_inline void arp_built(struct net_device *dev, const u8 *peer_mac,
+				      __be32 peer_ip, __be32 target_ip)
+{
+	if (dev_ifindex(dev) != IFINDEX)
+		return;
+	emit_arp(peer_mac, peer_ip, target_ip);
+}
+
+/*
+ * ---- kprobes on the driver's functions (docs/probe-points.md) ---------------
+ *
+ * `--probes kprobe`: for a driver built without trace events, and the way to
+ * look at any function of the driver on any kernel.
+ */
+
+int on_xmit(struct pt_regs *ctx, struct sk_buff *skb, struct net_device *dev)
+{
+	xmit_entered(skb, dev);
+	return 0;
+}
+
+int on_poll(struct pt_regs *ctx, struct napi_struct *napi, int budget)
+{
+	poll_entered(napi, budget);
+	return 0;
+}
+
+int on_poll_return(struct pt_regs *ctx)
+{
+	poll_returned(PT_REGS_RC(ctx));
+	return 0;
+}
+
+int on_tx_complete(struct pt_regs *ctx, struct vnet_priv *priv)
+{
+	txc_entered(priv);
+	return 0;
+}
+
+int on_tx_complete_return(struct pt_regs *ctx)
+{
+	txc_returned();
 	return 0;
 }
 
 int on_build_arp(struct pt_regs *ctx, struct net_device *dev, u8 *frame,
 		 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip)
 {
-	if (dev_ifindex(dev) != IFINDEX)
-		return 0;
-	emit_arp(peer_mac, peer_ip, target_ip);
+	arp_built(dev, peer_mac, peer_ip, target_ip);
 	return 0;
 }
+
+/*
+ * ---- fentry / fexit on the same functions (`--probes fentry`) ----------------
+ *
+ * BPF trampolines: the call jumps straight into the program, with no
+ * breakpoint and no pt_regs, so each hit costs less than a kprobe.  They need
+ * the module's BTF (vnet.ko built against headers that carry vmlinux BTF) and
+ * BCC >= 0.28 (MODULE_KFUNC_PROBE).  BCC attaches every such program when it
+ * loads this file, so only the groups asked for are compiled in (-DFENTRY_*).
+ */
+#ifdef FENTRY_XMIT
+MODULE_KFUNC_PROBE(vnet, vnet_start_xmit, struct sk_buff *skb, struct net_device *dev)
+{
+	xmit_entered(skb, dev);
+	return 0;
+}
+#endif
+
+#ifdef FENTRY_POLL
+MODULE_KFUNC_PROBE(vnet, vnet_napi_poll, struct napi_struct *napi, int budget)
+{
+	poll_entered(napi, budget);
+	return 0;
+}
+
+MODULE_KRETFUNC_PROBE(vnet, vnet_napi_poll, struct napi_struct *napi, int budget, int ret)
+{
+	poll_returned(ret);
+	return 0;
+}
+#endif
+
+#ifdef FENTRY_TXC
+MODULE_KFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv)
+{
+	txc_entered(priv);
+	return 0;
+}
+
+MODULE_KRETFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv, u64 ret)
+{
+	txc_returned();
+	return 0;
+}
+#endif
+
+#ifdef FENTRY_ARP
+MODULE_KFUNC_PROBE(vnet, vnet_build_arp, struct net_device *dev, u8 *frame,
+		   const u8 *peer_mac, __be32 peer_ip, __be32 target_ip)
+{
+	arp_built(dev, peer_mac, peer_ip, target_ip);
+	return 0;
+}
+#endif

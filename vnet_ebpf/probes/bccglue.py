@@ -6,6 +6,7 @@ import ctypes
 import importlib
 import mmap
 import os
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,21 @@ def import_bcc() -> ModuleType:
     except ImportError as err:
         raise UserError(INSTALL_HINT) from err
     # A PyPI package also called "bcc" exists and shadows the real one.
+
+
+def bcc_has_module_fentry() -> bool:
+    """BCC >= 0.28 attaches fentry/fexit programs to module functions (MODULE_KFUNC_PROBE);
+    older BCC only to vmlinux.  Also False without BCC or kernel trampolines."""
+    try:
+        bcc = importlib.import_module("bcc")
+    except ImportError:
+        return False
+    version = tuple(int(p) for p in re.findall(r"\d+", str(getattr(bcc, "__version__", "0")))[:2])
+    try:
+        kernel_ok = bool(bcc.BPF.support_kfunc())
+    except Exception:  # an old or foreign bcc
+        return False
+    return version >= (0, 28) and kernel_ok
 
 
 def require_root() -> None:

@@ -15,9 +15,14 @@ from vnet_ebpf.probes import bccglue, bpfstats, device
 
 #: How the probes reach the driver.  "tracepoint": BPF raw-tracepoint programs on the
 #: driver's trace events (kmod/vnet_trace.h), the default: far cheaper on the transmit
-#: path than a kprobe (docs/benchmarks.md).  "kprobe": kprobes and kretprobes on the
-#: driver's functions (docs/probe-points.md), for a vnet.ko built without trace events.
-PROBE_KINDS = ("tracepoint", "kprobe")
+#: path than the others (docs/benchmarks.md).  "fentry": fentry/fexit programs (BPF
+#: trampolines) on the driver's functions (docs/probe-points.md), which need the
+#: module's BTF and BCC >= 0.28.  "kprobe": kprobes and kretprobes on the same
+#: functions, which work everywhere.
+PROBE_KINDS = ("tracepoint", "fentry", "kprobe")
+#: --probes auto takes the first of these the kernel, BCC and vnet.ko offer: the
+#: cheapest first, as measured by `make bench` (docs/benchmarks.md).
+AUTO_ORDER = ("tracepoint", "fentry", "kprobe")
 #: probe kind -> probe group -> (attach kind, driver event or function, BPF function)
 PROBES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     "tracepoint": {
@@ -26,6 +31,15 @@ PROBES: dict[str, dict[str, list[tuple[str, str, str]]]] = {
         "poll": [("raw_tracepoint", "vnet_napi_poll", "tp_napi_poll")],
         "txc": [("raw_tracepoint", "vnet_tx_complete", "tp_tx_complete")],
         "arp": [("raw_tracepoint", "vnet_arp_generated", "tp_arp")],
+    },
+    # BCC attaches these itself when it loads the programs (bpf/vnet_trace.bpf.c).
+    "fentry": {
+        "xmit": [("fentry", "vnet_start_xmit", "kfunc__vnet__vnet_start_xmit")],
+        "poll": [("fentry", "vnet_napi_poll", "kfunc__vnet__vnet_napi_poll"),
+                 ("fexit", "vnet_napi_poll", "kretfunc__vnet__vnet_napi_poll")],
+        "txc": [("fentry", "vnet_tx_complete", "kfunc__vnet__vnet_tx_complete"),
+                ("fexit", "vnet_tx_complete", "kretfunc__vnet__vnet_tx_complete")],
+        "arp": [("fentry", "vnet_build_arp", "kfunc__vnet__vnet_build_arp")],
     },
     "kprobe": {
         "xmit": [("kprobe", "vnet_start_xmit", "on_xmit")],
@@ -44,16 +58,30 @@ HISTS: dict[str, tuple[str, ...]] = {
 }
 #: Present when the loaded vnet.ko defines trace events that BPF can attach to.
 RAW_TP_SECTION = device.MODULE / "sections" / "__bpf_raw_tp_map"
+#: Present when the loaded vnet.ko carries BTF, which fentry/fexit programs attach by.
+MODULE_BTF = Path("/sys/kernel/btf/vnet")
+
+
+def unavailable(kind: str) -> str | None:
+    """Why probe KIND cannot be used here, or None when it can."""
+    if kind == "tracepoint" and not RAW_TP_SECTION.exists():
+        return "this vnet.ko has no trace events (built before kmod/vnet_trace.h): rebuild it"
+    if kind == "fentry":
+        if not MODULE_BTF.exists():
+            return ("this vnet.ko has no BTF (/sys/kernel/btf/vnet): build it against headers "
+                    "that ship vmlinux BTF (Debian 13's do) with pahole installed")
+        if not bccglue.bcc_has_module_fentry():
+            return "this BCC cannot attach fentry to module functions (needs BCC >= 0.28)"
+    return None
 
 
 def probe_kind(wanted: str) -> str:
     """The probe kind to use for WANTED ("auto" or one of PROBE_KINDS)."""
-    has_events = RAW_TP_SECTION.exists()
     if wanted == "auto":
-        return "tracepoint" if has_events else "kprobe"
-    if wanted == "tracepoint" and not has_events:
-        raise UserError("this vnet.ko has no trace events (built before kmod/vnet_trace.h): "
-                        "rebuild it, or use --probes kprobe")
+        return next(kind for kind in AUTO_ORDER if unavailable(kind) is None)
+    why = unavailable(wanted)
+    if why:
+        raise UserError(f"--probes {wanted}: {why}; or use --probes auto")
     return wanted
 
 
@@ -112,7 +140,10 @@ class Tracer(bccglue.Loaded):
     # -- life cycle --------------------------------------------------------------
 
     def __enter__(self) -> Tracer:
-        self.bpf = bccglue.load(SOURCE, [f"-DIFINDEX={self.dev.ifindex}", f"-DNCPU={self.ncpu}"])
+        flags = [f"-DIFINDEX={self.dev.ifindex}", f"-DNCPU={self.ncpu}"]
+        if self.kind == "fentry":  # BCC attaches what is compiled in: only these groups
+            flags += [f"-DFENTRY_{group.upper()}" for group in self.groups]
+        self.bpf = bccglue.load(SOURCE, flags)
         self.cells = bccglue.MappedArray(self.bpf["stats"])
         self.cells_fields = {name: self.cells.field(name) for name, _ in self.cells.leaf._fields_}
         ring_type = dict(self.cells.leaf._fields_)["tx"]
@@ -124,7 +155,11 @@ class Tracer(bccglue.Loaded):
                 if fn in self.attached:  # one program can serve two groups
                     continue
                 try:
-                    if how == "raw_tracepoint":
+                    if how in ("fentry", "fexit"):
+                        fds = self.bpf.kfunc_entry_fds if how == "fentry" else self.bpf.kfunc_exit_fds
+                        if fn.encode() not in fds:
+                            raise UserError(f"BCC did not attach {fn}")
+                    elif how == "raw_tracepoint":
                         self.bpf.attach_raw_tracepoint(tp=event.encode(), fn_name=fn.encode())
                     elif how == "kprobe":
                         self.bpf.attach_kprobe(event=event, fn_name=fn)

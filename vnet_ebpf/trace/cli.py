@@ -36,9 +36,11 @@ json_option = click.option("--json", "as_json", is_flag=True, help="One JSON obj
 interval_arg = click.argument("interval", type=click.FloatRange(min=0.1), default=1.0, required=False)
 count_arg = click.argument("count", type=click.IntRange(min=0), default=0, required=False)
 probes_option = click.option(
-    "--probes", type=click.Choice(["auto", "tracepoint", "kprobe"]), default="auto", show_default=True,
-    help="How to reach the driver: its trace events (cheap on the hot path) or kprobes on its "
-         "functions.  auto: trace events when the loaded vnet.ko has them.")
+    "--probes", type=click.Choice(["auto", "tracepoint", "fentry", "kprobe"]), default="auto",
+    show_default=True,
+    help="How to reach the driver: its trace events (cheapest on the hot path), fentry/fexit on "
+         "its functions (needs BCC >= 0.28 and vnet.ko with BTF) or kprobes on them (anywhere).  "
+         "auto: the first of these the kernel, BCC and vnet.ko offer.")
 
 
 #: Set by SIGINT/SIGTERM.  A flag, not KeyboardInterrupt: a signal that lands while
@@ -330,4 +332,4 @@ def top(iface: str, probes: str, interval: float, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(prog_name=PROG if os.environ.get("VNET_LAB_GUEST") else None)
+    main(prog_name=PROG if os.environ.get("VNET_LAB_IN_GUEST") else None)
