@@ -32,8 +32,16 @@ def load(*params: str) -> None:
 
 
 def unload() -> None:
-    if loaded():
-        sh("rmmod", "vnet")
+    """rmmod vnet.  A detached fentry/fexit program releases the module after an RCU grace
+    period, not at once: "in use" is retried for a few seconds."""
+    deadline = time.monotonic() + 10
+    while loaded():
+        proc = subprocess.run(["rmmod", "vnet"], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return
+        if "in use" not in proc.stderr or time.monotonic() > deadline:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
+        time.sleep(0.2)
 
 
 def kmsg_mark() -> int:

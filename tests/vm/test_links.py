@@ -23,6 +23,7 @@ def in_ns(ns: str, dev: str) -> bool:
     return subprocess.run(["ip", "-n", ns, "link", "show", dev], capture_output=True, check=False).returncode == 0
 
 
+@pytest.mark.smoke
 def test_ip_link_add_and_del(vnet: Path) -> None:
     lab.sh("ip", "link", "add", "vnet7", "type", "vnet")
     assert "driver: vnet\n" in lab.sh("ethtool", "-i", "vnet7")
@@ -42,6 +43,7 @@ def test_ip_link_add_with_address(vnet: Path) -> None:
     lab.sh("ip", "link", "del", "vnet8")
 
 
+@pytest.mark.smoke
 def test_netns_move_and_death(vnet: Path, netns: list[str]) -> None:
     netns.append("vt1")
     lab.sh("ip", "netns", "add", "vt1")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.vm import lab
 
 
+@pytest.mark.smoke
 def test_vnet0_exists_with_driver_and_mac(vnet: Path) -> None:
     assert vnet.is_dir()
     info = lab.sh("ethtool", "-i", "vnet0")
@@ -27,6 +30,7 @@ def test_unload_removes_the_device(vnet: Path) -> None:
     assert "vnet0" not in lab.sh("ip", "-o", "link")
 
 
+@pytest.mark.smoke
 def test_reload_cycles_are_clean() -> None:
     lab.unload()
     mark = lab.kmsg_mark()

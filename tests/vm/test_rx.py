@@ -14,8 +14,10 @@ import pytest
 
 from tests.vm import lab
 
+# Filtered on the device's ifindex through the napi_struct (kernel BTF), not on the
+# dev_name string: bpftrace 0.23 reads that __data_loc field as empty on 6.12.
 NAPI_BT = r"""
-tracepoint:napi:napi_poll /str(args->dev_name) == "vnet0"/ {
+tracepoint:napi:napi_poll /((struct napi_struct *)args->napi)->dev->ifindex == IFINDEX/ {
     @work[args->work] = count();
     @over = sum(args->work > args->budget ? 1 : 0);
 }
@@ -25,8 +27,9 @@ tracepoint:napi:napi_poll /str(args->dev_name) == "vnet0"/ {
 class NapiWitness(lab.BpftraceWitness):
     """bpftrace on the kernel's own napi:napi_poll tracepoint: work per poll."""
 
-    def __init__(self) -> None:
-        super().__init__(NAPI_BT, ("@work", "@over"))
+    def __init__(self, dev: str = "vnet0") -> None:
+        ifindex = Path(f"/sys/class/net/{dev}/ifindex").read_text().strip()
+        super().__init__(NAPI_BT.replace("IFINDEX", ifindex), ("@work", "@over"))
 
     def stop(self) -> tuple[Counter[int], int]:
         out = self.finish()

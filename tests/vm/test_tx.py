@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.vm import lab
 
 ETH_P_IP, ETH_P_ARP, ETH_P_IPV6, ETH_P_OTHER = 0x0800, 0x0806, 0x86DD, 0x88B5
 FRAME = 60  # 14-byte header + 46-byte payload
 
 
+@pytest.mark.smoke
 def test_n_frames_counted_exactly_by_protocol(vnet: Path) -> None:
     lab.quiet_link_up("vnet0")
     sent = {ETH_P_ARP: 7, ETH_P_IP: 11, ETH_P_IPV6: 13, ETH_P_OTHER: 1000}
