@@ -1,24 +1,27 @@
 # The two commands of the README:
 #   sudo make demo   - the main job: build the lab guest if needed, load vnet0, show it live
-#   sudo make test   - lint, host unit tests, then the guest tests in the lab
+#   sudo make test   - lint, host unit tests, the guest tests in the lab on the default guest
+#                      (trixie), then the smoke subset on the other guests (SMOKE_GUESTS)
 # GUEST=bookworm|trixie|trixie-backports picks the lab guest (default: $VNET_LAB_GUEST,
 # else trixie), e.g. `sudo make vm GUEST=bookworm`.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/vnet-lab
-VM_TIMEOUT ?= 1500
+VM_TIMEOUT ?= 2400
+SMOKE_GUESTS ?= bookworm trixie-backports
+PYTEST_VM = python3 -m pytest -q --color=no -p no:cacheprovider
 GUEST ?=
 ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo test lint unit vm bench deps clean
+.PHONY: demo test lint unit vm vm-smoke bench deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
 
-test: lint unit vm
+test: lint unit vm vm-smoke
 
 deps:
 	@sh scripts/host-deps.sh
@@ -37,17 +40,36 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit
 
+# Each lab run says how long it took (CI's time split).
 vm: deps $(VENV)/.installed
-	$(LAB) run --timeout $(VM_TIMEOUT) -- python3 -m pytest -q --color=no -p no:cacheprovider tests/vm
+	@TIMEFORMAT="== vm: all guest tests on $${VNET_LAB_GUEST:-the default guest} in %0R s"; \
+		time $(LAB) run --timeout $(VM_TIMEOUT) -- $(PYTEST_VM) tests/vm
 
-# Ratios measured side by side in one lab run (docs/benchmarks.md).  The guest gets no
-# environment of ours: BENCH_* settings (BENCH_ROUNDS=7 ...) are passed on explicitly.
+# On the other guests: the W=1 build, load/unload and one test per area (pytest -m smoke).
+vm-smoke: deps $(VENV)/.installed
+	@set -e; for g in $(SMOKE_GUESTS); do \
+		TIMEFORMAT="== vm-smoke: smoke tests on $$g in %0R s"; \
+		time $(LAB) run --guest $$g --timeout $(VM_TIMEOUT) -- $(PYTEST_VM) -m smoke tests/vm; \
+	done
+
+# Ratios measured side by side in one lab run (docs/benchmarks.md), on the default guest and
+# on the newest kernel, each with the guest clock following the host's (wall) and counting
+# instructions (QEMU -icount: the host's noise drops out of the ratios).  The guest gets
+# no environment of ours: BENCH_* settings (BENCH_ROUNDS=7 ...) are passed on explicitly.
 BENCH_ENV = $(shell env | grep '^BENCH_[A-Z_]*=' | tr '\n' ' ')
+BENCH_GUESTS ?= trixie trixie-backports
+BENCH_CLOCKS ?= wall icount
 bench: deps $(VENV)/.installed
 	@$(LAB) run -- true >/dev/null 2>&1  # the driver is built: time a plain run next
 	@TIMEFORMAT='vnet-lab run -- true: %R s (target <= 20 s)'; time $(LAB) run -- true
-	$(LAB) run --timeout 1800 -- env $(BENCH_ENV) python3 bench/bench.py
+	@set -e; for g in $(BENCH_GUESTS); do for c in $(BENCH_CLOCKS); do \
+		echo "== bench: guest $$g, $$c clock"; \
+		$(LAB) run --guest $$g $$([ $$c = icount ] && echo --icount) --timeout 3600 -- \
+			env $(BENCH_ENV) BENCH_OUT=.lab/bench-$$g-$$c.json python3 bench/bench.py; \
+	done; done
 	$(LAB) run --timeout 900 -- env $(BENCH_ENV) python3 bench/tracing_cost.py
+	@echo "== bench: side by side"
+	@$(PY) bench/summary.py $(foreach g,$(BENCH_GUESTS),$(foreach c,$(BENCH_CLOCKS),.lab/bench-$(g)-$(c).json))
 
 clean:
 	$(MAKE) -C kmod clean

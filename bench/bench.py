@@ -4,8 +4,8 @@ Runs inside the guest (absolute numbers under emulation mean little; the ratios
 are what we hold ourselves to, see docs/benchmarks.md):
 
   1. TX packets/s through vnet0 with `vnet-trace napi` and `rings` attached, divided by the
-     same pktgen run without them (target >= 0.95); with the default probes (the driver's
-     trace events) and, for comparison, with `--probes kprobe`
+     same pktgen run without them (target >= 0.95), for every probe kind this kernel, BCC
+     and vnet.ko offer (the driver's trace events, fentry, kprobes), side by side
   2. CPU used by the vnet-trace processes during that run (target <= 2 % of one core)
   3. vnet0 TX packets/s divided by the kernel's dummy driver, same pktgen run (target >= 0.7)
   4. XDP_DROP frames/s on vnet0 RX at the generator's highest rate, native XDP divided by
@@ -28,13 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tracers import Tracers  # bench/, the script's directory
 
 from vnet_ebpf.lab import pktgen
-from vnet_ebpf.probes import bccglue, device, xdp
+from vnet_ebpf.probes import bccglue, device, tracer, xdp
 
 COUNT = int(os.environ.get("BENCH_COUNT", "300000"))
 XDP_SECONDS = float(os.environ.get("BENCH_XDP_SECONDS", "4"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-#: The probe kinds to trace with, the default first (BENCH_PROBES=tracepoint halves a round).
-PROBES = os.environ.get("BENCH_PROBES", "tracepoint,kprobe").split(",")
+#: The probe kinds to trace with (BENCH_PROBES=tracepoint shortens a round); by default every
+#: kind available here, in --probes auto's order.  Resolved once the module is loaded.
+PROBES: list[str] = [p for p in os.environ.get("BENCH_PROBES", "").split(",") if p]
 #: Seconds between the tracers' first report and the measured run, so that it measures
 #: tracing in its steady state, not the end of BCC's compile.
 SETTLE_S = float(os.environ.get("BENCH_SETTLE_S", "3"))
@@ -42,6 +43,16 @@ SETTLE_S = float(os.environ.get("BENCH_SETTLE_S", "3"))
 
 def sh(*argv: str) -> None:
     subprocess.run(argv, check=True)
+
+
+def progress(text: str) -> None:
+    """One line on stderr per measured run: the bench takes minutes, and says where it is."""
+    print(f"bench {time.strftime('%H:%M:%S')}: {text}", file=sys.stderr, flush=True)
+
+
+def spread(values: list[int] | list[float]) -> float | None:
+    """(max - min) / median: how far apart repeated runs of the same thing land."""
+    return round((max(values) - min(values)) / statistics.median(values), 3) if values else None
 
 
 def tx_pps(dev: str) -> int:
@@ -104,6 +115,11 @@ def main() -> int:
     sh("modprobe", "dummy", "numdummies=1")
     sh("ip", "link", "set", "dummy0", "up")
 
+    if not PROBES:
+        PROBES.extend(kind for kind in tracer.AUTO_ORDER if tracer.unavailable(kind) is None)
+    clock = os.environ.get("VNET_LAB_CLOCK", "wall")
+    progress(f"{ROUNDS} rounds of {COUNT} frames; probe kinds {', '.join(PROBES)}; guest clock {clock}")
+
     # Rounds alternate plain, dummy and traced runs: the noise of this machine drifts over
     # minutes, so blocks of one kind would measure the drift.  Each traced run also has the
     # plain run just before it, for a paired ratio.
@@ -114,23 +130,33 @@ def main() -> int:
     cpu: dict[str, list[float]] = {kind: [] for kind in PROBES}  # both processes
     cpu_each: list[list[float]] = []  # [napi, rings] per round, default probes
     bpf_ns: dict[str, list[float]] = {kind: [] for kind in PROBES}
+
+    def measured(what: str, pps: int, series: list[int]) -> int:
+        series.append(pps)
+        progress(f"round {len(dummy)}/{ROUNDS}: {what} {pps:,} pps (median so far {statistics.median(series):,.0f})")
+        return pps
+
     for _ in range(ROUNDS):
         dummy.append(tx_pps("dummy0"))
+        progress(f"round {len(dummy)}/{ROUNDS}: dummy0 {dummy[-1]:,} pps")
         for probes in traced:
-            plain.append(tx_pps("vnet0"))
+            measured("vnet0 plain", tx_pps("vnet0"), plain)
             with Tracers(probes) as tracers:
                 time.sleep(SETTLE_S)
                 before = tracers.cpu_seconds()
                 t0 = time.monotonic()
-                traced[probes].append(tx_pps("vnet0"))
+                measured(f"vnet0 traced ({probes})", tx_pps("vnet0"), traced[probes])
                 wall = time.monotonic() - t0
                 used = [100.0 * (after - b) / wall for b, after in zip(before, tracers.cpu_seconds(), strict=True)]
                 cpu[probes].append(round(sum(used), 2))
-                if probes == "tracepoint":
+                if probes == PROBES[0]:
                     cpu_each.append([round(u, 2) for u in used])
             paired[probes].append(round(traced[probes][-1] / plain[-1], 3))
             bpf_ns[probes].append(bpf_ns_per_xmit(tracers.rings_lines))
-    plain.append(tx_pps("vnet0"))
+            progress(f"round {len(dummy)}/{ROUNDS}: {probes} traced/plain {paired[probes][-1]} "
+                     f"(median so far {statistics.median(paired[probes])})")
+    measured("vnet0 plain", tx_pps("vnet0"), plain)
+    progress("XDP_DROP native against generic")
     fps = xdp_drop_fps(ROUNDS)
 
     def ratio(pps: list[int]) -> float | None:
@@ -143,27 +169,28 @@ def main() -> int:
         return statistics.median(values) if values else None
 
     result = {
+        "kernel": os.uname().release,
+        "clock": clock,
+        "rounds": ROUNDS,
         "frames_per_run": COUNT,
+        "probe_kinds": PROBES,
         "vnet_pps": plain,
-        "vnet_traced_pps": traced.get("tracepoint", []),
-        "vnet_traced_kprobe_pps": traced.get("kprobe", []),
+        "vnet_pps_spread": spread(plain),
         "dummy_pps": dummy,
-        "traced_over_plain": ratio(traced.get("tracepoint", [])),
-        "traced_kprobe_over_plain": ratio(traced.get("kprobe", [])),
-        "traced_over_plain_paired": paired.get("tracepoint", []),
-        "traced_kprobe_over_plain_paired": paired.get("kprobe", []),
-        "traced_over_plain_paired_median": median(paired.get("tracepoint", [])),
-        "tracer_cpu_pct_of_one_core": median(cpu.get("tracepoint", [])),
-        "tracer_cpu_pct_rounds": cpu.get("tracepoint", []),
+        "dummy_pps_spread": spread(dummy),
+        "traced_pps": traced,
+        "traced_over_plain": {kind: ratio(traced[kind]) for kind in PROBES},
+        "traced_over_plain_paired": paired,
+        "traced_over_plain_paired_median": {kind: median(paired[kind]) for kind in PROBES},
+        "traced_over_plain_paired_spread": {kind: spread(paired[kind]) for kind in PROBES},
+        "traced_slowdown_ns_per_frame": {kind: slowdown_ns(traced[kind]) for kind in PROBES},
+        "rings_bpf_ns_per_xmit": {kind: median(bpf_ns[kind]) for kind in PROBES},
+        "tracer_cpu_pct_of_one_core": {kind: median(cpu[kind]) for kind in PROBES},
+        "tracer_cpu_pct_rounds": cpu,
         "tracer_cpu_pct_napi_rings_rounds": cpu_each,
         "tracer_cpu_pct_per_process": max((statistics.median(col) for col in zip(*cpu_each, strict=True)),
                                           default=None),
-        "tracer_kprobe_cpu_pct_of_one_core": median(cpu.get("kprobe", [])),
         "vnet_over_dummy": round(statistics.median(plain) / statistics.median(dummy), 3),
-        "rings_bpf_ns_per_xmit": median(bpf_ns.get("tracepoint", [])),
-        "rings_kprobe_bpf_ns_per_xmit": median(bpf_ns.get("kprobe", [])),
-        "traced_slowdown_ns_per_frame": slowdown_ns(traced.get("tracepoint", [])),
-        "traced_kprobe_slowdown_ns_per_frame": slowdown_ns(traced.get("kprobe", [])),
         "xdp_drop_fps_native": fps["native"],
         "xdp_drop_fps_generic": fps["generic"],
         "xdp_drop_fps_native_ethtool": fps["native_ethtool"],  # 0 in generic mode: the driver's hook is not used
@@ -171,14 +198,16 @@ def main() -> int:
         "xdp_native_over_generic": round(statistics.median(fps["native"]) / statistics.median(fps["generic"]), 3),
     }
     print(json.dumps(result, indent=2))
-    print(f"TX pps traced/plain: {result['traced_over_plain']}  (target >= 0.95; median of the paired rounds "
-          f"{result['traced_over_plain_paired_median']}; {result['traced_kprobe_over_plain']} with --probes kprobe)")
-    print(f"vnet-trace CPU:      {result['tracer_cpu_pct_of_one_core']} % of one core for napi + rings together, "
-          f"{result['tracer_cpu_pct_per_process']} % for the busier one  (target <= 2)")
+    kinds = ", ".join(f"{k} {result['traced_over_plain'][k]}" for k in PROBES)  # type: ignore[index]
+    print(f"TX pps traced/plain ({clock} clock): {kinds}  (target >= 0.95; plain runs spread "
+          f"{result['vnet_pps_spread']})")
+    print(f"vnet-trace CPU:      {result['tracer_cpu_pct_of_one_core']} % of one core for napi + rings together "
+          f"(target <= 2)")
     print(f"vnet/dummy TX pps:   {result['vnet_over_dummy']}  (target >= 0.7)")
     print(f"XDP_DROP native/generic: {result['xdp_native_over_generic']}  (target >= 1.5)")
-    Path(".lab").mkdir(exist_ok=True)
-    Path(".lab/bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    out = Path(os.environ.get("BENCH_OUT", ".lab/bench.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -22,8 +22,10 @@ def value_after(argv: list[str], flag: str) -> list[str]:
 def test_tcg_argv() -> None:
     argv = qemu.qemu_argv(spec(accel="tcg"))
     assert argv[0] == "qemu-system-x86_64"
-    assert value_after(argv, "-accel") == ["tcg,thread=multi"]
+    # One host thread for every vCPU: coherent with the guest's live code patching.
+    assert value_after(argv, "-accel") == ["tcg,thread=single"]
     assert value_after(argv, "-cpu") == ["max"]
+    assert value_after(qemu.qemu_argv(spec(accel="tcg-mt")), "-accel") == ["tcg,thread=multi"]
     assert value_after(argv, "-smp") == ["2"]
     assert "-no-reboot" in argv
     assert value_after(argv, "-serial") == ["stdio"]
@@ -68,3 +70,12 @@ def test_tcg_trusts_the_tsc_and_kvm_does_not_need_to() -> None:
     (kvm,) = value_after(qemu.qemu_argv(spec(accel="kvm")), "-append")
     assert "tsc=reliable" in tcg.split()
     assert "tsc=reliable" not in kvm.split()
+
+
+def test_icount_argv_is_single_threaded_tcg_counting_instructions() -> None:
+    argv = qemu.qemu_argv(spec(accel="icount"))
+    # QEMU refuses icount with multi-threaded TCG; sleep=off: guest time never waits for the host.
+    assert value_after(argv, "-accel") == ["tcg,thread=single"]
+    assert value_after(argv, "-icount") == [f"shift={qemu.ICOUNT_SHIFT},sleep=off,align=off"]
+    (append,) = value_after(argv, "-append")
+    assert "tsc=reliable" in append.split()

@@ -111,16 +111,21 @@ def build(guest: str | None, force: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show the guest's boot output too.")
 @click.option("--no-build", is_flag=True, help="Fail instead of building a missing image.")
 @click.option("--no-driver", is_flag=True, help="Neither build nor load kmod/vnet.ko in the guest.")
+@click.option("--icount", is_flag=True,
+              help="Software emulation with the guest's clock counting instructions (QEMU -icount), "
+                   "so that rates measured in the guest do not depend on the host's load (benchmarks).")
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 @reported(PROG)
 def run(guest: str | None, timeout: float, load: bool, verbose: bool, no_build: bool, no_driver: bool,
-        cmd: tuple[str, ...]) -> None:
+        icount: bool, cmd: tuple[str, ...]) -> None:
     """Boot the guest, build the driver, run CMD as root in the checkout; exit with CMD's status.
 
     Example: vnet-lab run --load -- ip -s link show vnet0
     """
     g = _guest(guest)
     _check_driver_flags(load, no_driver)
+    if icount:
+        os.environ["VNET_LAB_ACCEL"] = "icount"
     sys.exit(_run(g, list(cmd), timeout, load, verbose, not no_build, build_driver=not no_driver))
 
 

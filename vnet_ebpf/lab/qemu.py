@@ -7,6 +7,10 @@ from pathlib import Path
 
 #: PID 1 of the guest, installed into the image by provision.sh.
 GUEST_INIT = "/usr/local/sbin/vnet-lab-boot"
+#: Under icount each guest instruction takes 2^ICOUNT_SHIFT ns of guest time: 0 is a
+#: 1 GHz guest that retires one instruction a cycle, near enough to a real one that
+#: the driver's timers (tx-usecs, the RX generator) keep their proportions.
+ICOUNT_SHIFT = 0
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class VmSpec:
     kernel: Path
     initrd: Path
     disk: Path
-    accel: str = "tcg"  # "kvm" or "tcg"
+    accel: str = "tcg"  # "kvm", "tcg", "tcg-mt" (multi-threaded) or "icount" (see accel_args)
     smp: int = 2
     memory_mb: int = 3072
     shares: tuple[Share, ...] = field(default_factory=tuple)
@@ -45,7 +49,7 @@ def kernel_cmdline(spec: VmSpec) -> str:
         "panic=-1",
         "oops=panic",
     ]
-    if spec.accel == "tcg":
+    if spec.accel in ("tcg", "tcg-mt", "icount"):
         # The TSC check at boot fails under emulation (the vCPUs are host threads
         # started at different times) and the kernel falls back to the HPET, whose
         # every read is an emulated MMIO access of several microseconds: each
@@ -59,10 +63,24 @@ def accel_args(accel: str) -> list[str]:
     if accel == "kvm":
         return ["-accel", "kvm", "-cpu", "host"]
     if accel == "tcg":
+        # One host thread runs both vCPUs in turn.  With a thread per vCPU ("tcg-mt",
+        # faster for parallel work) the guest kernel's live code patching races: a vCPU
+        # can run a stale translation holding the INT3 of a text_poke_bp() that another
+        # vCPU has finished, and the kernel oopses on an INT3 nobody claims
+        # (docs/architecture.md, known issues).
+        return ["-accel", "tcg,thread=single", "-cpu", "max"]
+    if accel == "tcg-mt":
         # Multi-threaded TCG uses both host cores; "max" gives the guest every CPU
         # feature TCG can emulate.
         return ["-accel", "tcg,thread=multi", "-cpu", "max"]
-    raise ValueError(f"unknown accelerator {accel!r} (kvm or tcg)")
+    if accel == "icount":
+        # Guest time follows the instructions executed (2^ICOUNT_SHIFT ns each) and
+        # never waits on the host's clock (sleep=off): a rate the guest measures counts
+        # instructions per event, whatever else the host is doing.  icount runs the
+        # vCPUs in one host thread (QEMU refuses it with multi-threaded TCG).
+        return ["-accel", "tcg,thread=single", "-cpu", "max",
+                "-icount", f"shift={ICOUNT_SHIFT},sleep=off,align=off"]
+    raise ValueError(f"unknown accelerator {accel!r} (kvm, tcg, tcg-mt or icount)")
 
 
 def qemu_argv(spec: VmSpec, qemu: str = "qemu-system-x86_64") -> list[str]:

@@ -65,8 +65,8 @@ def choose_accel(image: Image, logs: Path, verbose: bool = False) -> str:
     """
     forced = os.environ.get("VNET_LAB_ACCEL", "")
     if forced:
-        if forced not in ("kvm", "tcg"):
-            raise UserError(f"VNET_LAB_ACCEL must be kvm or tcg, not {forced!r}", 2)
+        if forced not in ("kvm", "tcg", "tcg-mt", "icount"):
+            raise UserError(f"VNET_LAB_ACCEL must be kvm, tcg, tcg-mt or icount, not {forced!r}", 2)
         return forced
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg"
@@ -126,7 +126,7 @@ def kmod_digest(kmod: Path) -> str:
 
 
 def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, build_driver: bool,
-                   guest: str) -> None:
+                   guest: str, accel: str = "tcg") -> None:
     shutil.copy(cache.GUEST_DIR / "init.sh", ctl / "init.sh")
     cols, lines = shutil.get_terminal_size()
     env = {
@@ -135,6 +135,8 @@ def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, 
         "MODE": mode,
         "LOAD": "1" if load else "0",
         "BUILD": "1" if build_driver else "0",
+        # What the guest's clock follows: the host's ("wall") or instructions ("icount").
+        "CLOCK": "icount" if accel == "icount" else "wall",
         "KMOD_DIGEST": kmod_digest(src / "kmod"),
         "COLUMNS": str(cols),
         "LINES": str(lines),
@@ -230,7 +232,7 @@ def run_vm(
     console_log = logs / f"run-{stamp}.console.log"
     with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
         ctl = Path(ctl_name)
-        _write_control(ctl, src, cmd, "run", load, build_driver, image.guest)
+        _write_control(ctl, src, cmd, "run", load, build_driver, image.guest, accel)
         spec = qemu.VmSpec(
             kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel,
             shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),
@@ -294,7 +296,7 @@ def shell(image: Image, src: Path, *, accel: str, load: bool, logs: Path, build_
     logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
         ctl = Path(ctl_name)
-        _write_control(ctl, src, [], "shell", load, build_driver, image.guest)
+        _write_control(ctl, src, [], "shell", load, build_driver, image.guest, accel)
         spec = qemu.VmSpec(
             kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel, interactive=True,
             shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),
