@@ -16,12 +16,12 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo test lint unit vm vm-smoke bench deps clean
+.PHONY: demo test lint unit vm vm-smoke vm-all bench deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
 
-test: lint unit vm vm-smoke
+test: lint unit vm-all
 
 deps:
 	@sh scripts/host-deps.sh
@@ -44,6 +44,10 @@ unit: $(VENV)/.installed
 vm: deps $(VENV)/.installed
 	@TIMEFORMAT="== vm: all guest tests on $${VNET_LAB_GUEST:-the default guest} in %0R s"; \
 		time $(LAB) run --timeout $(VM_TIMEOUT) -- $(PYTEST_VM) tests/vm
+
+# Both of the above, side by side (one host core each under emulation): what `make test` runs.
+vm-all: deps $(VENV)/.installed
+	@scripts/vm-tests.sh $(LAB) $(VM_TIMEOUT) "$(SMOKE_GUESTS)" $(PYTEST_VM)
 
 # On the other guests: the W=1 build, load/unload and one test per area (pytest -m smoke).
 vm-smoke: deps $(VENV)/.installed

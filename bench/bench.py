@@ -108,7 +108,7 @@ def bpf_ns_per_xmit(rings_lines: list[str]) -> float:
 
 
 def main() -> int:
-    sh("insmod", "kmod/vnet.ko")
+    sh("insmod", os.environ.get("VNET_LAB_KO", "kmod/vnet.ko"))
     sh("ip", "link", "set", "vnet0", "up")
     # vnet0 as users get it: the default tx-usecs (20).  At tx-usecs 0 every transmit finds
     # the TX-done timer idle and re-arms it, which costs more under emulation (docs/benchmarks.md).

@@ -61,7 +61,7 @@ def processes_cost() -> dict[str, object]:
 
 
 def main() -> int:
-    subprocess.run(["insmod", "kmod/vnet.ko"], check=True)
+    subprocess.run(["insmod", os.environ.get("VNET_LAB_KO", "kmod/vnet.ko")], check=True)
     subprocess.run(["ip", "link", "set", "vnet0", "up"], check=True)
     tracer = Tracer(device.resolve("vnet0"), GROUPS, kind="tracepoint")
     tracer.__enter__()

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Self
 
 TOP = Path(__file__).resolve().parents[2]
-MODULE = TOP / "kmod" / "vnet.ko"
+#: The driver the lab built for the running kernel (init.sh: .lab/kbuild/<release>/vnet.ko).
+MODULE = Path(os.environ.get("VNET_LAB_KO", str(TOP / "kmod" / "vnet.ko")))
 BAD_KMSG = re.compile(r"WARNING:|BUG:|Oops|general protection|refcount_t:|kernel BUG|list_del corruption")
 
 
