@@ -13,7 +13,14 @@
 #include <linux/hrtimer.h>
 #include <linux/netdevice.h>
 #include <linux/u64_stats_sync.h>
+#ifndef VNET_BPF
+/*
+ * Not in BPF builds: <net/xdp.h> pulls in the kernel's internal <linux/bpf.h>,
+ * which BCC cannot compile against its own older copy of the uapi header on
+ * newer kernels.  Its one user here, xdp_rxq, is last in struct vnet_priv.
+ */
 #include <net/xdp.h>
+#endif
 #include "vnet_compat.h"
 
 #define VNET_DRV_NAME		"vnet"
@@ -144,7 +151,6 @@ struct vnet_priv {
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
 
 	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
-	struct xdp_rxq_info xdp_rxq;		/* registered while the device is up */
 
 	/* Ring sizes requested with ethtool -G; applied when the rings are (re)built. */
 	u32 tx_ring_size;
@@ -155,6 +161,10 @@ struct vnet_priv {
 	struct vnet_rx_stats rx_stats;
 	struct vnet_gen_stats gen_stats;
 	atomic64_t tx_timeouts;
+#ifndef VNET_BPF
+	/* Last: BPF programs see the struct without it (see the includes). */
+	struct xdp_rxq_info xdp_rxq;		/* registered while the device is up */
+#endif
 };
 
 static inline u32 vnet_tx_used(const struct vnet_tx_ring *r)

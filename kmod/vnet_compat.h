@@ -22,7 +22,6 @@
 #include <linux/version.h>
 #include <linux/hrtimer.h>
 #include <linux/netdevice.h>
-#include <net/xdp.h>
 
 #define VNET_KERNEL_AT_LEAST(a, b) (LINUX_VERSION_CODE >= KERNEL_VERSION(a, b, 0))
 
@@ -37,6 +36,7 @@
 #endif
 
 #ifndef VNET_BPF
+#include <net/xdp.h>
 
 /*
  * 6.13: hrtimer_setup() sets the callback with the clock and mode;

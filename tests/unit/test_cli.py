@@ -126,3 +126,4 @@ def test_xdp_program_options_become_compile_flags() -> None:
         "native XDP on vnet0: drop ARP, drop 1 frame in 5, the rest: XDP_REDIRECT to vnet1")
     assert trace_cli._describe(XdpConfig(action="tx", mode="generic"), "vnet0") == (
         "generic XDP on vnet0: every frame: XDP_TX (back out of vnet0)")
+

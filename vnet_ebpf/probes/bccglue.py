@@ -51,13 +51,28 @@ def require_root() -> None:
         raise UserError("tracing needs root (BPF and kprobes): run it with sudo")
 
 
+def kernel_cflags(release: str | None = None) -> list[str]:
+    """What BCC needs to compile the headers of kernel RELEASE (default: the running one).
+
+    From 6.19 the kernel builds with -fms-extensions (its headers embed structs without a
+    member name), and its internal <linux/bpf.h>, which <linux/netdevice.h> pulls in, uses
+    uapi names newer than the copy of <uapi/linux/bpf.h> that BCC 0.31 (Debian 13) bundles
+    and serves in its place.  Our programs use nothing from that header, so its guard is
+    defined and it is skipped.
+    """
+    m = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    if m and (int(m.group(1)), int(m.group(2))) >= (6, 19):
+        return ["-fms-extensions", "-D_LINUX_BPF_H"]
+    return []
+
+
 def load(source_name: str, cflags: list[str] | None = None) -> Any:
     """Compile bpf/SOURCE_NAME with BCC; the driver's header is on the include path."""
     bcc = import_bcc()
     if not hasattr(bcc, "BPF"):
         raise UserError(f"the `bcc` module found is not BCC's ({bcc.__file__}): {INSTALL_HINT}")
     text = (BPF_DIR / source_name).read_text()
-    flags = [f"-I{KMOD_DIR}", f"-I{BPF_DIR}", *(cflags or [])]
+    flags = [f"-I{KMOD_DIR}", f"-I{BPF_DIR}", *kernel_cflags(), *(cflags or [])]
     try:
         return bcc.BPF(text=text, cflags=flags)
     except Exception as err:  # BCC raises a bare Exception; the compiler output is above
