@@ -154,7 +154,7 @@ def main() -> int:
             paired[probes].append(round(traced[probes][-1] / plain[-1], 3))
             bpf_ns[probes].append(bpf_ns_per_xmit(tracers.rings_lines))
             progress(f"round {len(dummy)}/{ROUNDS}: {probes} traced/plain {paired[probes][-1]} "
-                     f"(median so far {statistics.median(paired[probes])})")
+                     f"(median so far {round(statistics.median(paired[probes]), 3)})")
     measured("vnet0 plain", tx_pps("vnet0"), plain)
     progress("XDP_DROP native against generic")
     fps = xdp_drop_fps(ROUNDS)
