@@ -60,7 +60,8 @@ def tx_pps(dev: str) -> int:
 
 
 def param(name: str, value: object) -> None:
-    Path(f"/sys/module/vnet/parameters/{name}").write_text(f"{value}\n")
+    """One of vnet0's generator knobs."""
+    Path(f"/sys/class/net/vnet0/vnet/{name}").write_text(f"{value}\n")
 
 
 def xdp_drop_fps(rounds: int) -> dict[str, list[float]]:

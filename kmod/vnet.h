@@ -13,11 +13,12 @@
 #include <linux/hrtimer.h>
 #include <linux/netdevice.h>
 #include <linux/u64_stats_sync.h>
+#include <linux/seqlock.h>
 #ifndef VNET_BPF
 /*
  * Not in BPF builds: <net/xdp.h> pulls in the kernel's internal <linux/bpf.h>,
  * which BCC cannot compile against its own older copy of the uapi header on
- * newer kernels.  Its one user here, xdp_rxq, is last in struct vnet_priv.
+ * newer kernels.  The structures below only point to its types.
  */
 #include <net/xdp.h>
 #endif
@@ -46,19 +47,23 @@
 /*
  * A TX descriptor holds either an skb from the stack (vnet_start_xmit) or an
  * XDP frame (XDP_TX, or ndo_xdp_xmit for frames redirected to us).  The ring
- * owns it until vnet_tx_complete() frees it, posted_ns + tx_usecs later.
+ * owns it until vnet_tx_complete() frees it, at due_ns: the tx-usecs in force
+ * when it was posted, so that a later ethtool -C never moves a posted frame.
  */
 struct vnet_tx_desc {
 	struct sk_buff *skb;
 	struct xdp_frame *xdpf;
 	u64 posted_ns;
+	u64 due_ns;	/* when the "hardware" has sent it */
 	u8 proto;	/* enum vnet_proto, classified once at xmit */
 };
 
 /*
  * Single producer (vnet_start_xmit, under the TX queue lock) and single
- * consumer (vnet_tx_complete, the TX-done timer).  head and tail are free
+ * consumer (vnet_tx_complete, the TX NAPI poll).  head and tail are free
  * running u32 counters: occupancy is head - tail, a slot is index & (size - 1).
+ * Each side publishes its index with a release store and reads the other's
+ * with an acquire load, so a slot is never reused before it is cleared.
  */
 struct vnet_tx_ring {
 	struct vnet_tx_desc *desc;
@@ -86,6 +91,8 @@ struct vnet_rx_ring {
 	u32 tail;		/* next slot NAPI consumes */
 	u32 order;		/* buffers are 2^order pages, sized for the MTU */
 	struct page_pool *pool;	/* where the buffers come from and return to */
+	/* The queue's identity for XDP, registered with this ring's pool. */
+	struct xdp_rxq_info *rxq;
 };
 
 /* Frames by EtherType, counted the same way on TX and RX. */
@@ -117,9 +124,10 @@ struct vnet_txc_stats {			/* writer: vnet_tx_complete (or purge, quiesced) */
 
 struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 	struct u64_stats_sync syncp;
-	u64_stats_t packets, bytes;	/* every frame taken from the ring, XDP's too */
-	u64_stats_t dropped;		/* taken but not delivered: short frames,
-					 * allocation failures, XDP drops and errors */
+	u64_stats_t packets, bytes;	/* every good frame taken from the ring, XDP's too */
+	u64_stats_t dropped;		/* good but not delivered: allocation
+					 * failures, XDP drops and errors */
+	u64_stats_t length_errors;	/* shorter than an Ethernet header: not packets */
 	struct vnet_proto_stats proto;
 	u64_stats_t napi_polls;
 	u64_stats_t napi_budget_exhausted;
@@ -137,18 +145,34 @@ struct vnet_gen_stats {			/* writer: the RX generator timer */
 	u64_stats_t ring_full;		/* frames the generator could not place */
 };
 
+/*
+ * What the RX generator sends, per device (/sys/class/net/DEV/vnet/).  rate and
+ * burst are single words (READ_ONCE/WRITE_ONCE); the peer is two fields, so it
+ * changes under a seqlock whose writers block BHs: the reader is the generator
+ * timer, a softirq, which would otherwise spin forever on a writer it
+ * interrupted on the same CPU.
+ */
+struct vnet_gen_cfg {
+	u32 rate;			/* frames per second, 0 = off */
+	u32 burst;			/* frames per tick: per RX interrupt */
+	seqlock_t peer_lock;
+	u8 peer_mac[ETH_ALEN];
+	__be32 peer_ip;
+};
+
 struct vnet_priv {
 	struct net_device *dev;
-	struct napi_struct napi;
+	struct napi_struct napi;	/* RX: the generator's frames, and XDP */
+	struct napi_struct tx_napi;	/* TX completion, as virtio_net's napi_tx */
 
 	struct vnet_tx_ring tx;
-	struct hrtimer tx_timer;	/* the "TX-done interrupt" */
+	struct hrtimer tx_timer;	/* the "TX-done interrupt": schedules tx_napi */
 	u32 tx_usecs;
 	bool tx_enabled;		/* false while stopping: completion must not wake */
-	bool running;			/* opened and not yet stopped (RTNL) */
 
 	struct vnet_rx_ring rx;
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
+	struct vnet_gen_cfg gen;
 
 	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
 
@@ -161,16 +185,20 @@ struct vnet_priv {
 	struct vnet_rx_stats rx_stats;
 	struct vnet_gen_stats gen_stats;
 	atomic64_t tx_timeouts;
-#ifndef VNET_BPF
-	/* Last: BPF programs see the struct without it (see the includes). */
-	struct xdp_rxq_info xdp_rxq;		/* registered while the device is up */
-#endif
 };
 
 static inline u32 vnet_tx_used(const struct vnet_tx_ring *r)
 {
 	return r->head - r->tail;
 }
+
+#ifndef VNET_BPF
+/* Free TX slots as a producer sees them: the completion released the tail. */
+static inline u32 vnet_tx_room(const struct vnet_tx_ring *r)
+{
+	return r->size - (r->head - smp_load_acquire(&r->tail));
+}
+#endif
 
 static inline u32 vnet_rx_used(const struct vnet_rx_ring *r)
 {
@@ -240,22 +268,63 @@ netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev);
 int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		       int n, bool redirected);
 u64 vnet_tx_complete(struct vnet_priv *priv);
-int vnet_tx_ring_alloc(struct vnet_priv *priv);
-void vnet_tx_ring_free(struct vnet_priv *priv);
+int vnet_tx_poll(struct napi_struct *napi, int budget);
+int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size);
+void vnet_tx_ring_free(struct vnet_tx_ring *r);
 void vnet_tx_timer_init(struct vnet_priv *priv);
 void vnet_tx_stop(struct vnet_priv *priv);
+void vnet_tx_purge(struct vnet_priv *priv);
 
 /* vnet_rx.c */
-int vnet_rx_ring_alloc(struct vnet_priv *priv);
-void vnet_rx_ring_free(struct vnet_priv *priv);
+int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
+		       u32 size, unsigned int mtu);
+void vnet_rx_ring_free(struct vnet_rx_ring *r);
 void vnet_rx_timer_init(struct vnet_priv *priv);
 void vnet_rx_start(struct vnet_priv *priv);
 void vnet_rx_stop(struct vnet_priv *priv);
 int vnet_napi_poll(struct napi_struct *napi, int budget);
-int vnet_rx_params_init(void);
 u32 vnet_rx_order(unsigned int mtu);
 u32 vnet_build_arp(struct net_device *dev, u8 *frame, const u8 *peer_mac,
 		   __be32 peer_ip, __be32 target_ip);
+
+/* vnet_gen.c: the generator's knobs, module defaults and per-device sysfs */
+extern const struct attribute_group vnet_gen_group;
+void vnet_gen_init(struct vnet_priv *priv);
+void vnet_gen_params_init(void);
+void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip);
+
+/* vnet_fault.c: fault injection and in-flight accounting (debugfs) */
+enum vnet_fault {
+	VNET_FAULT_TX_RING,	/* the TX descriptor array */
+	VNET_FAULT_RX_RING,	/* the RX slot array */
+	VNET_FAULT_RX_POOL,	/* the RX page pool */
+	VNET_FAULT_RX_PAGE,	/* a page while filling the RX ring */
+	VNET_FAULT_RXQ,		/* the XDP RX queue info and its memory model */
+	VNET_FAULT_RX_REFILL,	/* a page to refill a slot in NAPI */
+	VNET_FAULT_RX_SHORT,	/* the generator writes a runt frame */
+	VNET_FAULT_NUM
+};
+
+enum vnet_obj { VNET_OBJ_TX_RINGS, VNET_OBJ_RX_RINGS, VNET_OBJ_RX_PAGES,
+		VNET_OBJ_POOLS, VNET_OBJ_RXQS, VNET_OBJ_NUM };
+
+extern atomic_t vnet_fault_left[VNET_FAULT_NUM];
+extern atomic_long_t vnet_objs[VNET_OBJ_NUM];
+bool vnet_fault_hit(enum vnet_fault f);
+
+/* Fails the next N calls at point F after `echo "F N" > .../vnet/fault`. */
+static inline bool vnet_should_fail(enum vnet_fault f)
+{
+	return unlikely(atomic_read(&vnet_fault_left[f])) && vnet_fault_hit(f);
+}
+
+static inline void vnet_obj_add(enum vnet_obj o, long n)
+{
+	atomic_long_add(n, &vnet_objs[o]);
+}
+
+void vnet_fault_init(void);
+void vnet_fault_exit(void);
 
 /* vnet_xdp.c */
 enum vnet_xdp_result { VNET_XDP_UP, VNET_XDP_CONSUMED, VNET_XDP_DROPPED };
@@ -263,8 +332,9 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 				  struct vnet_rx_slot *s, u32 *headroom, u32 *len,
 				  u32 *metasize);
 void vnet_xdp_poll_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x);
-int vnet_xdp_rxq_reg(struct vnet_priv *priv);
-void vnet_xdp_rxq_unreg(struct vnet_priv *priv);
+int vnet_xdp_rxq_reg(struct vnet_priv *priv, struct vnet_rx_ring *r);
+void vnet_xdp_rxq_unreg(struct vnet_rx_ring *r);
+struct page *vnet_rx_page_alloc(struct vnet_priv *priv);
 int vnet_ndo_bpf(struct net_device *dev, struct netdev_bpf *bpf);
 int vnet_ndo_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames,
 		      u32 flags);

@@ -11,7 +11,7 @@
 /* ethtool -S: one index per counter, so names and values cannot get out of order. */
 enum vnet_stat {
 	VNET_TX_PACKETS, VNET_TX_BYTES, VNET_TX_DROPPED,
-	VNET_RX_PACKETS, VNET_RX_BYTES, VNET_RX_DROPPED,
+	VNET_RX_PACKETS, VNET_RX_BYTES, VNET_RX_DROPPED, VNET_RX_LENGTH_ERRORS,
 	VNET_TX_ARP, VNET_TX_IPV4, VNET_TX_IPV6, VNET_TX_OTHER,
 	VNET_RX_ARP, VNET_RX_IPV4, VNET_RX_IPV6, VNET_RX_OTHER,
 	VNET_NAPI_POLLS, VNET_NAPI_BUDGET_EXHAUSTED,
@@ -32,6 +32,7 @@ static const char vnet_stat_names[VNET_NUM_STATS][ETH_GSTRING_LEN] = {
 	[VNET_RX_PACKETS] = "rx_packets",
 	[VNET_RX_BYTES] = "rx_bytes",
 	[VNET_RX_DROPPED] = "rx_dropped",
+	[VNET_RX_LENGTH_ERRORS] = "rx_length_errors",
 	[VNET_TX_ARP] = "tx_arp",
 	[VNET_TX_IPV4] = "tx_ipv4",
 	[VNET_TX_IPV6] = "tx_ipv6",
@@ -101,6 +102,7 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 	d[VNET_RX_PACKETS] = s.rx_packets;
 	d[VNET_RX_BYTES] = s.rx_bytes;
 	d[VNET_RX_DROPPED] = s.rx_dropped;
+	d[VNET_RX_LENGTH_ERRORS] = s.rx_length_errors;
 
 	do {
 		start = u64_stats_fetch_begin(&t->syncp);
@@ -219,7 +221,7 @@ static int vnet_set_coalesce(struct net_device *dev,
 				   __stringify(VNET_TX_USECS_MAX));
 		return -EINVAL;
 	}
-	/* Applies to frames posted from now on. */
+	/* Applies to frames posted from now on: each descriptor keeps its due time. */
 	WRITE_ONCE(priv->tx_usecs, ec->tx_coalesce_usecs);
 	return 0;
 }

@@ -28,65 +28,62 @@ static unsigned int numdevs = 1;
 module_param(numdevs, uint, 0444);
 MODULE_PARM_DESC(numdevs, "Devices (vnet0, vnet1, ...) created at load (0-16)");
 
-/* ---- open / stop ------------------------------------------------------- */
+/* ---- open / stop / reconfigure ----------------------------------------- */
 
-static int vnet_open(struct net_device *dev)
+/*
+ * Everything a running configuration owns.  A resize or an MTU change builds
+ * a whole new set before it stops the old one (the "safe switch" of mlx5):
+ * when memory runs out, the device keeps running as it was.
+ */
+struct vnet_rings {
+	struct vnet_tx_ring tx;
+	struct vnet_rx_ring rx;
+};
+
+/* Needs the RX NAPI enabled (the XDP queue info records its id). */
+static int vnet_rings_alloc(struct vnet_priv *priv, struct vnet_rings *n,
+			    u32 tx_size, u32 rx_size, unsigned int mtu)
 {
-	struct vnet_priv *priv = netdev_priv(dev);
 	int err;
 
-	err = vnet_tx_ring_alloc(priv);
+	err = vnet_tx_ring_alloc(&n->tx, tx_size);
 	if (err)
 		return err;
-	err = vnet_rx_ring_alloc(priv);
+	err = vnet_rx_ring_alloc(priv, &n->rx, rx_size, mtu);
 	if (err)
-		goto err_rx;
-	/*
-	 * NAPI first: from 6.13 it gets its id when enabled, and the XDP RX
-	 * queue info records that id.  Nothing schedules it before
-	 * vnet_rx_start().
-	 */
-	napi_enable(&priv->napi);
-	err = vnet_xdp_rxq_reg(priv);
-	if (err)
-		goto err_rxq;
-	/* netdev netlink: queue-get shows the RX queue served by this NAPI. */
-	vnet_set_rx_queue_napi(dev, &priv->napi);
-	priv->running = true;
-	netif_carrier_on(dev);
-	netif_tx_lock_bh(dev);
-	priv->tx_enabled = true;
-	netif_tx_unlock_bh(dev);
-	/* Wake, not start: after an ethtool -G rebuild the qdisc must be kicked. */
-	netif_tx_wake_all_queues(dev);
-	vnet_rx_start(priv);
-	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u\n", dev->name,
-		 priv->tx.size, priv->rx.size, priv->tx_usecs);
-	return 0;
-
-err_rxq:
-	napi_disable(&priv->napi);
-	vnet_rx_ring_free(priv);
-err_rx:
-	vnet_tx_ring_free(priv);
+		vnet_tx_ring_free(&n->tx);
 	return err;
 }
 
 /*
- * Quiesce in the order a NIC would: stop the sources of work (the RX generator
- * and the stack's transmits), let NAPI finish, then reclaim every buffer.
+ * Start the data paths on the rings in priv, with the RX NAPI already enabled.
+ * Nothing here can fail.
  */
-static int vnet_stop(struct net_device *dev)
+static void vnet_resume(struct vnet_priv *priv)
 {
-	struct vnet_priv *priv = netdev_priv(dev);
+	struct net_device *dev = priv->dev;
 
-	/*
-	 * A reconfigure whose reopen failed left nothing running: a second
-	 * napi_disable() would wait forever for a NAPI that is already off.
-	 */
-	if (!priv->running)
-		return 0;
-	priv->running = false;
+	napi_enable(&priv->tx_napi);
+	/* netdev netlink: queue-get shows the RX queue served by this NAPI. */
+	vnet_set_rx_queue_napi(dev, &priv->napi);
+	netif_carrier_on(dev);
+	netif_tx_lock_bh(dev);
+	priv->tx_enabled = true;
+	netif_tx_unlock_bh(dev);
+	/* Wake, not start: after a rebuild the qdisc must be kicked. */
+	netif_tx_wake_all_queues(dev);
+	vnet_rx_start(priv);
+}
+
+/*
+ * Quiesce in the order a NIC would: stop the sources of work (the RX generator
+ * and the stack's transmits), let both NAPIs finish, cancel the interrupts,
+ * then drop what the hardware never sent.  The rings stay allocated.
+ */
+static void vnet_quiesce(struct vnet_priv *priv)
+{
+	struct net_device *dev = priv->dev;
+
 	vnet_rx_stop(priv);
 	/* Under the TX lock, so that the completion cannot wake the queue again. */
 	netif_tx_lock_bh(dev);
@@ -95,49 +92,84 @@ static int vnet_stop(struct net_device *dev)
 	netif_tx_unlock_bh(dev);
 	netif_carrier_off(dev);
 	vnet_set_rx_queue_napi(dev, NULL);
-	napi_disable(&priv->napi);
 	/* NAPI is done: nothing can redirect from this queue any more. */
-	vnet_xdp_rxq_unreg(priv);
+	napi_disable(&priv->napi);
+	/* The TX poll may re-arm the interrupt: disable it before cancelling. */
+	napi_disable(&priv->tx_napi);
 	vnet_tx_stop(priv);
-	vnet_tx_ring_free(priv);
-	vnet_rx_ring_free(priv);
+	vnet_tx_purge(priv);
+}
+
+static void vnet_rings_free(struct vnet_priv *priv)
+{
+	vnet_tx_ring_free(&priv->tx);
+	vnet_rx_ring_free(&priv->rx);
+}
+
+static int vnet_open(struct net_device *dev)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+	struct vnet_rings n;
+	int err;
+
+	/*
+	 * NAPI first: from 6.13 it gets its id when enabled, and the XDP RX
+	 * queue info records that id.  Nothing schedules it before
+	 * vnet_rx_start().
+	 */
+	napi_enable(&priv->napi);
+	err = vnet_rings_alloc(priv, &n, priv->tx_ring_size,
+			       priv->rx_ring_size, dev->mtu);
+	if (err) {
+		napi_disable(&priv->napi);
+		return err;
+	}
+	priv->tx = n.tx;
+	priv->rx = n.rx;
+	vnet_resume(priv);
+	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u\n", dev->name,
+		 priv->tx.size, priv->rx.size, priv->tx_usecs);
+	return 0;
+}
+
+static int vnet_stop(struct net_device *dev)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	vnet_quiesce(priv);
+	vnet_rings_free(priv);
 	pr_debug("%s: down\n", dev->name);
 	return 0;
 }
 
 /*
  * ethtool -G and MTU changes: rebuild the rings at the new sizes (RX buffers
- * follow the MTU), restarting a running device.  RTNL held.
+ * follow the MTU).  A running device gets its new rings built first, then
+ * stops for the swap only, which cannot fail.  RTNL held.
  */
 int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	bool running = netif_running(dev);
-	u32 old_tx = priv->tx_ring_size, old_rx = priv->rx_ring_size;
-	int old_mtu = dev->mtu;
+	struct vnet_rings n;
 	int err;
 
-	if (running)
-		vnet_stop(dev);
+	if (netif_running(dev)) {
+		err = vnet_rings_alloc(priv, &n, tx_size, rx_size, mtu);
+		if (err)
+			return err;	/* the old rings run on, untouched */
+		vnet_quiesce(priv);
+		vnet_rings_free(priv);
+		priv->tx = n.tx;
+		priv->rx = n.rx;
+	}
 	priv->tx_ring_size = tx_size;
 	priv->rx_ring_size = rx_size;
-	dev->mtu = mtu;
-	if (!running)
-		return 0;
-	err = vnet_open(dev);
-	if (err) {
-		/* Keep the device usable as it was. */
-		priv->tx_ring_size = old_tx;
-		priv->rx_ring_size = old_rx;
-		dev->mtu = old_mtu;
-		/*
-		 * If that fails too the device stays administratively up with
-		 * nothing running (vnet_stop() knows); down/up retries.
-		 */
-		if (vnet_open(dev))
-			netdev_err(dev, "cannot restart after a failed reconfigure\n");
+	WRITE_ONCE(dev->mtu, mtu);
+	if (netif_running(dev)) {
+		napi_enable(&priv->napi);
+		vnet_resume(priv);
 	}
-	return err;
+	return 0;
 }
 
 static int vnet_change_mtu(struct net_device *dev, int mtu)
@@ -153,7 +185,7 @@ static int vnet_change_mtu(struct net_device *dev, int mtu)
 	if (netif_running(dev) && vnet_rx_order(mtu) != priv->rx.order)
 		return vnet_reconfigure(dev, priv->tx_ring_size,
 					priv->rx_ring_size, mtu);
-	dev->mtu = mtu;
+	WRITE_ONCE(dev->mtu, mtu);
 	return 0;
 }
 
@@ -179,7 +211,7 @@ static void vnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
 void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	u64 tx_dropped, purged, rx_dropped, ring_full;
+	u64 tx_dropped, purged, rx_dropped, ring_full, length_errors;
 
 	vnet_read_stats(&priv->txc_stats, {
 		s->tx_packets = u64_stats_read(&priv->txc_stats.packets);
@@ -192,6 +224,7 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 		s->rx_packets = u64_stats_read(&priv->rx_stats.packets);
 		s->rx_bytes = u64_stats_read(&priv->rx_stats.bytes);
 		rx_dropped = u64_stats_read(&priv->rx_stats.dropped);
+		length_errors = u64_stats_read(&priv->rx_stats.length_errors);
 	});
 	vnet_read_stats(&priv->gen_stats,
 			ring_full = u64_stats_read(&priv->gen_stats.ring_full));
@@ -200,6 +233,9 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 	/* if_link.h: frames the "NIC" had no buffer for are rx_missed_errors only. */
 	s->rx_dropped = rx_dropped;
 	s->rx_missed_errors = ring_full;
+	/* Runt frames: errors, neither packets nor drops. */
+	s->rx_length_errors = length_errors;
+	s->rx_errors = length_errors;
 }
 
 #ifdef VNET_HAVE_QSTATS
@@ -302,6 +338,8 @@ static void vnet_setup(struct net_device *dev)
 	/* Locally administered, random per device: no two instances collide. */
 	eth_hw_addr_random(dev);
 	vnet_set_xdp_features(dev);
+	/* /sys/class/net/DEV/vnet/: the generator's knobs (vnet_gen.c). */
+	dev->sysfs_groups[0] = &vnet_gen_group;
 #ifdef VNET_HAVE_QSTATS
 	dev->stat_ops = &vnet_stat_ops;
 #endif
@@ -314,6 +352,7 @@ static void vnet_setup(struct net_device *dev)
 	u64_stats_init(&priv->txc_stats.syncp);
 	u64_stats_init(&priv->rx_stats.syncp);
 	u64_stats_init(&priv->gen_stats.syncp);
+	vnet_gen_init(priv);
 	vnet_tx_timer_init(priv);
 	vnet_rx_timer_init(priv);
 }
@@ -324,6 +363,12 @@ static int vnet_init_dev(struct net_device *dev)
 
 	/* From 6.13 in config slot 0: napi-set settings and the id survive down/up. */
 	vnet_napi_add(dev, &priv->napi, vnet_napi_poll);
+	netif_napi_add_tx(dev, &priv->tx_napi, vnet_tx_poll);
+	/*
+	 * No carrier until opened, whoever made the device (load or
+	 * `ip link add`): not yet registered, so no link event is sent.
+	 */
+	netif_carrier_off(dev);
 	return 0;
 }
 
@@ -331,6 +376,7 @@ static void vnet_uninit_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
+	netif_napi_del(&priv->tx_napi);
 	netif_napi_del(&priv->napi);
 }
 
@@ -373,12 +419,9 @@ static int __init vnet_create_one(void)
 		return -ENOMEM;
 	dev->rtnl_link_ops = &vnet_link_ops;
 	err = register_netdevice(dev);
-	if (err) {
+	if (err)
 		free_netdev(dev);
-		return err;
-	}
-	netif_carrier_off(dev);
-	return 0;
+	return err;
 }
 
 static int __init vnet_init(void)
@@ -390,10 +433,13 @@ static int __init vnet_init(void)
 		pr_err("numdevs=%u: at most %u devices\n", numdevs, VNET_NUMDEVS_MAX);
 		return -EINVAL;
 	}
-	vnet_rx_params_init();
+	vnet_gen_params_init();
+	vnet_fault_init();
 	err = rtnl_link_register(&vnet_link_ops);
-	if (err)
+	if (err) {
+		vnet_fault_exit();
 		return err;
+	}
 
 	rtnl_lock();
 	for (i = 0; i < numdevs && !err; i++)
@@ -402,6 +448,7 @@ static int __init vnet_init(void)
 	if (err) {
 		/* Also deletes the devices already made. */
 		rtnl_link_unregister(&vnet_link_ops);
+		vnet_fault_exit();
 		return err;
 	}
 	pr_info("loaded, %u device(s)\n", numdevs);
@@ -412,6 +459,7 @@ static void __exit vnet_exit(void)
 {
 	/* Deletes every vnet device, in every network namespace. */
 	rtnl_link_unregister(&vnet_link_ops);
+	vnet_fault_exit();
 }
 
 module_init(vnet_init);

@@ -4,7 +4,7 @@
  * frames into them, and the NAPI poll that turns them into skbs.
  *
  * The generator is a soft hrtimer.  Every tick it writes rx_burst ARP requests
- * from a peer (peer_mac, peer_ip) asking for the device's IPv4 address into
+ * from a peer (peer_mac, peer_ip: per-device knobs, vnet_gen.c) asking for the device's IPv4 address into
  * free RX buffers, then raises the "RX interrupt" (napi_schedule).  When the
  * ring is full the frame is not written and is counted (rx_ring_full), as a NIC
  * counts missed frames.  So on an idle system every poll sees rx_burst frames:
@@ -23,134 +23,17 @@
 #include <linux/etherdevice.h>
 #include <linux/if_arp.h>
 #include <linux/inetdevice.h>
-#include <linux/moduleparam.h>
-#include <linux/seqlock.h>
 #include <linux/slab.h>
-#include <linux/inet.h>
 #include "vnet.h"
 #include "vnet_trace.h"
 
-#define VNET_RX_RATE_MAX	10000000u
-#define VNET_RX_BURST_MAX	1024u
-/* With the generator off, look at the parameters this often. */
+/* With the generator off, look at its knobs this often. */
 #define VNET_RX_IDLE_NS		(50 * NSEC_PER_MSEC)
+/* What an injected runt frame (VNET_FAULT_RX_SHORT) is: shorter than a header. */
+#define VNET_RX_RUNT_LEN	(ETH_HLEN - 4)
 
-/* ---- module parameters of the generator, writable at run time ---------- */
-
-static unsigned int rx_rate;		/* frames per second, 0 = off */
-static unsigned int rx_burst = 1;	/* frames per generator tick */
-
-static DEFINE_SEQLOCK(vnet_peer_lock);
-static u8 vnet_peer_mac[ETH_ALEN] = { 0x02, 0x76, 0x6e, 0x65, 0x74, 0x02 };
-static __be32 vnet_peer_ip;		/* set by vnet_rx_params_init() */
-/* Asked for when the device has no IPv4 address of its own. */
-static __be32 vnet_default_target_ip;
-
-static int vnet_set_uint_range(const char *val, const struct kernel_param *kp,
-			       unsigned int min, unsigned int max)
-{
-	unsigned int v;
-	int err = kstrtouint(val, 0, &v);
-
-	if (err)
-		return err;
-	if (v < min || v > max)
-		return -EINVAL;
-	WRITE_ONCE(*(unsigned int *)kp->arg, v);
-	return 0;
-}
-
-static int vnet_set_rx_rate(const char *val, const struct kernel_param *kp)
-{
-	return vnet_set_uint_range(val, kp, 0, VNET_RX_RATE_MAX);
-}
-
-static int vnet_set_rx_burst(const char *val, const struct kernel_param *kp)
-{
-	return vnet_set_uint_range(val, kp, 1, VNET_RX_BURST_MAX);
-}
-
-static const struct kernel_param_ops vnet_rx_rate_ops = {
-	.set = vnet_set_rx_rate,
-	.get = param_get_uint,
-};
-
-static const struct kernel_param_ops vnet_rx_burst_ops = {
-	.set = vnet_set_rx_burst,
-	.get = param_get_uint,
-};
-
-module_param_cb(rx_rate, &vnet_rx_rate_ops, &rx_rate, 0644);
-MODULE_PARM_DESC(rx_rate, "Generated ARP frames per second per device, 0 = off (max 10000000)");
-module_param_cb(rx_burst, &vnet_rx_burst_ops, &rx_burst, 0644);
-MODULE_PARM_DESC(rx_burst, "Frames per generator tick, i.e. per RX interrupt (1-1024)");
-
-static int vnet_set_peer_mac(const char *val, const struct kernel_param *kp)
-{
-	u8 mac[ETH_ALEN];
-
-	if (!mac_pton(val, mac) || !is_valid_ether_addr(mac))
-		return -EINVAL;
-	write_seqlock(&vnet_peer_lock);
-	ether_addr_copy(vnet_peer_mac, mac);
-	write_sequnlock(&vnet_peer_lock);
-	return 0;
-}
-
-static int vnet_get_peer_mac(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%pM\n", vnet_peer_mac);
-}
-
-static int vnet_set_ip(const char *val, __be32 *ip)
-{
-	__be32 addr;
-	const char *end;
-
-	if (!in4_pton(val, -1, (u8 *)&addr, '\n', &end) ||
-	    (*end && *end != '\n'))
-		return -EINVAL;
-	if (ipv4_is_multicast(addr) || ipv4_is_lbcast(addr) || ipv4_is_zeronet(addr))
-		return -EINVAL;
-	write_seqlock(&vnet_peer_lock);
-	*ip = addr;
-	write_sequnlock(&vnet_peer_lock);
-	return 0;
-}
-
-static int vnet_set_peer_ip(const char *val, const struct kernel_param *kp)
-{
-	return vnet_set_ip(val, &vnet_peer_ip);
-}
-
-static int vnet_get_peer_ip(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%pI4\n", &vnet_peer_ip);
-}
-
-static const struct kernel_param_ops vnet_peer_mac_ops = {
-	.set = vnet_set_peer_mac,
-	.get = vnet_get_peer_mac,
-};
-
-static const struct kernel_param_ops vnet_peer_ip_ops = {
-	.set = vnet_set_peer_ip,
-	.get = vnet_get_peer_ip,
-};
-
-module_param_cb(peer_mac, &vnet_peer_mac_ops, NULL, 0644);
-MODULE_PARM_DESC(peer_mac, "Sender MAC of generated ARP requests (default 02:76:6e:65:74:02)");
-module_param_cb(peer_ip, &vnet_peer_ip_ops, NULL, 0644);
-MODULE_PARM_DESC(peer_ip, "Sender IPv4 of generated ARP requests (default 10.0.0.2)");
-
-int vnet_rx_params_init(void)
-{
-	/* Defaults that module parameters given at load time have not replaced. */
-	if (!vnet_peer_ip)
-		vnet_peer_ip = htonl(0x0a000002);	/* 10.0.0.2 */
-	vnet_default_target_ip = htonl(0x0a000001);	/* 10.0.0.1 */
-	return 0;
-}
+/* Asked for when the device has no IPv4 address of its own: 10.0.0.1. */
+#define VNET_DEFAULT_TARGET_IP	htonl(0x0a000001)
 
 /* ---- the generator ------------------------------------------------------- */
 
@@ -196,7 +79,7 @@ static __be32 vnet_target_ip(struct net_device *dev)
 {
 	struct in_device *in_dev;
 	const struct in_ifaddr *ifa;
-	__be32 ip = vnet_default_target_ip;
+	__be32 ip = VNET_DEFAULT_TARGET_IP;
 
 	rcu_read_lock();
 	in_dev = __in_dev_get_rcu(dev);
@@ -215,16 +98,11 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 	struct vnet_rx_ring *r = &priv->rx;
 	u8 peer_mac[ETH_ALEN];
 	__be32 peer_ip, target_ip = vnet_target_ip(priv->dev);
-	unsigned int seq, made = 0, missed = 0;
+	unsigned int made = 0, missed = 0, arps = 0;
 	/* Pairs with the release of tail in the poll: that slot's page is ours. */
 	u32 tail = smp_load_acquire(&r->tail);
 
-	do {
-		seq = read_seqbegin(&vnet_peer_lock);
-		ether_addr_copy(peer_mac, vnet_peer_mac);
-		peer_ip = vnet_peer_ip;
-	} while (read_seqretry(&vnet_peer_lock, seq));
-
+	vnet_gen_peer(priv, peer_mac, &peer_ip);
 	while (made + missed < burst) {
 		struct vnet_rx_slot *s;
 
@@ -233,18 +111,24 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 			continue;
 		}
 		s = &r->slot[(r->head + made) & (r->size - 1)];
+		made++;
+		/* A broken "NIC" (fault injection): a frame too short to be Ethernet. */
+		if (vnet_should_fail(VNET_FAULT_RX_SHORT)) {
+			s->len = VNET_RX_RUNT_LEN;
+			continue;
+		}
 		s->len = vnet_build_arp(priv->dev,
 					page_address(s->page) + VNET_RX_HEADROOM,
 					peer_mac, peer_ip, target_ip);
 		trace_vnet_arp_generated(priv->dev, priv->dev->ifindex,
 					 peer_mac, peer_ip, target_ip);
-		made++;
+		arps++;
 	}
 	/* The frames are written before the poll can see the new head. */
 	smp_store_release(&r->head, r->head + made);
 
 	u64_stats_update_begin(&priv->gen_stats.syncp);
-	u64_stats_add(&priv->gen_stats.arp_generated, made);
+	u64_stats_add(&priv->gen_stats.arp_generated, arps);
 	u64_stats_add(&priv->gen_stats.ring_full, missed);
 	u64_stats_update_end(&priv->gen_stats.syncp);
 	return made;
@@ -253,8 +137,8 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 {
 	struct vnet_priv *priv = container_of(t, struct vnet_priv, rx_timer);
-	unsigned int rate = READ_ONCE(rx_rate);
-	unsigned int burst = READ_ONCE(rx_burst);
+	u32 rate = READ_ONCE(priv->gen.rate);
+	u32 burst = READ_ONCE(priv->gen.burst);
 	u64 period;
 
 	if (!rate) {
@@ -308,60 +192,91 @@ static struct page_pool *vnet_rx_pool_create(struct vnet_priv *priv, u32 order,
 		.pool_size = size,
 		.nid = NUMA_NO_NODE,
 	};
+	struct page_pool *pool;
 
+	if (vnet_should_fail(VNET_FAULT_RX_POOL))
+		return ERR_PTR(-ENOMEM);
 	vnet_pp_params_bind(&pp, priv->dev, &priv->napi);
-	return page_pool_create(&pp);
+	pool = page_pool_create(&pp);
+	if (!IS_ERR(pool))
+		vnet_obj_add(VNET_OBJ_POOLS, 1);
+	return pool;
 }
 
-int vnet_rx_ring_alloc(struct vnet_priv *priv)
+/* A page to refill a slot whose page left with a frame (NAPI context). */
+struct page *vnet_rx_page_alloc(struct vnet_priv *priv)
 {
-	struct vnet_rx_ring *r = &priv->rx;
-	struct page_pool *pool;
-	u32 i;
-
-	r->order = vnet_rx_order(priv->dev->mtu);
-	pool = vnet_rx_pool_create(priv, r->order, priv->rx_ring_size);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-	r->slot = kcalloc(priv->rx_ring_size, sizeof(*r->slot), GFP_KERNEL);
-	if (!r->slot) {
-		page_pool_destroy(pool);
-		return -ENOMEM;
-	}
-	r->pool = pool;
-	r->size = priv->rx_ring_size;
-	r->head = 0;
-	r->tail = 0;
-	for (i = 0; i < r->size; i++) {
-		r->slot[i].page = page_pool_alloc_pages(pool, GFP_KERNEL);
-		if (!r->slot[i].page) {
-			vnet_rx_ring_free(priv);
-			return -ENOMEM;
-		}
-	}
-	return 0;
+	if (vnet_should_fail(VNET_FAULT_RX_REFILL))
+		return NULL;
+	return page_pool_dev_alloc_pages(priv->rx.pool);
 }
 
 /*
- * With the generator and NAPI stopped, and the XDP memory model unregistered:
- * frames never polled are simply dropped.  Pages still out in skbs or XDP
- * frames keep the pool alive until they come back.
+ * Build a whole RX ring of SIZE buffers for MTU into R: pool, slots, pages and
+ * its XDP RX queue info.  Nothing of the running configuration is touched, so
+ * a resize builds the new ring before it stops the old one (vnet_main.c).
+ * Needs the NAPI enabled: the queue info records its id.
  */
-void vnet_rx_ring_free(struct vnet_priv *priv)
+int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
+		       u32 size, unsigned int mtu)
 {
-	struct vnet_rx_ring *r = &priv->rx;
+	struct page_pool *pool;
+	int err = -ENOMEM;
 	u32 i;
 
+	memset(r, 0, sizeof(*r));
+	r->order = vnet_rx_order(mtu);
+	pool = vnet_rx_pool_create(priv, r->order, size);
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+	r->pool = pool;
+	r->slot = vnet_should_fail(VNET_FAULT_RX_RING) ? NULL :
+		  kcalloc(size, sizeof(*r->slot), GFP_KERNEL);
 	if (!r->slot)
-		return;
-	for (i = 0; i < r->size; i++)
-		if (r->slot[i].page)
+		goto err;
+	r->size = size;
+	vnet_obj_add(VNET_OBJ_RX_RINGS, 1);
+	for (i = 0; i < r->size; i++) {
+		if (!vnet_should_fail(VNET_FAULT_RX_PAGE))
+			r->slot[i].page = page_pool_alloc_pages(pool, GFP_KERNEL);
+		if (!r->slot[i].page)
+			goto err;
+		vnet_obj_add(VNET_OBJ_RX_PAGES, 1);
+	}
+	err = vnet_xdp_rxq_reg(priv, r);
+	if (err)
+		goto err;
+	return 0;
+err:
+	vnet_rx_ring_free(r);
+	return err;
+}
+
+/*
+ * With the generator and NAPI stopped: frames never polled are simply
+ * dropped.  Pages still out in skbs or XDP frames keep the pool alive until
+ * they come back.  Also frees a ring that vnet_rx_ring_alloc() left half built.
+ */
+void vnet_rx_ring_free(struct vnet_rx_ring *r)
+{
+	u32 i;
+
+	vnet_xdp_rxq_unreg(r);
+	if (r->slot) {
+		for (i = 0; i < r->size; i++) {
+			if (!r->slot[i].page)
+				continue;
 			page_pool_put_full_page(r->pool, r->slot[i].page, false);
-	kfree(r->slot);
-	r->slot = NULL;
-	r->size = 0;
-	page_pool_destroy(r->pool);
-	r->pool = NULL;
+			vnet_obj_add(VNET_OBJ_RX_PAGES, -1);
+		}
+		kfree(r->slot);
+		vnet_obj_add(VNET_OBJ_RX_RINGS, -1);
+	}
+	if (r->pool) {
+		page_pool_destroy(r->pool);
+		vnet_obj_add(VNET_OBJ_POOLS, -1);
+	}
+	memset(r, 0, sizeof(*r));
 }
 
 /* ---- NAPI ---------------------------------------------------------------- */
@@ -379,8 +294,9 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 	struct page *fresh;
 	struct sk_buff *skb;
 
+	/* if_link.h: a frame with a bad length is an rx_length_error, not a packet. */
 	if (unlikely(len < ETH_HLEN || len > VNET_RX_MAX_FRAME(order))) {
-		u64_stats_inc(&st->dropped);
+		u64_stats_inc(&st->length_errors);
 		return;	/* the page stays in the slot */
 	}
 	/*
@@ -397,7 +313,7 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 	    vnet_xdp_run(priv, x, s, &headroom, &len, &metasize) != VNET_XDP_UP)
 		return;
 	/* The skb takes the page; the slot needs a new one first. */
-	fresh = page_pool_dev_alloc_pages(priv->rx.pool);
+	fresh = vnet_rx_page_alloc(priv);
 	if (unlikely(!fresh)) {
 		u64_stats_inc(&st->alloc_failed);
 		u64_stats_inc(&st->dropped);

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * TX path: the ring, deferred completion and BQL.
+ * TX path: the ring, deferred completion in NAPI, and BQL.
  *
  * vnet_start_xmit() posts the skb on the TX ring and reports its bytes to BQL.
- * The "hardware" finishes each frame tx_usecs (ethtool -C) after it was posted;
- * the TX-done interrupt is a soft hrtimer whose callback, vnet_tx_complete(),
- * frees finished descriptors, reports them to BQL and wakes the queue.  So the
- * ring really fills under load and the queue really stops, as on a NIC.
+ * The "hardware" finishes each frame tx_usecs (ethtool -C, as it was when the
+ * frame was posted) after it was posted.  The doorbell arms the TX-done
+ * interrupt, a soft hrtimer, unless the stack says more frames follow at once
+ * (netdev_xmit_more).  The interrupt only schedules the TX NAPI, whose poll,
+ * vnet_tx_poll(), runs vnet_tx_complete(): it frees finished descriptors,
+ * reports them to BQL and wakes the queue, then re-arms the interrupt for the
+ * frames still in flight.  So the ring really fills under load and the queue
+ * really stops, as on a NIC; and netpoll (netconsole), which polls every NAPI
+ * of the device with IRQs off and a budget of 0, can reclaim a full ring.
  *
  * XDP frames share the ring: XDP_TX from our own NAPI poll and ndo_xdp_xmit
  * (frames redirected to us) post them through vnet_tx_xdp_frames().  They
@@ -14,7 +19,7 @@
  * the stack queued.
  *
  * Locking: every producer (xmit, XDP) runs under the TX queue lock with BHs
- * off; the completion runs in the hrtimer softirq, possibly on another CPU.
+ * off; the completion runs in the TX NAPI poll, possibly on another CPU.
  * They share the ring without a lock: producers alone write head, completion
  * alone writes tail, and the stop / wake race is closed with the memory
  * barriers described at each site.
@@ -28,13 +33,26 @@
 #include "vnet.h"
 #include "vnet_trace.h"
 
+/*
+ * Ring the doorbell: make sure the TX-done interrupt comes within DELAY_NS.
+ * A timer already due sooner stays; the poll it schedules re-arms for the rest.
+ */
 static void vnet_tx_timer_arm(struct vnet_priv *priv, u64 delay_ns)
 {
+	struct hrtimer *t = &priv->tx_timer;
+
 	/* Order the caller's ring update before the look at the timer state. */
 	smp_mb();
-	if (!hrtimer_is_queued(&priv->tx_timer))
-		hrtimer_start(&priv->tx_timer, ns_to_ktime(delay_ns),
-			      HRTIMER_MODE_REL_SOFT);
+	if (hrtimer_is_queued(t) &&
+	    ktime_to_ns(hrtimer_get_remaining(t)) <= (s64)delay_ns)
+		return;
+	hrtimer_start(t, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_SOFT);
+}
+
+/* When a frame posted now is done: tx-usecs is read once per post (ethtool -C). */
+static u64 vnet_tx_due(struct vnet_priv *priv, u64 now)
+{
+	return now + (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
 }
 
 /*
@@ -45,7 +63,7 @@ static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
 {
 	struct vnet_tx_ring *r = &priv->tx;
 
-	if (vnet_tx_used(r) < r->size)
+	if (vnet_tx_room(r))
 		return;
 	netif_tx_stop_queue(txq);
 	u64_stats_inc(&priv->tx_stats.queue_stopped);
@@ -54,7 +72,7 @@ static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
 	 * stopped queue, or we see the tail it advanced and undo the stop.
 	 */
 	smp_mb();
-	if (r->size - vnet_tx_used(r) >= r->wake_thresh) {
+	if (vnet_tx_room(r) >= r->wake_thresh) {
 		netif_tx_wake_queue(txq);
 		u64_stats_inc(&priv->tx_stats.queue_woken);
 	}
@@ -67,6 +85,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	struct vnet_tx_ring *r = &priv->tx;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 	struct vnet_tx_desc *d;
+	bool kick;
 
 	if (unlikely(skb->len < ETH_HLEN)) {
 		u64_stats_update_begin(&priv->tx_stats.syncp);
@@ -76,7 +95,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 		return NETDEV_TX_OK;
 	}
 
-	if (unlikely(vnet_tx_used(r) >= r->size)) {
+	if (unlikely(!vnet_tx_room(r))) {
 		/* Cannot happen: the queue is stopped before the ring fills. */
 		netif_tx_stop_queue(txq);
 		u64_stats_update_begin(&priv->tx_stats.syncp);
@@ -93,7 +112,9 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	d->skb = skb;
 	d->xdpf = NULL;
 	d->posted_ns = ktime_get_ns();
-	netdev_tx_sent_queue(txq, skb->len);
+	d->due_ns = vnet_tx_due(priv, d->posted_ns);
+	/* BQL; false while the stack has more frames for us right now. */
+	kick = __netdev_tx_sent_queue(txq, skb->len, netdev_xmit_more());
 	skb_tx_timestamp(skb);
 
 	u64_stats_update_begin(&priv->tx_stats.syncp);
@@ -111,7 +132,9 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	vnet_tx_maybe_stop(priv, txq);
 	u64_stats_update_end(&priv->tx_stats.syncp);
 
-	vnet_tx_timer_arm(priv, (u64)priv->tx_usecs * NSEC_PER_USEC);
+	/* Doorbell batching: the last frame of a batch, or a stopped queue, kicks. */
+	if (kick || netif_xmit_stopped(txq))
+		vnet_tx_timer_arm(priv, d->due_ns - d->posted_ns);
 	return NETDEV_TX_OK;
 }
 
@@ -140,6 +163,8 @@ static void vnet_tx_xdp_to_taps(struct net_device *dev, struct xdp_frame *xdpf)
 /*
  * Post up to N XDP frames on the TX ring, in order, and ring the doorbell (arm
  * the TX-done timer).  Returns how many were queued; the caller owns the rest.
+ * A frame with fragments (multi-buffer XDP) ends the batch: the ring sends
+ * one linear buffer per descriptor.
  * -ENXIO when the device is down.  REDIRECTED: they came through ndo_xdp_xmit
  * (counted in xdp_xmit), rather than XDP_TX from our own poll.
  * Context: softirq (a NAPI poll, ours or another device's).
@@ -150,7 +175,7 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 	struct net_device *dev = priv->dev;
 	struct vnet_tx_ring *r = &priv->tx;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
-	u64 now = ktime_get_ns();
+	u64 now = ktime_get_ns(), due = vnet_tx_due(priv, now);
 	int i, room;
 
 	__netif_tx_lock(txq, smp_processor_id());
@@ -158,14 +183,17 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		__netif_tx_unlock(txq);
 		return -ENXIO;
 	}
-	room = r->size - vnet_tx_used(r);
+	room = vnet_tx_room(r);
 	u64_stats_update_begin(&priv->tx_stats.syncp);
 	for (i = 0; i < n && i < room; i++) {
 		struct vnet_tx_desc *d = &r->desc[(r->head + i) & (r->size - 1)];
 
+		if (unlikely(xdp_frame_has_frags(frames[i])))
+			break;
 		d->skb = NULL;
 		d->xdpf = frames[i];
 		d->posted_ns = now;
+		d->due_ns = due;
 		d->proto = vnet_count_proto(&priv->tx_stats.proto, frames[i]->data);
 		vnet_tx_xdp_to_taps(dev, frames[i]);
 	}
@@ -177,9 +205,16 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 	if (i)
 		vnet_tx_maybe_stop(priv, txq);
 	u64_stats_update_end(&priv->tx_stats.syncp);
-	/* Under the lock: vnet_stop() cannot have cancelled the timer yet. */
-	if (i)
-		vnet_tx_timer_arm(priv, (u64)priv->tx_usecs * NSEC_PER_USEC);
+	if (i) {
+		/*
+		 * The stack's watchdog looks at trans_start, which only the
+		 * stack's own transmits refresh: XDP keeping the queue
+		 * stopped must not look like a hung queue.
+		 */
+		txq_trans_cond_update(txq);
+		/* Under the lock: vnet_stop() cannot have cancelled the timer yet. */
+		vnet_tx_timer_arm(priv, due - now);
+	}
 	__netif_tx_unlock(txq);
 	return i;
 }
@@ -207,29 +242,30 @@ static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, bool done,
 }
 
 /*
- * The TX-done interrupt handler.  Frees every descriptor whose frame the
- * "hardware" has finished and returns the nanoseconds until the next one is due
- * (0: the ring is empty).  Probe point: keep the name and noinline.
+ * Reclaim: frees every descriptor whose frame the "hardware" has finished and
+ * returns the nanoseconds until the next one is due (0: the ring is empty).
+ * Runs in the TX NAPI poll (or netpoll's, IRQs off).  Probe point: keep the
+ * name, argument and noinline.
  */
 noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 {
 	struct vnet_tx_ring *r = &priv->tx;
 	struct net_device *dev = priv->dev;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
-	u64 delay = (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
 	u64 now = ktime_get_ns();
 	unsigned int pkts = 0, bytes = 0, skb_pkts = 0, skb_bytes = 0;
-	u32 head = smp_load_acquire(&r->head), tail = r->tail;
+	u32 head = smp_load_acquire(&r->head), tail = r->tail, t = tail;
 	u32 proto[VNET_PROTO_NUM] = {};
 	bool traced = trace_vnet_tx_complete_enabled();
 	u64 next = 0;
 	bool woken = false;
 
-	while (r->tail != head) {
-		struct vnet_tx_desc *d = &r->desc[r->tail & (r->size - 1)];
+	while (t != head) {
+		struct vnet_tx_desc *d = &r->desc[t & (r->size - 1)];
 
-		if (d->posted_ns + delay > now) {
-			next = d->posted_ns + delay - now;
+		/* In order, as a NIC's ring: a frame never passes an older one. */
+		if (d->due_ns > now) {
+			next = d->due_ns - now;
 			break;
 		}
 		if (traced)
@@ -237,16 +273,18 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 		pkts++;
 		skb_pkts += !!d->skb;
 		bytes += vnet_tx_desc_free(d, true, &skb_bytes);
-		r->tail++;
+		t++;
 	}
 	if (!pkts)
 		return next;
+	/* The slots are clear before xmit can see them free (vnet_tx_room()). */
+	smp_store_release(&r->tail, t);
 
 	netdev_tx_completed_queue(txq, skb_pkts, skb_bytes);
 	/* Make the new tail visible before testing the queue state (see xmit). */
 	smp_mb();
 	if (unlikely(netif_tx_queue_stopped(txq)) &&
-	    r->size - vnet_tx_used(r) >= r->wake_thresh) {
+	    vnet_tx_room(r) >= r->wake_thresh) {
 		/* The lock orders us against vnet_stop(), which must stay stopped. */
 		__netif_tx_lock(txq, smp_processor_id());
 		if (priv->tx_enabled && netif_tx_queue_stopped(txq)) {
@@ -272,14 +310,33 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 	return next;
 }
 
+/*
+ * The TX NAPI poll.  TX work does not count against the budget (it returns 0,
+ * as virtio_net's TX poll does); a budget of 0 is netpoll, which may only
+ * reclaim: the NAPI is not ours to complete then.
+ */
+int vnet_tx_poll(struct napi_struct *napi, int budget)
+{
+	struct vnet_priv *priv = container_of(napi, struct vnet_priv, tx_napi);
+	u64 next = vnet_tx_complete(priv);
+
+	if (!budget)
+		return 0;
+	/*
+	 * Frames still in flight: the interrupt comes back when the oldest is
+	 * due.  A frame posted after our look armed it itself (the doorbell).
+	 */
+	if (napi_complete_done(napi, 0) && vnet_tx_used(&priv->tx))
+		vnet_tx_timer_arm(priv, next);
+	return 0;
+}
+
+/* The TX-done interrupt: hand the work to the TX NAPI. */
 static enum hrtimer_restart vnet_tx_timer_fn(struct hrtimer *t)
 {
 	struct vnet_priv *priv = container_of(t, struct vnet_priv, tx_timer);
-	u64 next = vnet_tx_complete(priv);
 
-	/* Frames still in flight: come back when the oldest one is due. */
-	if (next || vnet_tx_used(&priv->tx))
-		vnet_tx_timer_arm(priv, next);
+	napi_schedule(&priv->tx_napi);
 	return HRTIMER_NORESTART;
 }
 
@@ -288,31 +345,35 @@ void vnet_tx_timer_init(struct vnet_priv *priv)
 	vnet_hrtimer_setup(&priv->tx_timer, vnet_tx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 }
 
-int vnet_tx_ring_alloc(struct vnet_priv *priv)
+int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size)
 {
-	struct vnet_tx_ring *r = &priv->tx;
-
-	r->desc = kcalloc(priv->tx_ring_size, sizeof(*r->desc), GFP_KERNEL);
+	memset(r, 0, sizeof(*r));
+	if (vnet_should_fail(VNET_FAULT_TX_RING))
+		return -ENOMEM;
+	r->desc = kcalloc(size, sizeof(*r->desc), GFP_KERNEL);
 	if (!r->desc)
 		return -ENOMEM;
-	r->size = priv->tx_ring_size;
-	r->head = 0;
-	r->tail = 0;
-	r->head_seen = 0;
+	r->size = size;
 	r->wake_thresh = max_t(u32, r->size / 4, 1);
+	vnet_obj_add(VNET_OBJ_TX_RINGS, 1);
 	return 0;
 }
 
 /*
- * Called with the queue disabled and the completion timer cancelled, so
- * nothing else touches the ring: what the hardware never completed is dropped.
+ * The TX side is quiet (queue stopped under its lock, NAPI disabled): cancel
+ * the interrupt.  After this nothing else touches the ring.
  */
 void vnet_tx_stop(struct vnet_priv *priv)
+{
+	hrtimer_cancel(&priv->tx_timer);
+}
+
+/* With TX stopped: what the hardware never completed is dropped, BQL restarts. */
+void vnet_tx_purge(struct vnet_priv *priv)
 {
 	struct vnet_tx_ring *r = &priv->tx;
 	unsigned int purged = 0, skb_bytes = 0;
 
-	hrtimer_cancel(&priv->tx_timer);
 	while (r->tail != r->head) {
 		vnet_tx_desc_free(&r->desc[r->tail & (r->size - 1)], false,
 				  &skb_bytes);
@@ -330,9 +391,10 @@ void vnet_tx_stop(struct vnet_priv *priv)
 	}
 }
 
-void vnet_tx_ring_free(struct vnet_priv *priv)
+void vnet_tx_ring_free(struct vnet_tx_ring *r)
 {
-	kfree(priv->tx.desc);
-	priv->tx.desc = NULL;
-	priv->tx.size = 0;
+	if (r->desc)
+		vnet_obj_add(VNET_OBJ_TX_RINGS, -1);
+	kfree(r->desc);
+	memset(r, 0, sizeof(*r));
 }

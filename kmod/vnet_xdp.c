@@ -29,6 +29,7 @@
 #include <linux/bpf_trace.h>
 #include <linux/filter.h>
 #include <linux/netdevice.h>
+#include <linux/slab.h>
 #include <net/xdp.h>
 #include "vnet.h"
 
@@ -67,25 +68,47 @@ int vnet_ndo_bpf(struct net_device *dev, struct netdev_bpf *bpf)
 	}
 }
 
-/* The RX queue's identity for XDP programs (ctx->rx_queue_index, memory model). */
-int vnet_xdp_rxq_reg(struct vnet_priv *priv)
+/*
+ * The RX queue's identity for XDP programs (ctx->rx_queue_index, memory
+ * model), one per RX ring: a resize registers the new ring's before the old
+ * one's goes.
+ */
+int vnet_xdp_rxq_reg(struct vnet_priv *priv, struct vnet_rx_ring *r)
 {
+	struct xdp_rxq_info *rxq;
 	int err;
 
-	err = xdp_rxq_info_reg(&priv->xdp_rxq, priv->dev, 0, priv->napi.napi_id);
+	if (vnet_should_fail(VNET_FAULT_RXQ))
+		return -ENOMEM;
+	rxq = kzalloc(sizeof(*rxq), GFP_KERNEL);
+	if (!rxq)
+		return -ENOMEM;
+	err = xdp_rxq_info_reg(rxq, priv->dev, 0, priv->napi.napi_id);
 	if (err)
-		return err;
+		goto err_free;
 	/* xdp_return_frame() gives a frame's page back to the ring's pool. */
-	err = xdp_rxq_info_reg_mem_model(&priv->xdp_rxq, MEM_TYPE_PAGE_POOL,
-					 priv->rx.pool);
+	err = xdp_rxq_info_reg_mem_model(rxq, MEM_TYPE_PAGE_POOL, r->pool);
 	if (err)
-		xdp_rxq_info_unreg(&priv->xdp_rxq);
+		goto err_unreg;
+	r->rxq = rxq;
+	vnet_obj_add(VNET_OBJ_RXQS, 1);
+	return 0;
+
+err_unreg:
+	xdp_rxq_info_unreg(rxq);
+err_free:
+	kfree(rxq);
 	return err;
 }
 
-void vnet_xdp_rxq_unreg(struct vnet_priv *priv)
+void vnet_xdp_rxq_unreg(struct vnet_rx_ring *r)
 {
-	xdp_rxq_info_unreg(&priv->xdp_rxq);
+	if (!r->rxq)
+		return;
+	xdp_rxq_info_unreg(r->rxq);
+	kfree(r->rxq);
+	r->rxq = NULL;
+	vnet_obj_add(VNET_OBJ_RXQS, -1);
 }
 
 /* ---- data plane (NAPI) ------------------------------------------------------ */
@@ -110,7 +133,7 @@ static void vnet_xdp_tx_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x)
 /* The frame leaves with its page: the slot needs a new one first. */
 static struct page *vnet_xdp_fresh_page(struct vnet_priv *priv)
 {
-	struct page *page = page_pool_dev_alloc_pages(priv->rx.pool);
+	struct page *page = vnet_rx_page_alloc(priv);
 
 	if (unlikely(!page))
 		u64_stats_inc(&priv->rx_stats.alloc_failed);
@@ -133,7 +156,7 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 	struct xdp_buff xdp;
 	u32 act;
 
-	xdp_init_buff(&xdp, PAGE_SIZE, &priv->xdp_rxq);
+	xdp_init_buff(&xdp, PAGE_SIZE, priv->rx.rxq);
 	xdp_prepare_buff(&xdp, hard_start, *headroom, *len, true);
 	act = bpf_prog_run_xdp(x->prog, &xdp);
 	u64_stats_inc(&st->xdp_packets);

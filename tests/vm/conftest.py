@@ -19,6 +19,20 @@ if os.environ.get("VNET_LAB_IN_GUEST") != "1":
     collect_ignore_glob = ["test_*.py"]
 
 
+@pytest.fixture(autouse=True)
+def splat_gate(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every guest test fails when the kernel log gained a splat while it ran
+    (lab.BAD_KMSG), unless the test declares the lines it provokes on purpose
+    with @pytest.mark.kmsg_allows(regex, ...)."""
+    allowed = tuple(a for m in request.node.iter_markers("kmsg_allows") for a in m.args)
+    mark = lab.kmsg_mark()
+    yield
+    bad = lab.splats(mark.read(), allowed)
+    mark.close()
+    if bad:
+        pytest.fail("kernel splat during the test:\n" + "\n".join(bad[:20]), pytrace=False)
+
+
 @pytest.fixture
 def vnet() -> Iterator[Path]:
     """A freshly loaded vnet module; unloaded afterwards, with a clean kernel log check."""

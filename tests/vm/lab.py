@@ -16,7 +16,15 @@ from typing import Any, Self
 TOP = Path(__file__).resolve().parents[2]
 #: The driver the lab built for the running kernel (init.sh: .lab/kbuild/<release>/vnet.ko).
 MODULE = Path(os.environ.get("VNET_LAB_KO", str(TOP / "kmod" / "vnet.ko")))
-BAD_KMSG = re.compile(r"WARNING:|BUG:|Oops|general protection|refcount_t:|kernel BUG|list_del corruption")
+#: What the splat gate fails a test for (libbpf CI's kernel_splats, and more): warnings,
+#: oopses, RCU stalls, lockups, hung tasks, refcount and list corruption, UBSAN, KFENCE,
+#: and a page pool that cannot shut down because its pages never came back.
+BAD_KMSG = re.compile(
+    r"WARNING:|BUG:|Oops|general protection|kernel BUG"
+    r"|rcu: INFO: rcu_\w+ (self-)?detected stall|rcu_\w+ detected stalls|self-detected stall"
+    r"|soft lockup|hard LOCKUP|blocked for more than \d+ seconds"
+    r"|refcount_t:|list_add corruption|list_del corruption|UBSAN:|KFENCE:"
+    r"|stalled pool shutdown")
 
 
 def sh(*argv: str, check: bool = True) -> str:
@@ -45,15 +53,45 @@ def unload() -> None:
         time.sleep(0.2)
 
 
-def kmsg_mark() -> int:
-    """How many kernel log lines exist now, to look only at what comes after."""
-    return len(sh("dmesg").splitlines())
+class Kmsg:
+    """The kernel log from now on, read from /dev/kmsg by sequence (a wrapped ring
+    or a `dmesg -C` cannot shift what we look at)."""
+
+    def __init__(self) -> None:
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+        self.lines: list[str] = []
+
+    def read(self) -> list[str]:
+        """Every message logged since the mark (first lines of records), kept cumulatively."""
+        while True:
+            try:
+                rec = os.read(self.fd, 16384)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:  # overwritten before we read it: go on with the next
+                continue
+            self.lines.append(rec.decode(errors="replace").partition(";")[2].split("\n")[0])
+        return self.lines
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
-def assert_clean_kmsg(mark: int) -> None:
-    new = sh("dmesg").splitlines()[mark:]
-    bad = [line for line in new if BAD_KMSG.search(line)]
-    assert not bad, "kernel log:\n" + "\n".join(new[-40:])
+def kmsg_mark() -> Kmsg:
+    """Start watching the kernel log, to look only at what comes after."""
+    return Kmsg()
+
+
+def splats(lines: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    """The lines the splat gate rejects, less those matching an ALLOWED regex."""
+    return [line for line in lines
+            if BAD_KMSG.search(line) and not any(re.search(a, line) for a in allowed)]
+
+
+def assert_clean_kmsg(mark: Kmsg) -> None:
+    new = mark.read()
+    assert not splats(new), "kernel log:\n" + "\n".join(new[-40:])
 
 
 def sysfs_stat(dev: str, name: str) -> int:
@@ -88,11 +126,40 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 def set_param(name: str, value: object) -> None:
+    """A module parameter: for the generator's knobs, the default of new devices."""
     Path(f"/sys/module/vnet/parameters/{name}").write_text(f"{value}\n")
 
 
 def get_param(name: str) -> str:
     return Path(f"/sys/module/vnet/parameters/{name}").read_text().strip()
+
+
+def set_knob(name: str, value: object, dev: str = "vnet0") -> None:
+    """A generator knob of one device: /sys/class/net/DEV/vnet/NAME."""
+    Path(f"/sys/class/net/{dev}/vnet/{name}").write_text(f"{value}\n")
+
+
+def get_knob(name: str, dev: str = "vnet0") -> str:
+    return Path(f"/sys/class/net/{dev}/vnet/{name}").read_text().strip()
+
+
+DEBUGFS = Path("/sys/kernel/debug/vnet")
+
+
+def inject(point: str, times: int = 1) -> None:
+    """Arm the driver's fault injection: the next TIMES calls at POINT fail."""
+    (DEBUGFS / "fault").write_text(f"{point} {times}\n")
+
+
+def injected() -> dict[str, tuple[int, int]]:
+    """Per fault point: (still armed, injected so far)."""
+    rows = (DEBUGFS / "fault").read_text().splitlines()[1:]
+    return {name: (int(armed), int(done)) for name, armed, done in (r.split() for r in rows)}
+
+
+def driver_objects() -> dict[str, int]:
+    """What every vnet device holds now (rings, pools, pages): all 0 with every device down."""
+    return {k: int(v) for k, v in (line.split() for line in (DEBUGFS / "objects").read_text().splitlines())}
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
@@ -179,6 +246,15 @@ class BpftraceWitness:
         self.proc.send_signal(2)
         out, _ = self.proc.communicate(timeout=60)
         return out
+
+
+def ksym(name: str) -> int:
+    """The address of kernel (or module) symbol NAME, from /proc/kallsyms (root)."""
+    for line in Path("/proc/kallsyms").read_text().splitlines():
+        addr, _, sym = line.split()[:3]
+        if sym == name:
+            return int(addr, 16)
+    raise KeyError(name)
 
 
 def kernel_at_least(major: int, minor: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def test_random_round_trips(vnet: Path, up: bool) -> None:
     rng = random.Random(1234 + up)
     if up:
         lab.quiet_link_up("vnet0")
-        lab.set_param("rx_rate", 2000)
+        lab.set_knob("rx_rate", 2000)
     want = {"rx": 256, "tx": 256}
     usecs = 20
     for _ in range(25):
@@ -51,7 +52,7 @@ def test_random_round_trips(vnet: Path, up: bool) -> None:
         assert tx_usecs() == usecs
         if up:
             lab.send_frames("vnet0", 20)
-    lab.set_param("rx_rate", 0)
+    lab.set_knob("rx_rate", 0)
     if up:
         lab.wait_until(lab.tx_idle, what="TX completions")
 
@@ -69,18 +70,86 @@ def test_invalid_ring_and_coalesce_values_change_nothing(vnet: Path) -> None:
     assert tx_usecs() == 77
 
 
-@pytest.mark.parametrize(("name", "bad"), [
+BAD_KNOB_VALUES = [
     ("rx_rate", "10000001"), ("rx_rate", "-1"), ("rx_rate", "fast"),
     ("rx_burst", "0"), ("rx_burst", "1025"),
     ("peer_mac", "zz:zz"), ("peer_mac", "01:00:5e:00:00:01"), ("peer_mac", "00:00:00:00:00:00"),
+    ("peer_mac", "02:00:00:00:00:01junk"),
     ("peer_ip", "1.2.3"), ("peer_ip", "224.0.0.1"), ("peer_ip", "10.0.0.2x"),
-])
-def test_invalid_module_parameters_are_rejected(vnet: Path, name: str, bad: str) -> None:
-    before = lab.get_param(name)
+]
+
+
+@pytest.mark.parametrize(("name", "bad"), BAD_KNOB_VALUES)
+def test_invalid_knob_values_are_rejected_and_change_nothing(vnet: Path, name: str, bad: str) -> None:
+    before = (lab.get_param(name), lab.get_knob(name))
     with pytest.raises(OSError) as err:
         lab.set_param(name, bad)
     assert err.value.errno == 22  # EINVAL
-    assert lab.get_param(name) == before
+    with pytest.raises(OSError) as err:
+        lab.set_knob(name, bad)
+    assert err.value.errno == 22
+    assert (lab.get_param(name), lab.get_knob(name)) == before
+
+
+@pytest.mark.smoke
+def test_generator_knobs_are_per_device_and_parameters_are_defaults(vnet: Path) -> None:
+    lab.unload()
+    lab.load("numdevs=2", "peer_ip=192.0.2.9")
+    for dev in ("vnet0", "vnet1"):
+        lab.quiet_link_up(dev)
+    assert [lab.get_knob("peer_ip", d) for d in ("vnet0", "vnet1")] == ["192.0.2.9"] * 2
+    b0, b1 = lab.ethtool_stats("vnet0"), lab.ethtool_stats("vnet1")
+    lab.set_knob("rx_burst", 4, "vnet1")
+    lab.set_knob("rx_rate", 400, "vnet1")
+    time.sleep(1)
+    lab.set_knob("rx_rate", 0, "vnet1")
+    time.sleep(0.3)
+    d0 = lab.delta(lab.ethtool_stats("vnet0"), b0)
+    d1 = lab.delta(lab.ethtool_stats("vnet1"), b1)
+    assert d0["arp_generated"] == 0 and d1["arp_generated"] >= 100
+    assert d1["rx_packets"] == d1["arp_generated"] and d1["napi_polls"] > 0
+    # A changed parameter is the default of devices made from now on, not of those that exist.
+    lab.set_param("rx_burst", 7)
+    lab.set_param("peer_mac", "02:00:5e:10:00:07")
+    lab.sh("ip", "link", "add", "vnet7", "type", "vnet")
+    assert lab.get_knob("rx_burst", "vnet7") == "7" and lab.get_knob("rx_burst", "vnet0") == "1"
+    assert lab.get_knob("peer_mac", "vnet7") == "02:00:5e:10:00:07"
+    assert lab.get_knob("peer_mac", "vnet0") == "02:76:6e:65:74:02"
+    # Knobs follow a device into another namespace and go with it.
+    lab.sh("ip", "netns", "add", "vnet-knobs")
+    try:
+        lab.sh("ip", "link", "set", "vnet7", "netns", "vnet-knobs")
+        out = lab.sh("ip", "netns", "exec", "vnet-knobs", "cat", "/sys/class/net/vnet7/vnet/rx_burst")
+        assert out.strip() == "7"
+    finally:
+        lab.sh("ip", "netns", "del", "vnet-knobs")
+
+
+def test_knob_writes_race_the_generator_without_deadlock(vnet: Path) -> None:
+    # The peer is read by the generator (a softirq) while sysfs writes it: with a
+    # writer that let BHs run, a generator tick on the writer's CPU spun forever.
+    lab.quiet_link_up("vnet0")
+    lab.set_knob("rx_burst", 1)
+    lab.set_knob("rx_rate", 200_000)
+    before = lab.ethtool_stats()["arp_generated"]
+    try:
+        for i in range(2000):
+            lab.set_knob("peer_mac", f"02:00:00:00:{i >> 8 & 0xff:02x}:{i & 0xff:02x}")
+            lab.set_knob("peer_ip", f"10.1.{i >> 8 & 0xff}.{i & 0xff or 1}")
+    finally:
+        lab.set_knob("rx_rate", 0)
+    assert lab.ethtool_stats()["arp_generated"] > before
+    assert lab.get_knob("peer_mac") == "02:00:00:00:07:cf"
+
+
+def test_devices_from_ip_link_add_have_no_carrier_until_up(vnet: Path) -> None:
+    lab.sh("ip", "link", "add", "vnet5", "type", "vnet")
+    # ethtool's "Link detected" is the carrier itself, shown whether the device is up or not.
+    assert "Link detected: no" in lab.sh("ethtool", "vnet5")
+    lab.quiet_link_up("vnet5")
+    assert "Link detected: yes" in lab.sh("ethtool", "vnet5")
+    lab.sh("ip", "link", "set", "vnet5", "down")
+    assert "Link detected: no" in lab.sh("ethtool", "vnet5")
 
 
 def test_numdevs_out_of_range_refuses_to_load() -> None:

@@ -30,8 +30,8 @@ class Sender(threading.Thread):
 def test_up_down_cycles_under_traffic(vnet: Path) -> None:
     lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "2000")  # frames are in the ring at each down
     Path("/proc/sys/net/ipv6/conf/vnet0/disable_ipv6").write_text("1\n")
-    lab.set_param("rx_rate", 20000)
-    lab.set_param("rx_burst", 16)
+    lab.set_knob("rx_rate", 20000)
+    lab.set_knob("rx_burst", 16)
     baseline = lab.slab_active(SKB_CACHE)
     sender = Sender()
     sender.start()
@@ -42,7 +42,7 @@ def test_up_down_cycles_under_traffic(vnet: Path) -> None:
     finally:
         sender.stop.set()
         sender.join()
-        lab.set_param("rx_rate", 0)
+        lab.set_knob("rx_rate", 0)
     s = lab.ethtool_stats()
     posted = s["tx_arp"] + s["tx_ipv4"] + s["tx_ipv6"] + s["tx_other"]
     # Every frame the driver accepted was completed or purged at a down.

@@ -15,9 +15,12 @@ import pytest
 from tests.vm import lab
 
 # Filtered on the device's ifindex through the napi_struct (kernel BTF), not on the
-# dev_name string: bpftrace 0.23 reads that __data_loc field as empty on 6.12.
+# dev_name string: bpftrace 0.23 reads that __data_loc field as empty on 6.12; and on
+# the poll function, RX's: the device's TX NAPI (completions) polls through the same
+# tracepoint.
 NAPI_BT = r"""
-tracepoint:napi:napi_poll /((struct napi_struct *)args->napi)->dev->ifindex == IFINDEX/ {
+tracepoint:napi:napi_poll /((struct napi_struct *)args->napi)->dev->ifindex == IFINDEX &&
+                           (uint64)((struct napi_struct *)args->napi)->poll == POLL/ {
     @work[args->work] = count();
     @over = sum(args->work > args->budget ? 1 : 0);
 }
@@ -29,7 +32,8 @@ class NapiWitness(lab.BpftraceWitness):
 
     def __init__(self, dev: str = "vnet0") -> None:
         ifindex = Path(f"/sys/class/net/{dev}/ifindex").read_text().strip()
-        super().__init__(NAPI_BT.replace("IFINDEX", ifindex), ("@work", "@over"))
+        program = NAPI_BT.replace("IFINDEX", ifindex).replace("POLL", hex(lab.ksym("vnet_napi_poll")))
+        super().__init__(program, ("@work", "@over"))
 
     def stop(self) -> tuple[Counter[int], int]:
         out = self.finish()
@@ -39,10 +43,10 @@ class NapiWitness(lab.BpftraceWitness):
 
 
 def generate(rate: int, burst: int, seconds: float) -> None:
-    lab.set_param("rx_burst", burst)
-    lab.set_param("rx_rate", rate)
+    lab.set_knob("rx_burst", burst)
+    lab.set_knob("rx_rate", rate)
     time.sleep(seconds)
-    lab.set_param("rx_rate", 0)
+    lab.set_knob("rx_rate", 0)
     time.sleep(0.3)  # the last tick's frames get polled
 
 
@@ -110,9 +114,9 @@ def read_pcap(path: Path) -> list[bytes]:
 
 def test_frames_on_the_wire_and_replies(vnet: Path, tmp_path: Path) -> None:
     peer_mac, peer_ip, my_ip = "02:aa:bb:cc:dd:ee", "192.0.2.7", "192.0.2.1"
-    lab.set_param("peer_mac", peer_mac)
-    lab.set_param("peer_ip", peer_ip)
-    assert lab.get_param("peer_mac") == peer_mac and lab.get_param("peer_ip") == peer_ip
+    lab.set_knob("peer_mac", peer_mac)
+    lab.set_knob("peer_ip", peer_ip)
+    assert lab.get_knob("peer_mac") == peer_mac and lab.get_knob("peer_ip") == peer_ip
     lab.quiet_link_up("vnet0")
     lab.sh("ip", "addr", "add", f"{my_ip}/24", "dev", "vnet0")
     pcap = tmp_path / "arp.pcap"

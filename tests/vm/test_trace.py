@@ -126,17 +126,17 @@ def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path, 
 
 @pytest.mark.parametrize("probes", PROBE_KINDS)
 def test_arp_json_agrees_with_the_counter_and_tcpdump(vnet: Path, tmp_path: Path, probes: str) -> None:
-    lab.set_param("peer_mac", "02:11:22:33:44:55")
-    lab.set_param("peer_ip", "198.51.100.9")
+    lab.set_knob("peer_mac", "02:11:22:33:44:55")
+    lab.set_knob("peer_ip", "198.51.100.9")
     lab.quiet_link_up("vnet0")
     lab.sh("ip", "addr", "add", "198.51.100.1/24", "dev", "vnet0")
     trace = Trace("arp", "--json", "--probes", probes)
     try:
         # In JSON mode nothing is printed before the first frame: make one to know we are attached.
-        lab.set_param("rx_burst", 1)
-        lab.set_param("rx_rate", 5)
+        lab.set_knob("rx_burst", 1)
+        lab.set_knob("rx_rate", 5)
         trace.wait_lines(1)
-        lab.set_param("rx_rate", 0)
+        lab.set_knob("rx_rate", 0)
         time.sleep(0.5)
         pcap = tmp_path / "arp.pcap"
         dump = subprocess.Popen(["tcpdump", "-i", "vnet0", "-n", "-U", "-w", str(pcap), "arp[6:2] = 1"],
@@ -245,9 +245,9 @@ def run_in_pty(argv: list[str], ready: bytes, seconds: float) -> tuple[int, byte
 @pytest.mark.parametrize("argv", [["vnet-trace", "rings", "--live", "0.5"], ["vnet-trace", "top", "0.5"]])
 def test_live_screens_on_a_terminal_exit_0_on_ctrl_c(vnet: Path, argv: list[str]) -> None:
     lab.quiet_link_up("vnet0")
-    lab.set_param("rx_rate", 100)
+    lab.set_knob("rx_rate", 100)
     rc, out = run_in_pty(argv, b"rings vnet0", seconds=3)
-    lab.set_param("rx_rate", 0)
+    lab.set_knob("rx_rate", 0)
     assert rc == 0, out[-2000:]
     assert b"Traceback" not in out
     assert our_probes() == []

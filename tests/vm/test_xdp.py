@@ -164,7 +164,7 @@ def test_drop_arp_drops_every_arp_until_detached(vnet: Path) -> None:
 
 def test_xdp_tx_sends_the_frames_back_out(vnet: Path, tmp_path: Path) -> None:
     peer = "02:11:22:33:44:66"
-    lab.set_param("peer_mac", peer)
+    lab.set_knob("peer_mac", peer)
     lab.quiet_link_up("vnet0")
     pcap = tmp_path / "tx.pcap"
     with xdp_trace("--tx") as trace:
@@ -324,14 +324,14 @@ def test_100_attach_detach_cycles_under_rx_load(vnet: Path, pinned: dict[str, in
     lab.quiet_link_up("vnet0")
     skbs = lab.slab_active("skbuff_head_cache")
     before = lab.ethtool_stats()
-    lab.set_param("rx_burst", 8)
-    lab.set_param("rx_rate", 4000)
+    lab.set_knob("rx_burst", 8)
+    lab.set_knob("rx_rate", 4000)
     try:
         for _ in range(100):
             assert ip_link("link", "set", "vnet0", "xdpdrv", "pinned", prog).returncode == 0
             assert ip_link("link", "set", "vnet0", "xdpdrv", "off").returncode == 0
     finally:
-        lab.set_param("rx_rate", 0)
+        lab.set_knob("rx_rate", 0)
     time.sleep(0.5)
     d = lab.delta(lab.ethtool_stats(), before)
     assert xdp_state("vnet0") == (0, 0)
@@ -343,11 +343,11 @@ def test_100_attach_detach_cycles_under_rx_load(vnet: Path, pinned: dict[str, in
 
 def test_live_screen_on_a_terminal_exits_0_on_ctrl_c_and_detaches(vnet: Path) -> None:
     lab.quiet_link_up("vnet0")
-    lab.set_param("rx_rate", 100)
+    lab.set_knob("rx_rate", 100)
     try:
         rc, out = run_in_pty(["vnet-trace", "xdp", "--drop-arp", "--live", "0.5"], b"XDP vnet0", seconds=3)
     finally:
-        lab.set_param("rx_rate", 0)
+        lab.set_knob("rx_rate", 0)
     assert rc == 0, out[-2000:]
     assert b"Traceback" not in out
     assert b"drop ARP" in out and b"xdp_drop" in out

@@ -12,7 +12,8 @@ from vnet_ebpf.errors import UserError
 from vnet_ebpf.lab import pktgen
 from vnet_ebpf.trace.cli import show_top
 
-PARAMS = Path("/sys/module/vnet/parameters")
+# vnet0's own generator knobs (the module parameters are only the defaults of new devices).
+KNOBS = Path("/sys/class/net/vnet0/vnet")
 
 
 def main(seconds: int) -> int:
@@ -30,14 +31,14 @@ def main(seconds: int) -> int:
         # would otherwise compete with the traffic for the CPUs.
         # The NIC receives 2000 ARP requests per second in bursts of 16 (so NAPI
         # batches 16 per poll); the stack answers each one through the TX ring.
-        (PARAMS / "rx_burst").write_text("16\n")
-        (PARAMS / "rx_rate").write_text("2000\n")
+        (KNOBS / "rx_burst").write_text("16\n")
+        (KNOBS / "rx_rate").write_text("2000\n")
         pktgen.start_background()
 
     def quiesce() -> None:
         # Traffic stops before the probes detach (see docs/architecture.md, known issues).
         pktgen.stop()
-        (PARAMS / "rx_rate").write_text("0\n")
+        (KNOBS / "rx_rate").write_text("0\n")
         time.sleep(0.5)
 
     try:
