@@ -523,13 +523,13 @@ MODULE_KRETFUNC_PROBE(vnet, vnet_napi_poll, struct napi_struct *napi, int budget
 #endif
 
 #ifdef FENTRY_TXC
-MODULE_KFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv)
+MODULE_KFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv, int budget)
 {
 	txc_entered(priv);
 	return 0;
 }
 
-MODULE_KRETFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv, u64 ret)
+MODULE_KRETFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv, int budget, u64 ret)
 {
 	txc_returned();
 	return 0;

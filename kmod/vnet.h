@@ -167,6 +167,7 @@ struct vnet_priv {
 
 	struct vnet_tx_ring tx;
 	struct hrtimer tx_timer;	/* the "TX-done interrupt": schedules tx_napi */
+	spinlock_t tx_timer_lock;	/* makes "arm unless due sooner" one step */
 	u32 tx_usecs;
 	bool tx_enabled;		/* false while stopping: completion must not wake */
 
@@ -196,7 +197,7 @@ static inline u32 vnet_tx_used(const struct vnet_tx_ring *r)
 /* Free TX slots as a producer sees them: the completion released the tail. */
 static inline u32 vnet_tx_room(const struct vnet_tx_ring *r)
 {
-	return r->size - (r->head - smp_load_acquire(&r->tail));
+	return r->size - (READ_ONCE(r->head) - smp_load_acquire(&r->tail));
 }
 #endif
 
@@ -267,7 +268,7 @@ extern const struct ethtool_ops vnet_ethtool_ops;
 netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev);
 int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		       int n, bool redirected);
-u64 vnet_tx_complete(struct vnet_priv *priv);
+u64 vnet_tx_complete(struct vnet_priv *priv, int budget);
 int vnet_tx_poll(struct napi_struct *napi, int budget);
 int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size);
 void vnet_tx_ring_free(struct vnet_tx_ring *r);
@@ -290,7 +291,6 @@ u32 vnet_build_arp(struct net_device *dev, u8 *frame, const u8 *peer_mac,
 /* vnet_gen.c: the generator's knobs, module defaults and per-device sysfs */
 extern const struct attribute_group vnet_gen_group;
 void vnet_gen_init(struct vnet_priv *priv);
-void vnet_gen_params_init(void);
 void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip);
 
 /* vnet_fault.c: fault injection and in-flight accounting (debugfs) */

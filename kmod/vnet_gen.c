@@ -50,14 +50,20 @@ static int vnet_parse_burst(const char *val, u32 *out)
 	return vnet_parse_uint(val, 1, VNET_RX_BURST_MAX, out);
 }
 
-/* A unicast, non-zero MAC (mac_pton() wants exactly "xx:xx:xx:xx:xx:xx"). */
+/*
+ * A unicast, non-zero MAC (mac_pton() wants exactly "xx:xx:xx:xx:xx:xx"), into
+ * MAC only when valid: mac_pton() writes as it goes.
+ */
 static int vnet_parse_mac(const char *val, u8 *mac)
 {
-	if (!mac_pton(val, mac) || !is_valid_ether_addr(mac))
+	u8 parsed[ETH_ALEN];
+
+	if (!mac_pton(val, parsed) || !is_valid_ether_addr(parsed))
 		return -EINVAL;
 	/* Nothing but an optional newline after the 17 characters. */
 	if (val[17] && strcmp(val + 17, "\n"))
 		return -EINVAL;
+	ether_addr_copy(mac, parsed);
 	return 0;
 }
 
@@ -82,7 +88,7 @@ static int vnet_parse_ip(const char *val, __be32 *ip)
 static u32 def_rate;
 static u32 def_burst = 1;
 static u8 def_peer_mac[ETH_ALEN] = { 0x02, 0x76, 0x6e, 0x65, 0x74, 0x02 };
-static __be32 def_peer_ip;		/* 10.0.0.2 unless given at load */
+static __be32 def_peer_ip = cpu_to_be32(0x0a000002);	/* 10.0.0.2 */
 
 static int vnet_param_set_rate(const char *val, const struct kernel_param *kp)
 {
@@ -143,12 +149,6 @@ MODULE_PARM_DESC(peer_mac, "Default for new devices: sender MAC of generated ARP
 module_param_cb(peer_ip, &vnet_ip_ops, NULL, 0644);
 MODULE_PARM_DESC(peer_ip, "Default for new devices: sender IPv4 of generated ARP requests (10.0.0.2)");
 
-void vnet_gen_params_init(void)
-{
-	if (!def_peer_ip)
-		def_peer_ip = htonl(0x0a000002);	/* 10.0.0.2 */
-}
-
 /* A new device takes the defaults as they are now (process context). */
 void vnet_gen_init(struct vnet_priv *priv)
 {
@@ -183,6 +183,12 @@ static struct vnet_gen_cfg *vnet_gen_of(struct device *d)
 	return &((struct vnet_priv *)netdev_priv(to_net_dev(d)))->gen;
 }
 
+/* As net-sysfs does for the device's own attributes: admin of its netns. */
+static bool vnet_gen_may_write(struct device *d)
+{
+	return ns_capable(dev_net(to_net_dev(d))->user_ns, CAP_NET_ADMIN);
+}
+
 static ssize_t rx_rate_show(struct device *d, struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%u\n", READ_ONCE(vnet_gen_of(d)->rate));
@@ -194,6 +200,8 @@ static ssize_t rx_rate_store(struct device *d, struct device_attribute *attr,
 	u32 v;
 	int err = vnet_parse_rate(buf, &v);
 
+	if (!vnet_gen_may_write(d))
+		return -EPERM;
 	if (err)
 		return err;
 	WRITE_ONCE(vnet_gen_of(d)->rate, v);
@@ -212,6 +220,8 @@ static ssize_t rx_burst_store(struct device *d, struct device_attribute *attr,
 	u32 v;
 	int err = vnet_parse_burst(buf, &v);
 
+	if (!vnet_gen_may_write(d))
+		return -EPERM;
 	if (err)
 		return err;
 	WRITE_ONCE(vnet_gen_of(d)->burst, v);
@@ -235,6 +245,8 @@ static ssize_t peer_mac_store(struct device *d, struct device_attribute *attr,
 	u8 mac[ETH_ALEN];
 	int err = vnet_parse_mac(buf, mac);
 
+	if (!vnet_gen_may_write(d))
+		return -EPERM;
 	if (err)
 		return err;
 	/* _bh: the generator (a softirq) must not run here while the sequence is odd. */
@@ -261,6 +273,8 @@ static ssize_t peer_ip_store(struct device *d, struct device_attribute *attr,
 	__be32 ip;
 	int err = vnet_parse_ip(buf, &ip);
 
+	if (!vnet_gen_may_write(d))
+		return -EPERM;
 	if (err)
 		return err;
 	write_seqlock_bh(&g->peer_lock);

@@ -40,19 +40,27 @@ struct vnet_rings {
 	struct vnet_rx_ring rx;
 };
 
-/* Needs the RX NAPI enabled (the XDP queue info records its id). */
+/*
+ * Needs the RX NAPI enabled (the XDP queue info records its id).  On failure
+ * N holds what was built: vnet_rings_free() it, with the NAPI disabled, since a
+ * page pool bound to a NAPI may only be destroyed then.
+ */
 static int vnet_rings_alloc(struct vnet_priv *priv, struct vnet_rings *n,
 			    u32 tx_size, u32 rx_size, unsigned int mtu)
 {
 	int err;
 
+	memset(n, 0, sizeof(*n));
 	err = vnet_tx_ring_alloc(&n->tx, tx_size);
-	if (err)
-		return err;
-	err = vnet_rx_ring_alloc(priv, &n->rx, rx_size, mtu);
-	if (err)
-		vnet_tx_ring_free(&n->tx);
+	if (!err)
+		err = vnet_rx_ring_alloc(priv, &n->rx, rx_size, mtu);
 	return err;
+}
+
+static void vnet_rings_free(struct vnet_tx_ring *tx, struct vnet_rx_ring *rx)
+{
+	vnet_tx_ring_free(tx);
+	vnet_rx_ring_free(rx);
 }
 
 /*
@@ -62,16 +70,18 @@ static int vnet_rings_alloc(struct vnet_priv *priv, struct vnet_rings *n,
 static void vnet_resume(struct vnet_priv *priv)
 {
 	struct net_device *dev = priv->dev;
+	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 
 	napi_enable(&priv->tx_napi);
 	/* netdev netlink: queue-get shows the RX queue served by this NAPI. */
 	vnet_set_rx_queue_napi(dev, &priv->napi);
 	netif_carrier_on(dev);
-	netif_tx_lock_bh(dev);
+	/* The lock XDP posts and the completion's wake take (vnet_tx.c). */
+	__netif_tx_lock_bh(txq);
 	priv->tx_enabled = true;
-	netif_tx_unlock_bh(dev);
 	/* Wake, not start: after a rebuild the qdisc must be kicked. */
-	netif_tx_wake_all_queues(dev);
+	netif_tx_wake_queue(txq);
+	__netif_tx_unlock_bh(txq);
 	vnet_rx_start(priv);
 }
 
@@ -80,17 +90,22 @@ static void vnet_resume(struct vnet_priv *priv)
  * and the stack's transmits), let both NAPIs finish, cancel the interrupts,
  * then drop what the hardware never sent.  The rings stay allocated.
  */
-static void vnet_quiesce(struct vnet_priv *priv)
+static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
 {
 	struct net_device *dev = priv->dev;
+	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 
 	vnet_rx_stop(priv);
-	/* Under the TX lock, so that the completion cannot wake the queue again. */
-	netif_tx_lock_bh(dev);
+	/*
+	 * Under the queue's own lock, which xmit, XDP posts and the
+	 * completion's wake all hold: none of them runs on after this.
+	 */
+	__netif_tx_lock_bh(txq);
 	priv->tx_enabled = false;
-	netif_tx_stop_all_queues(dev);
-	netif_tx_unlock_bh(dev);
-	netif_carrier_off(dev);
+	netif_tx_stop_queue(txq);
+	__netif_tx_unlock_bh(txq);
+	if (carrier_off)
+		netif_carrier_off(dev);
 	vnet_set_rx_queue_napi(dev, NULL);
 	/* NAPI is done: nothing can redirect from this queue any more. */
 	napi_disable(&priv->napi);
@@ -98,12 +113,6 @@ static void vnet_quiesce(struct vnet_priv *priv)
 	napi_disable(&priv->tx_napi);
 	vnet_tx_stop(priv);
 	vnet_tx_purge(priv);
-}
-
-static void vnet_rings_free(struct vnet_priv *priv)
-{
-	vnet_tx_ring_free(&priv->tx);
-	vnet_rx_ring_free(&priv->rx);
 }
 
 static int vnet_open(struct net_device *dev)
@@ -122,6 +131,7 @@ static int vnet_open(struct net_device *dev)
 			       priv->rx_ring_size, dev->mtu);
 	if (err) {
 		napi_disable(&priv->napi);
+		vnet_rings_free(&n.tx, &n.rx);
 		return err;
 	}
 	priv->tx = n.tx;
@@ -136,8 +146,8 @@ static int vnet_stop(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
-	vnet_quiesce(priv);
-	vnet_rings_free(priv);
+	vnet_quiesce(priv, true);
+	vnet_rings_free(&priv->tx, &priv->rx);
 	pr_debug("%s: down\n", dev->name);
 	return 0;
 }
@@ -155,10 +165,18 @@ int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 
 	if (netif_running(dev)) {
 		err = vnet_rings_alloc(priv, &n, tx_size, rx_size, mtu);
-		if (err)
-			return err;	/* the old rings run on, untouched */
-		vnet_quiesce(priv);
-		vnet_rings_free(priv);
+		if (err) {
+			/* A short RX pause; the old rings run on, untouched. */
+			napi_disable(&priv->napi);
+			vnet_rings_free(&n.tx, &n.rx);
+			napi_enable(&priv->napi);
+			/* The generator only kicks NAPI when it wrote frames: a full ring would wait forever. */
+			napi_schedule(&priv->napi);
+			return err;
+		}
+		/* A swap of rings, not a link event: the carrier stays. */
+		vnet_quiesce(priv, false);
+		vnet_rings_free(&priv->tx, &priv->rx);
 		priv->tx = n.tx;
 		priv->rx = n.rx;
 	}
@@ -376,8 +394,13 @@ static void vnet_uninit_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
-	netif_napi_del(&priv->tx_napi);
-	netif_napi_del(&priv->napi);
+	/* One RCU wait for both (netif_napi_del() would wait for each). */
+	__netif_napi_del(&priv->tx_napi);
+	__netif_napi_del(&priv->napi);
+	synchronize_net();
+	/* Closed devices have them cancelled already; this is the guarantee. */
+	hrtimer_cancel(&priv->tx_timer);
+	hrtimer_cancel(&priv->rx_timer);
 }
 
 static int vnet_validate(struct nlattr *tb[], struct nlattr *data[],
@@ -433,7 +456,6 @@ static int __init vnet_init(void)
 		pr_err("numdevs=%u: at most %u devices\n", numdevs, VNET_NUMDEVS_MAX);
 		return -EINVAL;
 	}
-	vnet_gen_params_init();
 	vnet_fault_init();
 	err = rtnl_link_register(&vnet_link_ops);
 	if (err) {

@@ -215,13 +215,14 @@ struct page *vnet_rx_page_alloc(struct vnet_priv *priv)
  * Build a whole RX ring of SIZE buffers for MTU into R: pool, slots, pages and
  * its XDP RX queue info.  Nothing of the running configuration is touched, so
  * a resize builds the new ring before it stops the old one (vnet_main.c).
- * Needs the NAPI enabled: the queue info records its id.
+ * Needs the NAPI enabled: the queue info records its id.  On failure R holds
+ * what was built, for vnet_rx_ring_free() once the NAPI is disabled: a pool
+ * bound to an enabled NAPI must not be destroyed.
  */
 int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
 		       u32 size, unsigned int mtu)
 {
 	struct page_pool *pool;
-	int err = -ENOMEM;
 	u32 i;
 
 	memset(r, 0, sizeof(*r));
@@ -231,25 +232,19 @@ int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
 		return PTR_ERR(pool);
 	r->pool = pool;
 	r->slot = vnet_should_fail(VNET_FAULT_RX_RING) ? NULL :
-		  kcalloc(size, sizeof(*r->slot), GFP_KERNEL);
+		  kvcalloc(size, sizeof(*r->slot), GFP_KERNEL);
 	if (!r->slot)
-		goto err;
+		return -ENOMEM;
 	r->size = size;
 	vnet_obj_add(VNET_OBJ_RX_RINGS, 1);
 	for (i = 0; i < r->size; i++) {
 		if (!vnet_should_fail(VNET_FAULT_RX_PAGE))
 			r->slot[i].page = page_pool_alloc_pages(pool, GFP_KERNEL);
 		if (!r->slot[i].page)
-			goto err;
+			return -ENOMEM;
 		vnet_obj_add(VNET_OBJ_RX_PAGES, 1);
 	}
-	err = vnet_xdp_rxq_reg(priv, r);
-	if (err)
-		goto err;
-	return 0;
-err:
-	vnet_rx_ring_free(r);
-	return err;
+	return vnet_xdp_rxq_reg(priv, r);
 }
 
 /*
@@ -269,7 +264,7 @@ void vnet_rx_ring_free(struct vnet_rx_ring *r)
 			page_pool_put_full_page(r->pool, r->slot[i].page, false);
 			vnet_obj_add(VNET_OBJ_RX_PAGES, -1);
 		}
-		kfree(r->slot);
+		kvfree(r->slot);
 		vnet_obj_add(VNET_OBJ_RX_RINGS, -1);
 	}
 	if (r->pool) {
@@ -348,6 +343,10 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	u64 start_ns = trace_vnet_napi_poll_enabled() ? ktime_get_ns() : 0;
 	struct vnet_xdp_poll x = {};
 	int work = 0;
+
+	/* netpoll's TX-only call: RX, XDP and page pools are off limits. */
+	if (unlikely(!budget))
+		return 0;
 
 	/*
 	 * BHs are off in NAPI, which already holds off an RCU grace period; the

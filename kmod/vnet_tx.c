@@ -40,13 +40,16 @@
 static void vnet_tx_timer_arm(struct vnet_priv *priv, u64 delay_ns)
 {
 	struct hrtimer *t = &priv->tx_timer;
+	unsigned long flags;
 
 	/* Order the caller's ring update before the look at the timer state. */
 	smp_mb();
-	if (hrtimer_is_queued(t) &&
-	    ktime_to_ns(hrtimer_get_remaining(t)) <= (s64)delay_ns)
-		return;
-	hrtimer_start(t, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_SOFT);
+	/* xmit and the TX poll both arm: a later deadline must not replace a sooner one. */
+	spin_lock_irqsave(&priv->tx_timer_lock, flags);
+	if (!hrtimer_is_queued(t) ||
+	    ktime_to_ns(hrtimer_get_remaining(t)) > (s64)delay_ns)
+		hrtimer_start(t, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_SOFT);
+	spin_unlock_irqrestore(&priv->tx_timer_lock, flags);
 }
 
 /* When a frame posted now is done: tx-usecs is read once per post (ethtool -C). */
@@ -85,6 +88,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	struct vnet_tx_ring *r = &priv->tx;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 	struct vnet_tx_desc *d;
+	u64 delay;
 	bool kick;
 
 	if (unlikely(skb->len < ETH_HLEN)) {
@@ -113,6 +117,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	d->xdpf = NULL;
 	d->posted_ns = ktime_get_ns();
 	d->due_ns = vnet_tx_due(priv, d->posted_ns);
+	delay = d->due_ns - d->posted_ns;	/* d is not ours after the publish */
 	/* BQL; false while the stack has more frames for us right now. */
 	kick = __netdev_tx_sent_queue(txq, skb->len, netdev_xmit_more());
 	skb_tx_timestamp(skb);
@@ -134,7 +139,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	/* Doorbell batching: the last frame of a batch, or a stopped queue, kicks. */
 	if (kick || netif_xmit_stopped(txq))
-		vnet_tx_timer_arm(priv, d->due_ns - d->posted_ns);
+		vnet_tx_timer_arm(priv, delay);
 	return NETDEV_TX_OK;
 }
 
@@ -180,6 +185,11 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 
 	__netif_tx_lock(txq, smp_processor_id());
 	if (unlikely(!priv->tx_enabled)) {
+		if (redirected) {
+			u64_stats_update_begin(&priv->tx_stats.syncp);
+			u64_stats_add(&priv->tx_stats.xdp_xmit_errors, n);
+			u64_stats_update_end(&priv->tx_stats.syncp);
+		}
 		__netif_tx_unlock(txq);
 		return -ENXIO;
 	}
@@ -219,8 +229,11 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 	return i;
 }
 
-/* Free what one descriptor holds; return its length.  SKB_BYTES: BQL's share. */
-static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, bool done,
+/*
+ * Free what one descriptor holds; return its length.  SKB_BYTES: BQL's share.
+ * BUDGET: the NAPI budget of a completion (0 from netpoll), -1 for a purge.
+ */
+static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, int budget,
 				      unsigned int *skb_bytes)
 {
 	unsigned int len;
@@ -228,8 +241,8 @@ static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, bool done,
 	if (d->skb) {
 		len = d->skb->len;
 		*skb_bytes += len;
-		if (done)
-			dev_consume_skb_any(d->skb);
+		if (budget >= 0)
+			napi_consume_skb(d->skb, budget);
 		else
 			dev_kfree_skb_any(d->skb);
 	} else {
@@ -244,10 +257,12 @@ static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, bool done,
 /*
  * Reclaim: frees every descriptor whose frame the "hardware" has finished and
  * returns the nanoseconds until the next one is due (0: the ring is empty).
- * Runs in the TX NAPI poll (or netpoll's, IRQs off).  Probe point: keep the
- * name, argument and noinline.
+ * Runs in the TX NAPI poll, or netpoll's (BUDGET 0, IRQs possibly off), which
+ * may free skbs but must not touch XDP or page pool APIs: it stops at the
+ * first XDP frame (the ring completes in order).  Probe point: keep the name,
+ * arguments and noinline.
  */
-noinline u64 vnet_tx_complete(struct vnet_priv *priv)
+noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 {
 	struct vnet_tx_ring *r = &priv->tx;
 	struct net_device *dev = priv->dev;
@@ -268,11 +283,15 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 			next = d->due_ns - now;
 			break;
 		}
+		if (unlikely(!budget && d->xdpf)) {
+			next = 1;	/* the next real poll takes it */
+			break;
+		}
 		if (traced)
 			proto[d->proto]++;
 		pkts++;
 		skb_pkts += !!d->skb;
-		bytes += vnet_tx_desc_free(d, true, &skb_bytes);
+		bytes += vnet_tx_desc_free(d, budget, &skb_bytes);
 		t++;
 	}
 	if (!pkts)
@@ -318,16 +337,21 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv)
 int vnet_tx_poll(struct napi_struct *napi, int budget)
 {
 	struct vnet_priv *priv = container_of(napi, struct vnet_priv, tx_napi);
-	u64 next = vnet_tx_complete(priv);
+	struct vnet_tx_ring *r = &priv->tx;
+	u64 next = vnet_tx_complete(priv, budget);
 
 	if (!budget)
 		return 0;
 	/*
 	 * Frames still in flight: the interrupt comes back when the oldest is
-	 * due.  A frame posted after our look armed it itself (the doorbell).
+	 * due.  Armed while the NAPI is still ours, before it completes, so
+	 * that napi_disable() in vnet_quiesce() returns only after it is armed
+	 * and its hrtimer_cancel() wins; an early interrupt just polls again
+	 * (NAPI_STATE_MISSED).  A frame posted after our look armed it itself.
 	 */
-	if (napi_complete_done(napi, 0) && vnet_tx_used(&priv->tx))
+	if (smp_load_acquire(&r->head) != r->tail)
 		vnet_tx_timer_arm(priv, next);
+	napi_complete_done(napi, 0);
 	return 0;
 }
 
@@ -342,6 +366,7 @@ static enum hrtimer_restart vnet_tx_timer_fn(struct hrtimer *t)
 
 void vnet_tx_timer_init(struct vnet_priv *priv)
 {
+	spin_lock_init(&priv->tx_timer_lock);
 	vnet_hrtimer_setup(&priv->tx_timer, vnet_tx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 }
 
@@ -350,7 +375,8 @@ int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size)
 	memset(r, 0, sizeof(*r));
 	if (vnet_should_fail(VNET_FAULT_TX_RING))
 		return -ENOMEM;
-	r->desc = kcalloc(size, sizeof(*r->desc), GFP_KERNEL);
+	/* 4096 descriptors are 160 KiB: kv, not a high-order kmalloc. */
+	r->desc = kvcalloc(size, sizeof(*r->desc), GFP_KERNEL);
 	if (!r->desc)
 		return -ENOMEM;
 	r->size = size;
@@ -375,7 +401,7 @@ void vnet_tx_purge(struct vnet_priv *priv)
 	unsigned int purged = 0, skb_bytes = 0;
 
 	while (r->tail != r->head) {
-		vnet_tx_desc_free(&r->desc[r->tail & (r->size - 1)], false,
+		vnet_tx_desc_free(&r->desc[r->tail & (r->size - 1)], -1,
 				  &skb_bytes);
 		r->tail++;
 		purged++;
@@ -395,6 +421,6 @@ void vnet_tx_ring_free(struct vnet_tx_ring *r)
 {
 	if (r->desc)
 		vnet_obj_add(VNET_OBJ_TX_RINGS, -1);
-	kfree(r->desc);
+	kvfree(r->desc);
 	memset(r, 0, sizeof(*r));
 }
