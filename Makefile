@@ -16,7 +16,7 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo test lint unit vm vm-smoke vm-all bench deps clean
+.PHONY: demo test lint unit vm vm-smoke vm-all bench soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -74,6 +74,28 @@ bench: deps $(VENV)/.installed
 	$(LAB) run --timeout 900 -- env $(BENCH_ENV) python3 bench/tracing_cost.py
 	@echo "== bench: side by side"
 	@$(PY) bench/summary.py $(foreach g,$(BENCH_GUESTS),$(foreach c,$(BENCH_CLOCKS),.lab/bench-$(g)-$(c).json))
+
+# The driver under long, hostile use (soak/soak.py): every part, full cycle counts, on the
+# default guest; writes docs/reliability.md.  soak-short is CI's tenth (also in vm-all).
+soak: deps $(VENV)/.installed
+	$(LAB) run --timeout 10800 -- env SOAK_REPORT=docs/reliability.md SOAK_OUT=.lab/soak.json \
+		python3 soak/soak.py $(PARTS)
+soak-short: deps $(VENV)/.installed
+	$(LAB) run --timeout 3600 -- env SOAK_SCALE=0.1 python3 soak/soak.py $(PARTS)
+
+# The detach-panic reproducer (soak/kprobe_race.py; docs/architecture.md, known issues):
+# each variant in its own VM, ITER iterations; a guest panic ends that VM (oops=panic)
+# and its serial log stays in .lab/logs/.  VARIANTS: "variant:target:accel:cpus" words.
+ITER ?= 2000
+VARIANTS ?= kprobe:vnet:tcg-mt:2 kprobe:vnet:tcg:2 kprobe:dummy:tcg-mt:2 kretprobe:vnet:tcg-mt:2 \
+	ftrace:vnet:tcg-mt:2 kprobe:vnet:tcg-mt:1
+repro-detach: deps $(VENV)/.installed
+	@for v in $(VARIANTS); do IFS=: read -r var tgt acc cpus <<<"$$v"; \
+		echo "== repro-detach: $$var on $$tgt, $$acc, $$cpus CPU(s), $(ITER) iterations"; \
+		VNET_LAB_ACCEL=$$acc VNET_LAB_SMP=$$cpus $(LAB) run --timeout 7200 -- \
+			python3 soak/kprobe_race.py --variant $$var --target $$tgt --iterations $(ITER) \
+			2>&1 | tail -4; \
+	done
 
 clean:
 	$(MAKE) -C kmod clean

@@ -57,6 +57,14 @@ def _qemu_version() -> str:
     return out.splitlines()[0] if out else "unknown"
 
 
+def vcpus() -> int:
+    """The guest's CPUs: 2, or $VNET_LAB_SMP (1-8; soak/kprobe_race.py compares -smp 1)."""
+    raw = os.environ.get("VNET_LAB_SMP", "2")
+    if not raw.isdigit() or not 1 <= int(raw) <= 8:
+        raise UserError(f"VNET_LAB_SMP must be a number of CPUs from 1 to 8, not {raw!r}", 2)
+    return int(raw)
+
+
 def choose_accel(image: Image, logs: Path, verbose: bool = False) -> str:
     """KVM if a probe boot shows it works on this host (result cached), else TCG.
 
@@ -235,7 +243,7 @@ def run_vm(
         _write_control(ctl, src, cmd, "run", load, build_driver, image.guest, accel)
         spec = qemu.VmSpec(
             kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel,
-            shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),
+            shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)), smp=vcpus(),
         )
         proc = subprocess.Popen(qemu.qemu_argv(spec, QEMU), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

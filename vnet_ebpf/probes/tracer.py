@@ -150,24 +150,7 @@ class Tracer(bccglue.Loaded):
         if tuple(name for name, _ in ring_type._fields_) != RING_FIELDS:
             raise UserError(f"bpf/{SOURCE}: struct ring_seen is not {RING_FIELDS}")
         self.read_gen = bccglue.MappedArray(self.bpf["read_gen"], writable=True)
-        for group in self.groups:
-            for how, event, fn in PROBES[self.kind][group]:
-                if fn in self.attached:  # one program can serve two groups
-                    continue
-                try:
-                    if how in ("fentry", "fexit"):
-                        fds = self.bpf.kfunc_entry_fds if how == "fentry" else self.bpf.kfunc_exit_fds
-                        if fn.encode() not in fds:
-                            raise UserError(f"BCC did not attach {fn}")
-                    elif how == "raw_tracepoint":
-                        self.bpf.attach_raw_tracepoint(tp=event.encode(), fn_name=fn.encode())
-                    elif how == "kprobe":
-                        self.bpf.attach_kprobe(event=event, fn_name=fn)
-                    else:
-                        self.bpf.attach_kretprobe(event=event, fn_name=fn)
-                except Exception as err:  # BCC raises a bare Exception (the verifier log is above)
-                    raise UserError(f"could not attach {fn} to {how} {event}: {err}") from err
-                self.attached.append(fn)
+        self.attach()
         self.stats_fd = bpfstats.enable_stats()
         self.prog_infos = {fn: bpfstats.ProgInfo(self.bpf.funcs[fn.encode()].fd) for fn in self.attached}
         self.files = device.DeviceFiles(self.dev)
@@ -177,6 +160,52 @@ class Tracer(bccglue.Loaded):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _probes(self) -> list[tuple[str, str, str]]:
+        """(attach kind, event, BPF function) of every program the groups need, once each."""
+        seen: dict[str, tuple[str, str, str]] = {}
+        for group in self.groups:
+            for how, event, fn in PROBES[self.kind][group]:
+                seen.setdefault(fn, (how, event, fn))  # one program can serve two groups
+        return list(seen.values())
+
+    def attach(self) -> None:
+        """Attach every probe not attached yet (BCC attached the fentry ones at load)."""
+        for how, event, fn in self._probes():
+            if fn in self.attached:
+                continue
+            try:
+                if how in ("fentry", "fexit"):
+                    fds = self.bpf.kfunc_entry_fds if how == "fentry" else self.bpf.kfunc_exit_fds
+                    if fn.encode() not in fds:  # detached by detach(): attach again
+                        attach = self.bpf.attach_kfunc if how == "fentry" else self.bpf.attach_kretfunc
+                        attach(fn_name=fn.encode())
+                elif how == "raw_tracepoint":
+                    self.bpf.attach_raw_tracepoint(tp=event.encode(), fn_name=fn.encode())
+                elif how == "kprobe":
+                    self.bpf.attach_kprobe(event=event, fn_name=fn)
+                else:
+                    self.bpf.attach_kretprobe(event=event, fn_name=fn)
+            except Exception as err:  # BCC raises a bare Exception (the verifier log is above)
+                raise UserError(f"could not attach {fn} to {how} {event}: {err}") from err
+            self.attached.append(fn)
+
+    def detach(self) -> None:
+        """Detach every probe, keeping the programs and maps loaded (attach() again)."""
+        for how, event, fn in reversed(self._probes()):
+            if fn not in self.attached:
+                continue
+            if how == "fentry":
+                self.bpf.detach_kfunc(fn_name=fn.encode())
+            elif how == "fexit":
+                self.bpf.detach_kretfunc(fn_name=fn.encode())
+            elif how == "raw_tracepoint":
+                self.bpf.detach_raw_tracepoint(tp=event.encode())
+            elif how == "kprobe":
+                self.bpf.detach_kprobe(event=event.encode(), fn_name=fn.encode())
+            else:
+                self.bpf.detach_kretprobe(event=event.encode(), fn_name=fn.encode())
+            self.attached.remove(fn)
 
     def close(self) -> None:
         for mapped in (self.cells, self.read_gen):

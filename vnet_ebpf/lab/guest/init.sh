@@ -76,16 +76,21 @@ if [ "$BUILD" = 1 ] && [ -f "$kbuild/vnet.ko" ] && [ -f "$stamp" ] &&
 fi
 if [ "$BUILD" = 1 ]; then
 	mark "status building vnet.ko for $kver"
-	rm -rf "$kbuild" && mkdir -p "$kbuild" &&
-		cp kmod/*.c kmod/*.h kmod/Kbuild kmod/Makefile "$kbuild/"
-	if ! make -s -C "$kbuild" KDIR="/lib/modules/$kver/build" >/tmp/kbuild.log 2>&1; then
+	# In a directory of this VM's own, then renamed into place: two VMs of one kernel
+	# on one checkout (the full suite and the soak in CI) may build at the same time.
+	build=.lab/kbuild/.build-$kver-$(cat /proc/sys/kernel/random/uuid)
+	mkdir -p "$build" "$kbuild" && cp kmod/*.c kmod/*.h kmod/Kbuild kmod/Makefile "$build/"
+	if ! make -s -C "$build" KDIR="/lib/modules/$kver/build" >/tmp/kbuild.log 2>&1; then
 		cat /tmp/kbuild.log >/dev/console
 		echo "vnet-lab: building the driver for $kver failed (output above)" >/dev/console
+		rm -rf "$build"
 		finish 1
 	fi
 	# Warnings are worth seeing even when the build succeeds.
 	grep -q . /tmp/kbuild.log && cat /tmp/kbuild.log >/dev/console
-	echo "$KMOD_DIGEST $(sha256sum <"$kbuild/vnet.ko")" >"$stamp"
+	echo "$KMOD_DIGEST $(sha256sum <"$build/vnet.ko")" >"$build/stamp"
+	mv -f "$build/vnet.ko" "$kbuild/vnet.ko" && mv -f "$build/stamp" "$stamp"
+	rm -rf "$build"
 fi
 if [ "$LOAD" = 1 ]; then
 	mark "status loading vnet.ko"
