@@ -19,13 +19,14 @@ def rows(results: list[tuple[str, dict[str, Any]]]) -> list[list[str]]:
     kinds: list[str] = []
     for _, r in results:
         kinds += [k for k in r["probe_kinds"] if k not in kinds]
-    header = ["run", "kernel", "clock", "rounds", "vnet0 pps (median)", "plain spread"]
+    header = ["run", "kernel", "clock", "rounds", "vnet0 pps (median)", "plain spread", "vnet/dummy (bursts)"]
     header += [f"{k} traced/plain (paired)" for k in kinds]
     header += ["paired spread " + k for k in kinds]
     table = [header]
     for name, r in results:
         plain = sorted(r["vnet_pps"])[len(r["vnet_pps"]) // 2]
-        row = [name, r["kernel"], r["clock"], str(r["rounds"]), f"{plain:,}", str(r["vnet_pps_spread"])]
+        row = [name, r["kernel"], r["clock"], str(r["rounds"]), f"{plain:,}", str(r["vnet_pps_spread"]),
+               f"{r.get('vnet_over_dummy')} ({r.get('vnet_over_dummy_burst', '-')})"]
         row += [f"{r['traced_over_plain'].get(k)} ({r['traced_over_plain_paired_median'].get(k)})"
                 if k in r["probe_kinds"] else "-" for k in kinds]
         row += [str(r["traced_over_plain_paired_spread"].get(k)) if k in r["probe_kinds"] else "-" for k in kinds]
