@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/vnet-lab
 VM_TIMEOUT ?= 2400
 SMOKE_GUESTS ?= bookworm trixie-backports
-PYTEST_VM = python3 -m pytest -q --color=no -p no:cacheprovider
+PYTEST_VM = python3 -m pytest -q --color=no -p no:cacheprovider --durations=8
 GUEST ?=
 ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)

@@ -30,8 +30,8 @@ from tests.vm import lab  # the repository's, not an installed package
 
 SCALE = float(os.environ.get("SOAK_SCALE", "1"))
 SKB_CACHE = "skbuff_head_cache"
-#: Whole slabs come and go with other activity: what counts as "back to baseline".
-SKB_SLACK = 64
+#: What counts as "back to baseline" for the skb slab (tests/vm/lab.py explains it).
+SKB_SLACK = lab.SKB_SLACK
 SUNRECLAIM_SLACK_KB = 4096
 FAULT_POINTS = ("tx_ring", "rx_ring", "rx_pool", "rx_page", "rxq")
 PG = Path("/proc/net/pktgen")

@@ -198,6 +198,13 @@ def send_frames(dev: str, count: int, ethertype: int = 0x88B5, payload: int = 46
             s.send(frame)
 
 
+#: How far the skb slab may be from its baseline without a leak: the stack's own traffic
+#: moves it a little, and skbs freed in NAPI (napi_consume_skb, as the TX completion does)
+#: wait in a per-CPU cache of up to 64 before they go back to the slab.  A leak of one skb
+#: per cycle over 200 cycles is beyond it.
+SKB_SLACK = 40 + 64 * (os.cpu_count() or 1)
+
+
 def slab_active(cache: str) -> int:
     """Objects in use in a slab cache, after SLUB returned its per-CPU slabs
     (without the shrink, whole per-CPU slabs count as active: steps of 32)."""
