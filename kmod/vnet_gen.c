@@ -189,45 +189,31 @@ static bool vnet_gen_may_write(struct device *d)
 	return ns_capable(dev_net(to_net_dev(d))->user_ns, CAP_NET_ADMIN);
 }
 
-static ssize_t rx_rate_show(struct device *d, struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(vnet_gen_of(d)->rate));
-}
+/* rx_rate and rx_burst: one word each, read by the generator with READ_ONCE(). */
+#define VNET_UINT_KNOB(name, field, parse)					\
+static ssize_t name##_show(struct device *d, struct device_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(vnet_gen_of(d)->field));	\
+}										\
+static ssize_t name##_store(struct device *d, struct device_attribute *attr,	\
+			    const char *buf, size_t len)			\
+{										\
+	u32 v;									\
+	int err;								\
+										\
+	if (!vnet_gen_may_write(d))						\
+		return -EPERM;							\
+	err = parse(buf, &v);							\
+	if (err)								\
+		return err;							\
+	WRITE_ONCE(vnet_gen_of(d)->field, v);					\
+	return len;								\
+}										\
+static DEVICE_ATTR_RW(name)
 
-static ssize_t rx_rate_store(struct device *d, struct device_attribute *attr,
-			     const char *buf, size_t len)
-{
-	u32 v;
-	int err = vnet_parse_rate(buf, &v);
-
-	if (!vnet_gen_may_write(d))
-		return -EPERM;
-	if (err)
-		return err;
-	WRITE_ONCE(vnet_gen_of(d)->rate, v);
-	return len;
-}
-static DEVICE_ATTR_RW(rx_rate);
-
-static ssize_t rx_burst_show(struct device *d, struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(vnet_gen_of(d)->burst));
-}
-
-static ssize_t rx_burst_store(struct device *d, struct device_attribute *attr,
-			      const char *buf, size_t len)
-{
-	u32 v;
-	int err = vnet_parse_burst(buf, &v);
-
-	if (!vnet_gen_may_write(d))
-		return -EPERM;
-	if (err)
-		return err;
-	WRITE_ONCE(vnet_gen_of(d)->burst, v);
-	return len;
-}
-static DEVICE_ATTR_RW(rx_burst);
+VNET_UINT_KNOB(rx_rate, rate, vnet_parse_rate);
+VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst);
 
 static ssize_t peer_mac_show(struct device *d, struct device_attribute *attr, char *buf)
 {
@@ -243,10 +229,11 @@ static ssize_t peer_mac_store(struct device *d, struct device_attribute *attr,
 {
 	struct vnet_gen_cfg *g = vnet_gen_of(d);
 	u8 mac[ETH_ALEN];
-	int err = vnet_parse_mac(buf, mac);
+	int err;
 
 	if (!vnet_gen_may_write(d))
 		return -EPERM;
+	err = vnet_parse_mac(buf, mac);
 	if (err)
 		return err;
 	/* _bh: the generator (a softirq) must not run here while the sequence is odd. */
@@ -271,10 +258,11 @@ static ssize_t peer_ip_store(struct device *d, struct device_attribute *attr,
 {
 	struct vnet_gen_cfg *g = vnet_gen_of(d);
 	__be32 ip;
-	int err = vnet_parse_ip(buf, &ip);
+	int err;
 
 	if (!vnet_gen_may_write(d))
 		return -EPERM;
+	err = vnet_parse_ip(buf, &ip);
 	if (err)
 		return err;
 	write_seqlock_bh(&g->peer_lock);

@@ -99,16 +99,21 @@ def qstats_rx(dev: str = "vnet0") -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
+def generate_with_faults(point: str, times: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Arm POINT TIMES times, generate; the deltas of ethtool -S and of ip -s -s link's RX."""
+    lab.quiet_link_up("vnet0")
+    before, ip_before = lab.ethtool_stats(), lab.ip_stats()
+    lab.inject(point, times)
+    generate(rate=400, burst=4, seconds=0.5)
+    assert lab.injected()[point] == (0, times)
+    return lab.delta(lab.ethtool_stats(), before), lab.delta(lab.ip_stats()["rx"], ip_before["rx"])
+
+
 @pytest.mark.smoke
 def test_refill_failures_are_alloc_failures_and_drops(vnet: Path) -> None:
     lab.quiet_link_up("vnet0")
-    before, ip_before = lab.ethtool_stats(), lab.ip_stats()
     q_before = qstats_rx() if lab.kernel_at_least(6, 9) else None
-    lab.inject("rx_refill", 5)
-    generate(rate=400, burst=4, seconds=0.5)
-    d = lab.delta(lab.ethtool_stats(), before)
-    ip_rx = lab.delta(lab.ip_stats()["rx"], ip_before["rx"])
-    assert lab.injected()["rx_refill"] == (0, 5)
+    d, ip_rx = generate_with_faults("rx_refill", 5)
     # Taken from the ring (received), then lost for want of a buffer (dropped).
     assert d["rx_alloc_failed"] == d["rx_dropped"] == ip_rx["dropped"] == 5
     assert d["rx_packets"] == ip_rx["packets"] == d["arp_generated"] > 5
@@ -118,13 +123,7 @@ def test_refill_failures_are_alloc_failures_and_drops(vnet: Path) -> None:
 
 @pytest.mark.smoke
 def test_runt_frames_are_length_errors_not_packets_or_drops(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
-    before, ip_before = lab.ethtool_stats(), lab.ip_stats()
-    lab.inject("rx_short", 3)
-    generate(rate=400, burst=4, seconds=0.5)
-    d = lab.delta(lab.ethtool_stats(), before)
-    ip_rx = lab.delta(lab.ip_stats()["rx"], ip_before["rx"])
-    assert lab.injected()["rx_short"] == (0, 3)
+    d, ip_rx = generate_with_faults("rx_short", 3)
     assert d["rx_length_errors"] == ip_rx["length_errors"] == ip_rx["errors"] == 3
     assert ip_rx["dropped"] == d["rx_dropped"] == 0
     assert d["rx_packets"] == ip_rx["packets"] == d["arp_generated"] > 0
