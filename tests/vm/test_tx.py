@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -94,23 +95,45 @@ def test_tx_usecs_applies_to_frames_posted_after_it(vnet: Path) -> None:
     assert 0.4 < took < 0.9, took
 
 
+# netpoll's polls of the device's NAPIs: budget 0 (the kernel's own tracepoint).
+NETPOLL_BT = r"""
+tracepoint:napi:napi_poll /args->budget == 0 && ((struct napi_struct *)args->napi)->dev->ifindex == IFINDEX/ {
+    @polls = count();
+}
+"""
+
+
 def test_netconsole_gets_through_a_full_ring(vnet: Path) -> None:
     # netconsole transmits through netpoll, which polls every NAPI of the device with a
     # budget of 0 (and IRQs possibly off) when the queue is stopped: the TX NAPI must
     # reclaim the ring then, and do nothing that budget 0 forbids.
     lab.sh("ethtool", "-G", "vnet0", "tx", "16")
-    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "2000")
+    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "50000")  # 16 frames in flight for 50 ms
     lab.quiet_link_up("vnet0")
     lab.sh("ip", "addr", "add", "10.0.0.1/24", "dev", "vnet0")
+    ifindex = Path("/sys/class/net/vnet0/ifindex").read_text().strip()
+    netpoll = lab.BpftraceWitness(NETPOLL_BT.replace("IFINDEX", ifindex), ("@polls",))
     lab.sh("modprobe", "netconsole", "netconsole=6665@10.0.0.1/vnet0,6666@10.0.0.2/02:76:6e:65:74:02")
+    devkmsg = Path("/proc/sys/kernel/printk_devkmsg")
+    ratelimit = devkmsg.read_text()
+    devkmsg.write_text("on\n")  # /dev/kmsg writers are rate-limited to 10 lines otherwise
     try:
-        before = lab.ethtool_stats()
-        with open("/dev/kmsg", "w") as kmsg:
-            for i in range(48):  # three rings' worth; emergency level, so that consoles print it
-                kmsg.write(f"<0>vnet netconsole test {i}\n")
-                kmsg.flush()
-        lab.wait_until(lab.tx_idle, what="TX completions")
-        d = lab.delta(lab.ethtool_stats(), before)
+        with netpoll:
+            before = lab.ethtool_stats()
+            with open("/dev/kmsg", "w") as kmsg:
+                for i in range(48):  # three rings' worth; emergency level, so that consoles print it
+                    kmsg.write(f"<0>vnet netconsole test {i}\n")
+                    kmsg.flush()
+            # Consoles print after the write returns, netpoll retries what it queued every
+            # 100 ms: wait for the frames themselves.
+            lab.wait_until(lambda: lab.ethtool_stats()["tx_ipv4"] - before["tx_ipv4"] >= 48, 30,
+                           "48 netconsole frames")
+            lab.wait_until(lab.tx_idle, what="TX completions")
+            d = lab.delta(lab.ethtool_stats(), before)
+            polls = re.search(r"@polls: (\d+)", netpoll.finish())
     finally:
+        devkmsg.write_text(ratelimit)
         lab.sh("rmmod", "netconsole", check=False)
-    assert d["tx_ipv4"] >= 48 and d["tx_packets"] == d["tx_completions"] >= 48
+    assert d["tx_queue_stopped"] > 0  # the ring was full: netpoll had to poll to go on
+    assert polls and int(polls.group(1)) > 0  # ... and it did, with budget 0
+    assert d["tx_ipv4"] == 48 and d["tx_packets"] == d["tx_completions"] >= 48
