@@ -85,7 +85,8 @@ soak-short: deps $(VENV)/.installed
 
 # The detach-panic reproducer (soak/kprobe_race.py; docs/architecture.md, known issues):
 # each variant in its own VM, ITER iterations; a guest panic ends that VM (oops=panic)
-# and its serial log stays in .lab/logs/.  VARIANTS: "variant:target:accel:cpus" words.
+# and its serial log stays in .lab/logs/.  VARIANTS: "variant:target:accel:cpus" words
+# (GUEST=bookworm for 6.1).
 ITER ?= 2000
 VARIANTS ?= kprobe:vnet:tcg-mt:2 kprobe:vnet:tcg:2 kprobe:dummy:tcg-mt:2 kretprobe:vnet:tcg-mt:2 \
 	ftrace:vnet:tcg-mt:2 kprobe:vnet:tcg-mt:1

@@ -110,7 +110,7 @@ def main() -> int:
     with pktgen_both_cpus(dev):
         for done in range(1, args.iterations + 1):
             one_cycle(args.variant, func, rng)
-            if done % 100 == 0:
+            if done % 10 == 0:
                 log(f"iteration {done}")
     splats = lab.splats(mark.read())
     result = {"variant": args.variant, "target": args.target, "iterations": args.iterations,

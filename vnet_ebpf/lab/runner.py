@@ -145,6 +145,8 @@ def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, 
         "BUILD": "1" if build_driver else "0",
         # What the guest's clock follows: the host's ("wall") or instructions ("icount").
         "CLOCK": "icount" if accel == "icount" else "wall",
+        # How the guest is emulated: vnet-trace warns under multi-threaded TCG (probes/emulation.py).
+        "ACCEL": accel,
         "KMOD_DIGEST": kmod_digest(src / "kmod"),
         "COLUMNS": str(cols),
         "LINES": str(lines),

@@ -65,11 +65,14 @@ A = TypeVar("A", bound=_Attachable)
 def attached(iface: str, make: Callable[[Device], A], quiet: bool, what: str = "probes") -> Iterator[A]:
     """Checks, compile with a spinner, attach; detach on every way out (Ctrl-C, SIGTERM, errors).
     MAKE builds the BPF side (probes or an XDP program) for the resolved device."""
-    from vnet_ebpf.probes import bccglue, device
+    from vnet_ebpf.probes import bccglue, device, emulation
 
     bccglue.require_root()
     bccglue.import_bcc()
     dev = device.resolve(iface)
+    hazard = emulation.warning()
+    if hazard:
+        print(hazard, file=sys.stderr)
     signal.signal(signal.SIGTERM, _on_signal)
     bpf = make(dev)
     try:

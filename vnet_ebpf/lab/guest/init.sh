@@ -53,7 +53,7 @@ export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 export PYTHONPATH="$SRC" PYTHONDONTWRITEBYTECODE=1 TERM="${TERM:-linux}"
 # VNET_LAB_IN_GUEST marks "inside the lab guest" (tests/vm skip themselves without it);
 # VNET_LAB_GUEST names the guest (bookworm, trixie, trixie-backports).
-export VNET_LAB_IN_GUEST=1 VNET_LAB_GUEST="${GUEST:-unknown}" VNET_LAB_CLOCK="${CLOCK:-wall}"
+export VNET_LAB_IN_GUEST=1 VNET_LAB_GUEST="${GUEST:-unknown}" VNET_LAB_CLOCK="${CLOCK:-wall}" VNET_LAB_ACCEL="${ACCEL:-tcg}"
 # The project's console scripts, run from the shared checkout.
 for tool in trace:vnet_ebpf.trace.cli; do
 	name=vnet-${tool%%:*}
