@@ -401,7 +401,7 @@ static __always_inline void poll_returned(int work)
 		count_poll(c, work, st->budget, bpf_ktime_get_ns() - st->ts);
 }
 
-/* vnet_tx_complete(priv) is entered: remember the tail it starts from. */
+/* vnet_tx_complete(priv, budget) is entered: remember the tail it starts from. */
 static __always_inline void txc_entered(struct vnet_priv *priv)
 {
 	struct txc_start *st;

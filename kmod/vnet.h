@@ -59,8 +59,8 @@ struct vnet_tx_desc {
 };
 
 /*
- * Single producer (vnet_start_xmit, under the TX queue lock) and single
- * consumer (vnet_tx_complete, the TX NAPI poll).  head and tail are free
+ * Producers (vnet_start_xmit and the XDP posts, all under the TX queue lock)
+ * and one consumer (vnet_tx_complete, the TX NAPI poll).  head and tail are free
  * running u32 counters: occupancy is head - tail, a slot is index & (size - 1).
  * Each side publishes its index with a release store and reads the other's
  * with an acquire load, so a slot is never reused before it is cleared.
@@ -110,7 +110,8 @@ struct vnet_tx_stats {			/* writer: vnet_start_xmit */
 	u64_stats_t busy;		/* NETDEV_TX_BUSY returns: should stay 0 */
 	/* Also under the TX queue lock: ndo_xdp_xmit, frames redirected to us. */
 	u64_stats_t xdp_xmit;		/* queued on the TX ring */
-	u64_stats_t xdp_xmit_errors;	/* refused (ring full): the caller frees them */
+	u64_stats_t xdp_xmit_errors;	/* refused (ring full, device down, multi-buffer):
+					 * the caller frees them */
 };
 
 struct vnet_txc_stats {			/* writer: vnet_tx_complete (or purge, quiesced) */

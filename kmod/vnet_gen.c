@@ -56,7 +56,7 @@ static int vnet_parse_burst(const char *val, u32 *out)
  */
 static int vnet_parse_mac(const char *val, u8 *mac)
 {
-	u8 parsed[ETH_ALEN];
+	u8 parsed[ETH_ALEN] __aligned(2);
 
 	if (!mac_pton(val, parsed) || !is_valid_ether_addr(parsed))
 		return -EINVAL;
@@ -87,7 +87,7 @@ static int vnet_parse_ip(const char *val, __be32 *ip)
 /* Written under the module's kernel_param_lock, read under it in vnet_gen_init(). */
 static u32 def_rate;
 static u32 def_burst = 1;
-static u8 def_peer_mac[ETH_ALEN] = { 0x02, 0x76, 0x6e, 0x65, 0x74, 0x02 };
+static u8 def_peer_mac[ETH_ALEN] __aligned(2) = { 0x02, 0x76, 0x6e, 0x65, 0x74, 0x02 };
 static __be32 def_peer_ip = cpu_to_be32(0x0a000002);	/* 10.0.0.2 */
 
 static int vnet_param_set_rate(const char *val, const struct kernel_param *kp)
@@ -217,7 +217,7 @@ VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst);
 
 static ssize_t peer_mac_show(struct device *d, struct device_attribute *attr, char *buf)
 {
-	u8 mac[ETH_ALEN];
+	u8 mac[ETH_ALEN] __aligned(2);
 	__be32 ip;
 
 	vnet_gen_peer(netdev_priv(to_net_dev(d)), mac, &ip);
@@ -228,7 +228,7 @@ static ssize_t peer_mac_store(struct device *d, struct device_attribute *attr,
 			      const char *buf, size_t len)
 {
 	struct vnet_gen_cfg *g = vnet_gen_of(d);
-	u8 mac[ETH_ALEN];
+	u8 mac[ETH_ALEN] __aligned(2);
 	int err;
 
 	if (!vnet_gen_may_write(d))
@@ -246,7 +246,7 @@ static DEVICE_ATTR_RW(peer_mac);
 
 static ssize_t peer_ip_show(struct device *d, struct device_attribute *attr, char *buf)
 {
-	u8 mac[ETH_ALEN];
+	u8 mac[ETH_ALEN] __aligned(2);
 	__be32 ip;
 
 	vnet_gen_peer(netdev_priv(to_net_dev(d)), mac, &ip);

@@ -170,8 +170,14 @@ int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 			napi_disable(&priv->napi);
 			vnet_rings_free(&n.tx, &n.rx);
 			napi_enable(&priv->napi);
-			/* The generator only kicks NAPI when it wrote frames: a full ring would wait forever. */
+			/*
+			 * The generator only kicks NAPI when it wrote frames: a
+			 * full ring would wait forever.  Process context: BHs
+			 * off, so that the raised softirq runs at the enable.
+			 */
+			local_bh_disable();
 			napi_schedule(&priv->napi);
+			local_bh_enable();
 			return err;
 		}
 		/* A swap of rings, not a link event: the carrier stays. */
@@ -394,13 +400,12 @@ static void vnet_uninit_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
+	/* The device is closed: vnet_stop() cancelled both timers, nothing re-arms them. */
+	WARN_ON_ONCE(hrtimer_active(&priv->tx_timer) || hrtimer_active(&priv->rx_timer));
 	/* One RCU wait for both (netif_napi_del() would wait for each). */
 	__netif_napi_del(&priv->tx_napi);
 	__netif_napi_del(&priv->napi);
 	synchronize_net();
-	/* Closed devices have them cancelled already; this is the guarantee. */
-	hrtimer_cancel(&priv->tx_timer);
-	hrtimer_cancel(&priv->rx_timer);
 }
 
 static int vnet_validate(struct nlattr *tb[], struct nlattr *data[],

@@ -96,7 +96,7 @@ static __be32 vnet_target_ip(struct net_device *dev)
 static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 {
 	struct vnet_rx_ring *r = &priv->rx;
-	u8 peer_mac[ETH_ALEN];
+	u8 peer_mac[ETH_ALEN] __aligned(2);
 	__be32 peer_ip, target_ip = vnet_target_ip(priv->dev);
 	unsigned int made = 0, missed = 0, arps = 0;
 	/* Pairs with the release of tail in the poll: that slot's page is ours. */

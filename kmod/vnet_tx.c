@@ -283,10 +283,8 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 			next = d->due_ns - now;
 			break;
 		}
-		if (unlikely(!budget && d->xdpf)) {
-			next = 1;	/* the next real poll takes it */
-			break;
-		}
+		if (unlikely(!budget && d->xdpf))
+			break;	/* the next real poll takes it */
 		if (traced)
 			proto[d->proto]++;
 		pkts++;
@@ -294,33 +292,53 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 		bytes += vnet_tx_desc_free(d, budget, &skb_bytes);
 		t++;
 	}
-	if (!pkts)
-		return next;
-	/* The slots are clear before xmit can see them free (vnet_tx_room()). */
-	smp_store_release(&r->tail, t);
-
-	netdev_tx_completed_queue(txq, skb_pkts, skb_bytes);
-	/* Make the new tail visible before testing the queue state (see xmit). */
+	if (pkts) {
+		/* The slots are clear before xmit can see them free (vnet_tx_room()). */
+		smp_store_release(&r->tail, t);
+		netdev_tx_completed_queue(txq, skb_pkts, skb_bytes);
+	}
+	/*
+	 * Make the new tail visible before testing the queue state (see
+	 * xmit).  Also after a run that freed nothing: netpoll may have freed
+	 * the frames without being able to wake the queue (below).
+	 */
 	smp_mb();
 	if (unlikely(netif_tx_queue_stopped(txq)) &&
 	    vnet_tx_room(r) >= r->wake_thresh) {
-		/* The lock orders us against vnet_stop(), which must stay stopped. */
-		__netif_tx_lock(txq, smp_processor_id());
-		if (priv->tx_enabled && netif_tx_queue_stopped(txq)) {
-			netif_tx_wake_queue(txq);
-			woken = true;
+		/*
+		 * The lock orders us against vnet_stop(), which must stay
+		 * stopped.  netpoll (budget 0) may run while this CPU holds
+		 * it (a printk from xmit to netconsole): only try then, and
+		 * leave the wake to the next real poll.
+		 */
+		bool locked = true;
+
+		if (budget)
+			__netif_tx_lock(txq, smp_processor_id());
+		else
+			locked = __netif_tx_trylock(txq);
+		if (locked) {
+			if (priv->tx_enabled && netif_tx_queue_stopped(txq)) {
+				netif_tx_wake_queue(txq);
+				woken = true;
+			}
+			__netif_tx_unlock(txq);
 		}
-		__netif_tx_unlock(txq);
 	}
 
+	if (!pkts && !woken)
+		return next;
 	u64_stats_update_begin(&priv->txc_stats.syncp);
 	u64_stats_add(&priv->txc_stats.packets, pkts);
 	u64_stats_add(&priv->txc_stats.bytes, bytes);
 	u64_stats_add(&priv->txc_stats.completions, pkts);
-	u64_stats_inc(&priv->txc_stats.completion_runs);
+	if (pkts)
+		u64_stats_inc(&priv->txc_stats.completion_runs);
 	if (woken)
 		u64_stats_inc(&priv->txc_stats.queue_woken);
 	u64_stats_update_end(&priv->txc_stats.syncp);
+	if (!pkts)
+		return next;
 	trace_vnet_tx_complete(dev, dev->ifindex, r->head_seen, head, tail, pkts,
 			       r->size, proto[VNET_PROTO_ARP],
 			       proto[VNET_PROTO_IPV4], proto[VNET_PROTO_IPV6],
