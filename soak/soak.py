@@ -104,7 +104,11 @@ def run_part(part: Part, body: Callable[[Part], None]) -> Part:
     time.sleep(1)  # RCU-deferred frees (page pools, skbs) land
     part.skb_delta = lab.slab_active(SKB_CACHE) - skb0
     part.sunreclaim_delta_kb = sunreclaim_kb() - sun0
-    part.splats = lab.splats(kmsg.read())
+    lines = kmsg.read()
+    part.splats = lab.splats(lines)
+    artefacts = lab.emulator_artefacts(lines)
+    if artefacts:  # reported, not failed: see lab.emulator_state
+        part.figures["emulator_artefacts"] = f"{len(artefacts)}: {artefacts[0]}"
     kmsg.close()
     print(f"   {'ok' if part.ok else 'FAILED'}: {part.cycles} cycles in {part.seconds} s, "
           f"skb {part.skb_delta:+d}, SUnreclaim {part.sunreclaim_delta_kb:+d} kB, "

@@ -83,10 +83,32 @@ def kmsg_mark() -> Kmsg:
     return Kmsg()
 
 
+EFLAGS = re.compile(r"EFLAGS: ([0-9a-f]+)")
+
+
+def emulator_state(lines: list[str], i: int) -> bool:
+    """The splat at LINES[i] dumps a CPU state no x86 CPU can be in: EFLAGS with reserved
+    bits 22-31 set (popf and iret cannot set them).  Seen once under single-threaded TCG,
+    an unexpected single-step #DB during kprobe cycles (docs/architecture.md, known issues):
+    the emulator's corruption, not the kernel's."""
+    for line in lines[i + 1:i + 25]:
+        m = EFLAGS.search(line)
+        if m:
+            return int(m.group(1), 16) >> 22 != 0
+    return False
+
+
+def emulator_artefacts(lines: list[str]) -> list[str]:
+    """Splat lines whose register dump shows an impossible CPU state (see emulator_state)."""
+    return [line for i, line in enumerate(lines) if BAD_KMSG.search(line) and emulator_state(lines, i)]
+
+
 def splats(lines: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
-    """The lines the splat gate rejects, less those matching an ALLOWED regex."""
-    return [line for line in lines
-            if BAD_KMSG.search(line) and not any(re.search(a, line) for a in allowed)]
+    """The lines the splat gate rejects: less those matching an ALLOWED regex, and less
+    the emulator's own (emulator_artefacts), which are reported apart."""
+    return [line for i, line in enumerate(lines)
+            if BAD_KMSG.search(line) and not any(re.search(a, line) for a in allowed)
+            and not emulator_state(lines, i)]
 
 
 def assert_clean_kmsg(mark: Kmsg) -> None:
