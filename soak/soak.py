@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.vm import lab  # the repository's, not an installed package
+from tests.vm.test_config import rings, tx_usecs
 
 SCALE = float(os.environ.get("SOAK_SCALE", "1"))
 SKB_CACHE = "skbuff_head_cache"
@@ -116,30 +117,6 @@ def run_part(part: Part, body: Callable[[Part], None]) -> Part:
     return part
 
 
-class Sender(threading.Thread):
-    """Frames through an AF_PACKET socket, as fast as the queue takes them, until stopped."""
-
-    def __init__(self, dev: str = "vnet0") -> None:
-        super().__init__(daemon=True)
-        self.dev = dev
-        self.stop = threading.Event()
-        self.sent = 0
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            with contextlib.suppress(OSError):  # down, or gone
-                lab.send_frames(self.dev, 20)
-                self.sent += 20
-
-    def __enter__(self) -> Sender:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.join()
-
-
 @contextlib.contextmanager
 def pktgen_both_cpus(dev: str) -> Iterator[None]:
     """pktgen at full rate from both CPUs' pktgen threads into DEV, until the block ends."""
@@ -202,7 +179,7 @@ def up_down(part: Part) -> None:
     lab.set_knob("rx_burst", 16)
     from pyroute2 import IPRoute
 
-    with IPRoute() as ipr, Sender() as sender:
+    with IPRoute() as ipr, lab.Sender() as sender:
         (idx,) = ipr.link_lookup(ifname="vnet0")
         for _ in range(part.cycles):
             ipr.link("set", index=idx, state="up")
@@ -212,11 +189,6 @@ def up_down(part: Part) -> None:
     part.figures.update(sent=sender.sent, rx_packets=s["rx_packets"], tx_purged=s["tx_purged"],
                         posted_eq_completed_plus_purged=posted == s["tx_completions"] + s["tx_purged"])
     assert posted == s["tx_completions"] + s["tx_purged"], s
-
-
-def ring_of(out: str) -> dict[str, int]:
-    cur = out.split("Current hardware settings:")[1]
-    return {k.lower(): int(v) for k, v in re.findall(r"^(RX|TX):\s+(\d+)", cur, re.M)}
 
 
 def ethtool_changes(part: Part) -> None:
@@ -230,7 +202,7 @@ def ethtool_changes(part: Part) -> None:
     lab.set_knob("rx_burst", 8)
     want = {"rx": 256, "tx": 256, "usecs": 20}
     refused = 0
-    with Sender():
+    with lab.Sender():
         for _ in range(part.cycles):
             invalid = rng.random() < 1 / 3
             if rng.random() < 0.6:
@@ -246,9 +218,8 @@ def ethtool_changes(part: Part) -> None:
                     want["usecs"] = usecs
             assert (r.returncode != 0) == invalid, (invalid, r)
             refused += invalid
-            got = ring_of(lab.sh("ethtool", "-g", "vnet0"))
-            usecs_now = int(re.search(r"^tx-usecs:\s+(\d+)", lab.sh("ethtool", "-c", "vnet0"), re.M)[1])  # type: ignore[index]
-            assert got == {"rx": want["rx"], "tx": want["tx"]} and usecs_now == want["usecs"], (got, want)
+            got = rings()
+            assert got == {"rx": want["rx"], "tx": want["tx"]} and tx_usecs() == want["usecs"], (got, want)
     lab.set_knob("rx_rate", 0)
     part.figures.update(refused=refused, applied=part.cycles - refused)
 
@@ -315,7 +286,7 @@ def xdp_cycles(part: Part) -> None:
     lab.set_knob("rx_rate", 20000)
     lab.set_knob("rx_burst", 16)
     try:
-        with Sender():
+        with lab.Sender():
             for i in range(part.cycles):
                 first, second = fds[i % 2], fds[1 - i % 2]
                 xdp.set_xdp(ifindex, [("IFLA_XDP_FD", first), ("IFLA_XDP_FLAGS", native)])
@@ -378,7 +349,7 @@ def faults(part: Part) -> None:
                     lab.sh("ip", "link", "set", "vnet0", "up")
                 else:
                     sh("ip", "link", "set", "vnet0", "up")
-                    before = (ring_of(lab.sh("ethtool", "-g", "vnet0")), lab.driver_objects())
+                    before = (rings(), lab.driver_objects())
                     lab.inject(point)
                     if op == "resize":
                         size = "512" if before[0]["rx"] != 512 else "1024"
@@ -386,7 +357,7 @@ def faults(part: Part) -> None:
                     else:
                         r = sh("ip", "link", "set", "vnet0", "mtu", "9000")
                     assert r.returncode != 0, r
-                    assert (ring_of(lab.sh("ethtool", "-g", "vnet0")), lab.driver_objects()) == before
+                    assert (rings(), lab.driver_objects()) == before
                     assert Path("/sys/class/net/vnet0/mtu").read_text().strip() == "1500"
                 injected += 1
                 assert lab.injected()[point][0] == 0

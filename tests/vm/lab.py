@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import select
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -237,6 +239,31 @@ def slab_active(cache: str) -> int:
         if line.startswith(cache + " "):
             return int(line.split()[1])
     raise KeyError(cache)
+
+
+class Sender(threading.Thread):
+    """Frames into DEV through an AF_PACKET socket, as fast as the queue takes them, until
+    stopped (also while DEV goes down, or goes away)."""
+
+    def __init__(self, dev: str = "vnet0") -> None:
+        super().__init__(daemon=True)
+        self.dev = dev
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(OSError):  # down, or gone
+                send_frames(self.dev, 20)
+                self.sent += 20
+
+    def __enter__(self) -> Sender:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join()
 
 
 class BpftraceWitness:

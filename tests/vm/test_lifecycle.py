@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from pathlib import Path
 
 from tests.vm import lab
@@ -12,26 +10,13 @@ SKB_CACHE = "skbuff_head_cache"
 SLAB_SLACK = lab.SKB_SLACK
 
 
-class Sender(threading.Thread):
-    """Keeps frames flowing into vnet0 while it goes up and down."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            with contextlib.suppress(OSError):  # down, or gone between two cycles
-                lab.send_frames("vnet0", 20)
-
-
 def test_up_down_cycles_under_traffic(vnet: Path) -> None:
     lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "2000")  # frames are in the ring at each down
     Path("/proc/sys/net/ipv6/conf/vnet0/disable_ipv6").write_text("1\n")
     lab.set_knob("rx_rate", 20000)
     lab.set_knob("rx_burst", 16)
     baseline = lab.slab_active(SKB_CACHE)
-    sender = Sender()
+    sender = lab.Sender()
     sender.start()
     try:
         for _ in range(200):
