@@ -55,6 +55,7 @@ struct cpu_stats {
 	u64 work_hist[WORK_SLOTS];	/* packets per NAPI poll */
 	u64 poll_ns_hist[NS_SLOTS];	/* NAPI poll duration, log2 ns */
 	struct ring_seen tx, rx;
+	u64 budget;			/* the largest budget a poll was given */
 };
 /*
  * Both arrays are mapped into the tracer's memory (BPF_F_MMAPABLE): a read
@@ -233,6 +234,8 @@ static __always_inline void count_poll(struct cpu_stats *c, int work, int budget
 		c->c[C_POLL_OVER_BUDGET]++;	/* a driver bug: never expected */
 	c->work_hist[bounded(work > 0 ? work : 0, WORK_SLOTS)]++;
 	c->poll_ns_hist[log2_slot(dur, NS_SLOTS)]++;
+	if (budget > 0 && budget > c->budget)	/* netpoll's budget-0 polls aside */
+		c->budget = budget;
 }
 
 /* The RX ring at the start of a poll: USED of SIZE, at NOW ns. */

@@ -26,6 +26,7 @@ class ProgStat:
 
     run_cnt: int = 0
     run_time_ns: int = 0
+    id: int = 0  # the kernel's program id (bpftool prog show id ID)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Snapshot:
 
     t: float
     counters: Mapping[str, int]
+    wall: float = 0.0  # time.time() at t: what NDJSON's ts says
     polls_per_cpu: Sequence[int] = ()
     packets_per_cpu: Sequence[int] = ()
     work_hist: Sequence[int] = ()
@@ -47,7 +49,7 @@ class Snapshot:
     rx_max: int = 0
     tx_size: int = 0
     rx_size: int = 0
-    budget: int = 64
+    budget: int = 0  # the largest budget a poll was given so far (0: no poll seen)
     bql_inflight: int = 0
     bql_limit: int = 0
     driver: Mapping[str, int] = field(default_factory=dict)  # ethtool -S of the device
@@ -86,7 +88,7 @@ class Interval:
 def interval(prev: Snapshot, cur: Snapshot) -> Interval:
     progs = {
         name: ProgStat(s.run_cnt - prev.progs.get(name, ProgStat()).run_cnt,
-                       s.run_time_ns - prev.progs.get(name, ProgStat()).run_time_ns)
+                       s.run_time_ns - prev.progs.get(name, ProgStat()).run_time_ns, s.id)
         for name, s in cur.progs.items()
     }
     return Interval(
@@ -154,16 +156,17 @@ class NapiReport:
     interval_s: float
     polls: int
     packets: int
-    budget: int
+    budget: int | None  # as the polls were given it; None before the first poll
     exhausted: int
     over_budget: int
     work_hist: dict[int, int]
     poll_ns_hist: dict[int, int]  # log2 bucket low bound (ns) -> polls
-    poll_ns_mean: float
+    poll_ns_mean: float | None  # None where poll time is not measured (other drivers' NAPI)
     poll_ns_p50: int | None
     poll_ns_p99: int | None
     polls_per_cpu: dict[int, int]
     packets_per_cpu: dict[int, int]
+    ts: float = 0.0  # wall-clock time (Unix seconds) at the end of the interval
 
     @property
     def polls_per_s(self) -> float:
@@ -188,16 +191,17 @@ def napi_report(iv: Interval) -> NapiReport:
         interval_s=iv.seconds,
         polls=c["polls"],
         packets=c["poll_packets"],
-        budget=iv.end.budget,
+        budget=iv.end.budget or None,
         exhausted=c["poll_exhausted"],
         over_budget=c["poll_over_budget"],
         work_hist=sparse(iv.work_hist),
         poll_ns_hist=log2_sparse(iv.poll_ns_hist),
-        poll_ns_mean=mean(c["poll_ns"], c["polls"]),
+        poll_ns_mean=mean(c["poll_ns"], c["polls"]) if sum(iv.poll_ns_hist) else None,
         poll_ns_p50=percentile_log2(iv.poll_ns_hist, 0.5),
         poll_ns_p99=percentile_log2(iv.poll_ns_hist, 0.99),
         polls_per_cpu=sparse(iv.polls_per_cpu),
         packets_per_cpu=sparse(iv.packets_per_cpu),
+        ts=iv.end.wall,
     )
 
 
@@ -223,6 +227,7 @@ class RingsReport:
     completions: int
     freed_hist: dict[int, int]
     tx_proto: dict[str, int] = field(default_factory=dict)  # EtherType class -> frames
+    ts: float = 0.0
 
 
 #: Frame classes by EtherType, as the driver's counters (tx_arp, ...) and its trace
@@ -253,6 +258,7 @@ def rings_report(iv: Interval) -> RingsReport:
         completions=c["txc_freed"],
         freed_hist=log2_sparse(iv.freed_hist),
         tx_proto={p: c[f"tx_{p}"] for p in FRAME_CLASSES},
+        ts=e.wall,
     )
 
 
@@ -316,6 +322,7 @@ class XdpSnapshot:
     verdicts: Mapping[tuple[str, str], int]  # (class, action) -> frames
     driver: Mapping[str, int] = field(default_factory=dict)
     prog: ProgStat = ProgStat()
+    wall: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -324,6 +331,7 @@ class XdpReport:
     verdicts: dict[tuple[str, str], int]
     driver: dict[str, int]  # deltas of XDP_DRIVER_STATS
     prog: ProgStat
+    ts: float = 0.0
 
     def by_action(self) -> dict[str, int]:
         return {a: sum(self.verdicts.get((c, a), 0) for c in XDP_CLASSES) for a in XDP_ACTIONS}
@@ -351,5 +359,50 @@ def xdp_report(prev: XdpSnapshot, cur: XdpSnapshot) -> XdpReport:
         verdicts={k: cur.verdicts.get(k, 0) - prev.verdicts.get(k, 0)
                   for k in ((c, a) for c in XDP_CLASSES for a in XDP_ACTIONS)},
         driver={k: cur.driver.get(k, 0) - prev.driver.get(k, 0) for k in XDP_DRIVER_STATS if k in cur.driver},
-        prog=ProgStat(cur.prog.run_cnt - prev.prog.run_cnt, cur.prog.run_time_ns - prev.prog.run_time_ns),
+        prog=ProgStat(cur.prog.run_cnt - prev.prog.run_cnt, cur.prog.run_time_ns - prev.prog.run_time_ns,
+                      cur.prog.id),
+        ts=cur.wall,
     )
+
+
+# ---- queues (`vnet-trace queues`, any device) -------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """The counters of one queue (kind "rx"/"tx" and its id), or of the whole device
+    (kind "dev", id -1) where the driver has no per-queue statistics."""
+
+    kind: str
+    id: int
+    counters: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueuesSnapshot:
+    t: float
+    wall: float
+    source: str  # "qstats" (netdev netlink) or "sysfs" (/sys/class/net/DEV/statistics)
+    queues: Sequence[QueueStats]
+    bql: Mapping[int, tuple[int, int]]  # TX queue -> (bytes in flight, limit)
+
+
+@dataclass(frozen=True)
+class QueuesReport:
+    interval_s: float
+    ts: float
+    source: str
+    queues: list[QueueStats]  # counters: what changed in the interval
+    bql: dict[int, tuple[int, int]]  # at the end of the interval
+
+    def rate(self, q: QueueStats, name: str) -> float:
+        return q.counters.get(name, 0) / self.interval_s if self.interval_s else 0.0
+
+
+def queues_report(prev: QueuesSnapshot, cur: QueuesSnapshot) -> QueuesReport:
+    """What each queue counted between two snapshots (a queue new in CUR counts from 0)."""
+    before = {(q.kind, q.id): q.counters for q in prev.queues}
+    queues = [QueueStats(q.kind, q.id, {k: v - before.get((q.kind, q.id), {}).get(k, 0)
+                                         for k, v in q.counters.items()})
+              for q in cur.queues]
+    return QueuesReport(cur.t - prev.t, cur.wall, cur.source, queues, dict(cur.bql))

@@ -1,5 +1,7 @@
 """The command lines: help, usage errors (exit 2) and one-line errors (exit 1)."""
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from click.testing import CliRunner
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.lab import cli as lab_cli
 from vnet_ebpf.lab import runner
+from vnet_ebpf.probes import bccglue
 from vnet_ebpf.trace import cli as trace_cli
 
 
@@ -84,21 +87,20 @@ def test_trace_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_trace_without_bcc_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_bcc(name: str, *args: object, **kwargs: object) -> object:
-        if name == "bcc":
-            raise ImportError("No module named 'bcc'")
-        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
-
+    # None in sys.modules makes `import bcc` raise ImportError, whether BCC is installed or not.
     monkeypatch.setattr("os.geteuid", lambda: 0)
-    monkeypatch.setattr(builtins, "__import__", no_bcc)
-    monkeypatch.delitem(__import__("sys").modules, "bcc", raising=False)
+    monkeypatch.setitem(sys.modules, "bcc", None)
     result = CliRunner().invoke(trace_cli.main, ["rings"])
     assert result.exit_code == 1
-    assert result.output.strip().endswith("install them with `apt-get install python3-bpfcc`")
+    assert result.output.strip() == (
+        "vnet-trace: BCC's Python bindings are missing: install them with `apt-get install python3-bpfcc`")
+
+
+def test_trace_with_a_foreign_bcc_module_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The PyPI project named "bcc" is an unrelated library with no BPF class.
+    monkeypatch.setitem(sys.modules, "bcc", types.ModuleType("bcc"))
+    with pytest.raises(UserError, match="is not BCC's"):
+        bccglue.load("vnet_trace.bpf.c")
 
 
 @pytest.mark.parametrize("args", [["napi", "0"], ["napi", "x"], ["rings", "1", "-3"], ["rings", "--live", "--json"],

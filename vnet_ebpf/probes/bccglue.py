@@ -70,7 +70,8 @@ def load(source_name: str, cflags: list[str] | None = None) -> Any:
     """Compile bpf/SOURCE_NAME with BCC; the driver's header is on the include path."""
     bcc = import_bcc()
     if not hasattr(bcc, "BPF"):
-        raise UserError(f"the `bcc` module found is not BCC's ({bcc.__file__}): {INSTALL_HINT}")
+        raise UserError(f"the `bcc` module found is not BCC's ({getattr(bcc, '__file__', None) or bcc}): "
+                        f"{INSTALL_HINT}")
     text = (BPF_DIR / source_name).read_text()
     flags = [f"-I{KMOD_DIR}", f"-I{BPF_DIR}", *kernel_cflags(), *(cflags or [])]
     try:
@@ -112,6 +113,11 @@ class MappedArray:
         for view in reversed(self._views):
             view.release()
         self._mm.close()
+
+
+def column_sums(rows: list[list[int]], off: int, n: int) -> list[int]:
+    """Words OFF..OFF+N-1 summed over ROWS (one row a CPU); a C loop, run every interval."""
+    return list(map(sum, zip(*(row[off:off + n] for row in rows), strict=True)))
 
 
 def percpu_rows(table: Any) -> list[list[int]]:

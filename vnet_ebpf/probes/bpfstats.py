@@ -64,8 +64,9 @@ class ProgInfo:
         return self._info.raw
 
     def stat(self) -> ProgStat:
-        run_time, run_cnt = struct.unpack_from("QQ", self._get(), _RUN_TIME_NS)
-        return ProgStat(run_cnt=run_cnt, run_time_ns=run_time)
+        info = self._get()
+        run_time, run_cnt = struct.unpack_from("QQ", info, _RUN_TIME_NS)
+        return ProgStat(run_cnt=run_cnt, run_time_ns=run_time, id=int(struct.unpack_from("I", info, 4)[0]))
 
     def id(self) -> int:
         return int(struct.unpack_from("I", self._get(), 4)[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -21,10 +22,29 @@ _ETHTOOL_GSTATS = 0x1D  # linux/ethtool.h
 class Device:
     name: str
     ifindex: int
+    driver: str = "vnet"  # the driver behind it (rtnl link kind, else the bus driver), or "none"
+
+    @property
+    def is_vnet(self) -> bool:
+        return self.driver == "vnet"
 
 
-def resolve(name: str) -> Device:
-    """The vnet device NAME in this netns, or a one-line error saying what is wrong."""
+#: The commands that work on any device; the others read vnet's rings and events.
+ANY_DEVICE_COMMANDS = ("napi", "queues")
+
+
+def driver_of(name: str, kind: str | None) -> str:
+    """What drives interface NAME: its rtnl link kind (vnet, veth, dummy...), else the
+    driver of its bus device (/sys/class/net/NAME/device/driver: virtio_net, e1000e...)."""
+    if kind:
+        return str(kind)
+    drv = Path("/sys/class/net") / name / "device" / "driver"
+    return drv.resolve().name if drv.exists() else "none"
+
+
+def resolve(name: str, any_driver: bool = False, command: str = "") -> Device:
+    """The device NAME in this netns, or a one-line error saying what is wrong.
+    Unless ANY_DRIVER, it must be a vnet device (COMMAND names what needs one)."""
     from pyroute2 import IPRoute
 
     with IPRoute() as ipr:
@@ -35,9 +55,12 @@ def resolve(name: str) -> Device:
         (link,) = tuple(ipr.link("get", index=idx[0]))
         linkinfo = link.get_attr("IFLA_LINKINFO")
         kind = linkinfo.get_attr("IFLA_INFO_KIND") if linkinfo else None
-    if kind != "vnet":
-        raise UserError(f"interface {name} is not a vnet device (kind {kind or 'none'})")
-    return Device(name=name, ifindex=int(idx[0]))
+    dev = Device(name=name, ifindex=int(idx[0]), driver=driver_of(name, kind))
+    if not dev.is_vnet and not any_driver:
+        what = f"`vnet-trace {command}`" if command else "this"
+        raise UserError(f"{name} is a {dev.driver} device and {what} reads vnet's rings and events: it needs a "
+                        f"vnet device (`vnet-trace {' and '.join(ANY_DEVICE_COMMANDS)}` work on any device)")
+    return dev
 
 
 def ifindex_of(name: str) -> int:
@@ -64,12 +87,13 @@ class DeviceFiles:
         bql = net / "queues" / "tx-0" / "byte_queue_limits"
         self.fds: dict[str, int] = {}
         try:
-            for name, path in (("ifindex", net / "ifindex"), ("inflight", bql / "inflight"),
-                               ("limit", bql / "limit")):
-                self.fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            self.fds["ifindex"] = os.open(net / "ifindex", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as err:
-            self.close()
             raise UserError(f"cannot read {err.filename}: {err.strerror}") from err
+        # Devices without a queue (or kernels without BQL) have no byte_queue_limits/.
+        for name, path in (("inflight", bql / "inflight"), ("limit", bql / "limit")):
+            with contextlib.suppress(OSError):
+                self.fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
     def _read(self, name: str) -> int:
         return int(os.pread(self.fds[name], 32, 0))
@@ -85,7 +109,7 @@ class DeviceFiles:
         """BQL's bytes in flight and current limit for TX queue 0 (0, 0 once gone)."""
         try:
             return self._read("inflight"), self._read("limit")
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
             return 0, 0
 
     def close(self) -> None:

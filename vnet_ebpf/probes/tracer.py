@@ -225,9 +225,8 @@ class Tracer(bccglue.Loaded):
         self.read_gen.words[0] = self.gen
 
         def total(name: str) -> list[int]:
-            """Field NAME summed over the CPUs (a C loop: this runs every interval)."""
-            off, n = self.cells_fields[name]
-            return list(map(sum, zip(*(row[off:off + n] for row in rows), strict=True)))
+            """Field NAME summed over the CPUs."""
+            return bccglue.column_sums(rows, *self.cells_fields[name])
 
         def hist(name: str) -> list[int]:
             return total(name) if name in self.shows else []
@@ -247,8 +246,11 @@ class Tracer(bccglue.Loaded):
         rx_now, rx_max, rx_size = ring("rx")
         inflight, limit = self.files.bql() if self.files is not None else (0, 0)
         progs = {fn: info.stat() for fn, info in self.prog_infos.items()} if self.stats_fd is not None else {}
+        b_off = self.cells_fields["budget"][0]
         return Snapshot(
             t=time.monotonic(),
+            wall=time.time(),
+            budget=max(row[b_off] for row in rows),
             counters=dict(zip(COUNTERS, counters, strict=True)),
             polls_per_cpu=[row[c_off + i_polls] for row in rows],
             packets_per_cpu=[row[c_off + i_packets] for row in rows],

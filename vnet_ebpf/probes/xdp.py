@@ -165,6 +165,7 @@ class XdpProgram(bccglue.Loaded):
                     for ci, c in enumerate(XDP_CLASSES) for ai, a in enumerate(XDP_ACTIONS)}
         return XdpSnapshot(
             t=time.monotonic(),
+            wall=time.time(),
             verdicts=verdicts,
             driver=self.ethtool.read() if self.ethtool is not None else {},
             prog=self.info.stat(),

@@ -1,4 +1,9 @@
-"""``vnet-trace``: the tracer's command line (bcc conventions: -i, [interval] [count])."""
+"""``vnet-trace``: the tracer's command line.
+
+Like the bcc tools: positional ``[interval] [count]``, a header line, then one row per
+interval.  The device is ``-i/--interface``, as in tcpdump and ip (in the bcc tools
+``-i`` is the interval, and netqtop names its device ``-n``).
+"""
 
 from __future__ import annotations
 
@@ -31,10 +36,13 @@ PROG = "vnet-trace"
 COMPILE_NOTE = "compiling and attaching the BPF {what} (about 35 s under emulation)"
 
 iface_option = click.option("-i", "--interface", "iface", default="vnet0", show_default=True,
-                            help="The vnet device to trace.")
+                            help="The device to trace (as tcpdump -i).")
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line (NDJSON).")
 interval_arg = click.argument("interval", type=click.FloatRange(min=0.1), default=1.0, required=False)
 count_arg = click.argument("count", type=click.IntRange(min=0), default=0, required=False)
+#: Said in every interval command's help, as bcc's tools say it.
+INTERVAL_COUNT = ("INTERVAL is the seconds between reports (default 1, at least 0.1); COUNT is how many "
+                  "reports to print before exiting (default 0: until Ctrl-C).")
 probes_option = click.option(
     "--probes", type=click.Choice(["auto", "tracepoint", "fentry", "kprobe"]), default="auto",
     show_default=True,
@@ -58,25 +66,37 @@ class _Attachable(Protocol):
     def close(self) -> None: ...
 
 
+class Snapshotting(_Attachable, Protocol):
+    """What the interval loop reads: the vnet Tracer and the generic NapiTracer."""
+
+    dev: Device
+
+    def alive(self) -> bool: ...
+    def snapshot(self) -> model.Snapshot: ...
+
+
 A = TypeVar("A", bound=_Attachable)
 
 
 @contextmanager
-def attached(iface: str, make: Callable[[Device], A], quiet: bool, what: str = "probes") -> Iterator[A]:
+def attached(iface: str, make: Callable[[Device], A], quiet: bool, what: str = "probes", command: str = "",
+             any_driver: bool = False) -> Iterator[A]:
     """Checks, compile with a spinner, attach; detach on every way out (Ctrl-C, SIGTERM, errors).
-    MAKE builds the BPF side (probes or an XDP program) for the resolved device."""
+    MAKE builds the BPF side (probes or an XDP program) for the resolved device, which
+    must be a vnet device unless ANY_DRIVER (COMMAND names the command for the error)."""
     from vnet_ebpf.probes import bccglue, device, emulation
 
     bccglue.require_root()
     bccglue.import_bcc()
-    dev = device.resolve(iface)
+    dev = device.resolve(iface, any_driver=any_driver, command=command)
     hazard = emulation.warning()
     if hazard:
         print(hazard, file=sys.stderr)
     signal.signal(signal.SIGTERM, _on_signal)
     bpf = make(dev)
     try:
-        # Ctrl-C during the compile interrupts it; after that it only asks to stop.
+        # Ctrl-C during the compile raises KeyboardInterrupt out of here (the command
+        # reports "interrupted", status 130); once attached it only asks to stop.
         if quiet:
             bpf.__enter__()
         else:
@@ -84,27 +104,43 @@ def attached(iface: str, make: Callable[[Device], A], quiet: bool, what: str = "
                 bpf.__enter__()
         signal.signal(signal.SIGINT, _on_signal)
         yield bpf
-    except KeyboardInterrupt:
-        pass
     finally:
         bpf.close()
 
 
 def tracing(iface: str, groups: list[str], quiet: bool, shows: list[str] | None = None,
-            probes: str = "auto") -> AbstractContextManager[Tracer]:
-    """The probes of GROUPS on IFACE (PROBES: a --probes choice), attached for the
-    duration of a `with`."""
+            probes: str = "auto", command: str = "") -> AbstractContextManager[Tracer]:
+    """The probes of GROUPS on the vnet device IFACE (PROBES: a --probes choice),
+    attached for the duration of a `with`."""
     from vnet_ebpf.probes.tracer import Tracer, probe_kind
 
-    return attached(iface, lambda dev: Tracer(dev, groups, shows, probe_kind(probes)), quiet)
+    return attached(iface, lambda dev: Tracer(dev, groups, shows, probe_kind(probes)), quiet, command=command)
 
 
-def check_alive(tracer: Tracer) -> None:
+def napi_tracing(iface: str, quiet: bool, probes: str) -> AbstractContextManager[Snapshotting]:
+    """The NAPI polls of IFACE: vnet's own events on a vnet device, else the kernel's
+    napi:napi_poll tracepoint (any driver)."""
+    from vnet_ebpf.probes.napi import NapiTracer
+    from vnet_ebpf.probes.tracer import Tracer, probe_kind
+
+    def make(dev: Device) -> Snapshotting:
+        if dev.is_vnet:
+            return Tracer(dev, ["poll"], ["work_hist", "poll_ns_hist"], probe_kind(probes))
+        if probes not in ("auto", "tracepoint"):
+            raise UserError(f"--probes {probes} reaches vnet's functions; {iface} is a {dev.driver} device, "
+                            "traced through the kernel's napi:napi_poll tracepoint (--probes auto)")
+        return NapiTracer(dev)
+
+    return attached(iface, make, quiet, command="napi", any_driver=True)
+
+
+def check_alive(tracer: Snapshotting) -> None:
     if not tracer.alive():
-        raise UserError(f"{tracer.dev.name} went away while tracing (vnet module unloaded or device deleted)")
+        why = "vnet module unloaded or device deleted" if tracer.dev.is_vnet else "device deleted"
+        raise UserError(f"{tracer.dev.name} went away while tracing ({why})")
 
 
-def intervals(tracer: Tracer, interval: float, count: int,
+def intervals(tracer: Snapshotting, interval: float, count: int,
               tick: Callable[[float], None] | None = None) -> Iterator[model.Interval]:
     """One Interval per INTERVAL seconds, COUNT times (0: until interrupted)."""
     prev = tracer.snapshot()
@@ -133,13 +169,27 @@ def emit(line: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vnet-ebpf", prog_name=PROG)
 def main() -> None:
-    """Trace the vnet driver with BCC: rings, NAPI batching, ARP generation, XDP.
+    """Trace the vnet driver with BCC: rings, NAPI batching, ARP generation, XDP;
+    and NAPI batching and queues of any network device.
 
-    Needs root, BCC's Python bindings (python3-bpfcc) and the vnet module loaded.
+    Needs root and BCC's Python bindings (python3-bpfcc); the vnet views need the vnet
+    module loaded.  `queues` needs neither.
     """
 
 
-@main.command()
+def examples(*lines: str, intervals: bool = True) -> str:
+    """The end of a command's --help, in the bcc tools' manner: what INTERVAL and COUNT
+    mean (for the commands that take them), then examples."""
+    head = INTERVAL_COUNT + "\n\n" if intervals else ""
+    return head + "\b\nexamples:\n" + "\n".join(f"    {line}" for line in lines)
+
+
+@main.command(epilog=examples(
+    "vnet-trace napi                  # vnet0's NAPI polls, a report a second, until Ctrl-C",
+    "vnet-trace napi 5 3              # three 5-second reports",
+    "vnet-trace napi -i eth0          # any driver's NAPI (the napi:napi_poll tracepoint)",
+    "vnet-trace napi --json 1 10      # ten NDJSON objects (docs/json.md)",
+))
 @iface_option
 @json_option
 @probes_option
@@ -147,8 +197,12 @@ def main() -> None:
 @count_arg
 @reported(PROG)
 def napi(iface: str, as_json: bool, probes: str, interval: float, count: int) -> None:
-    """NAPI batching: polls/s, packets per poll against the budget, poll time, per CPU."""
-    with tracing(iface, ["poll"], as_json, shows=["work_hist", "poll_ns_hist"], probes=probes) as tracer:
+    """NAPI batching: polls/s, packets per poll against the budget, poll time, per CPU.
+
+    On a vnet device from vnet's own events (poll time included); on any other device
+    from the kernel's napi:napi_poll tracepoint, which has no poll time.
+    """
+    with napi_tracing(iface, as_json, probes) as tracer:
         if not as_json:
             emit(f"Tracing NAPI polls of {iface}... Hit Ctrl-C to end.")
             emit(text.NAPI_HEADER)
@@ -162,7 +216,11 @@ def napi(iface: str, as_json: bool, probes: str, interval: float, count: int) ->
                 emit(text.cost_line(model.cost_report(iv)))
 
 
-@main.command()
+@main.command(epilog=examples(
+    "vnet-trace rings                 # a row a second: occupancy, stops/wakes, BQL, completions",
+    "vnet-trace rings --live          # the same as a live screen",
+    "vnet-trace rings --json 0.5 20   # twenty NDJSON objects, two a second",
+))
 @iface_option
 @json_option
 @click.option("--live", is_flag=True, help="A live screen refreshed every interval.")
@@ -175,12 +233,12 @@ def rings(iface: str, as_json: bool, live: bool, probes: str, interval: float, c
     if live and as_json:
         raise click.UsageError("--live and --json do not go together")
     with tracing(iface, ["xmit", "poll", "txc"], as_json,
-                 shows=["tx_hist", "rx_hist", "freed_hist", "driver"], probes=probes) as tracer:
+                 shows=["tx_hist", "rx_hist", "freed_hist", "driver"], probes=probes, command="rings") as tracer:
         if live:
-            console = Console()
-            with Live(console=console, refresh_per_second=4, screen=False) as screen:
+            with live_screen() as screen:
                 for iv in intervals(tracer, interval, count):
-                    screen.update(rviews.rings_panel(iface, model.rings_report(iv)))
+                    screen.update(rviews.rings_panel(iface, model.rings_report(iv), model.cost_report(iv)),
+                                  refresh=True)
             return
         if not as_json:
             emit(f"Tracing the rings of {iface}... Hit Ctrl-C to end.")
@@ -192,9 +250,14 @@ def rings(iface: str, as_json: bool, live: bool, probes: str, interval: float, c
             else:
                 for line in text.rings_lines(r):
                     emit(line)
+                emit(text.cost_line(model.cost_report(iv)))
 
 
-@main.command()
+@main.command(epilog=examples(
+    "vnet-trace arp                   # every generated ARP request, until Ctrl-C",
+    "vnet-trace arp -c 5 --json       # five of them as NDJSON, then a summary object",
+    intervals=False,
+))
 @iface_option
 @json_option
 @click.option("-c", "--count", "limit", type=click.IntRange(min=0), default=0,
@@ -211,9 +274,9 @@ def arp(iface: str, as_json: bool, limit: int, probes: str) -> None:
         if limit and seen >= limit:
             return
         seen += 1
-        emit(ndjson.dumps(ndjson.arp_obj(iface, ev)) if as_json else text.arp_line(ev, wall))
+        emit(ndjson.dumps(ndjson.arp_obj(iface, ev, wall)) if as_json else text.arp_line(ev, wall))
 
-    with tracing(iface, ["arp"], as_json, shows=[], probes=probes) as tracer:
+    with tracing(iface, ["arp"], as_json, shows=[], probes=probes, command="arp") as tracer:
         tracer.open_arp(show)
         if not as_json:
             emit(f"Tracing ARP frames generated by {iface}... Hit Ctrl-C to end.")
@@ -228,27 +291,33 @@ def arp(iface: str, as_json: bool, limit: int, probes: str) -> None:
             counters = tracer.snapshot().counters if tracer.bpf is not None else {}
             lost = counters.get("arp_lost", 0)
             if as_json:
-                emit(ndjson.dumps(ndjson.arp_summary_obj(iface, seen, lost)))
+                emit(ndjson.dumps(ndjson.arp_summary_obj(iface, seen, lost, time.time())))
             elif lost:
                 print(f"{PROG}: {lost} events lost (ring buffer full)", file=sys.stderr)
+
+
+def live_screen() -> Live:
+    """A Rich Live screen redrawn when a report arrives (once an interval), not on a timer."""
+    return Live(console=Console(), auto_refresh=False, screen=False, redirect_stderr=False)
 
 
 def show_top(iface: str, interval: float, count: int, after_attach: Callable[[], None] | None = None,
              before_detach: Callable[[], None] | None = None, probes: str = "auto") -> None:
     """The `top` screen.  AFTER_ATTACH runs once the probes are attached, BEFORE_DETACH
     while they still are (the demo starts and stops its traffic there)."""
-    arp_lines: deque[str] = deque(maxlen=6)
+    arp_events: deque[model.ArpEvent] = deque(maxlen=rviews.ARP_LINES_MAX)
     wall = time.time() - time.monotonic()
-    with tracing(iface, ["xmit", "poll", "txc", "arp"], False, probes=probes) as tracer:
-        tracer.open_arp(lambda ev: arp_lines.append(text.arp_line(ev, wall)))
+    with tracing(iface, ["xmit", "poll", "txc", "arp"], False, probes=probes, command="top") as tracer:
+        tracer.open_arp(arp_events.append)
         if after_attach:
             after_attach()
-        console = Console()
         try:
-            with Live(console=console, refresh_per_second=4, screen=False) as screen:
+            with live_screen() as screen:
                 for iv in intervals(tracer, interval, count, tick=lambda s: tracer.poll_arp(int(s * 1000))):
                     screen.update(rviews.top_screen(iface, model.napi_report(iv), model.rings_report(iv),
-                                                    model.cost_report(iv), list(arp_lines)))
+                                                    model.cost_report(iv), list(arp_events), wall,
+                                                    tracer.kind, size=screen.console.size),
+                                  refresh=True)
         finally:
             if before_detach:
                 before_detach()
@@ -263,12 +332,23 @@ def _describe(cfg: XdpConfig, iface: str) -> str:
     return f"{cfg.mode} XDP on {iface}: " + ", ".join([*rules, f"{'the rest' if rules else 'every frame'}: {rest}"])
 
 
-@main.command()
+#: --mode names: ours, and those of xdp-loader (skb, native) and iproute2 (xdpdrv, xdpgeneric).
+XDP_MODES = {"native": "native", "drv": "native", "xdpdrv": "native",
+             "generic": "generic", "skb": "generic", "xdpgeneric": "generic"}
+
+
+@main.command(epilog=examples(
+    "vnet-trace xdp                   # count frames per EtherType and verdict, pass them all",
+    "vnet-trace xdp --drop-arp --live # drop ARP, on a live screen",
+    "vnet-trace xdp --mode skb --tx   # generic XDP bouncing every frame back out",
+    "vnet-trace xdp --redirect vnet1  # XDP_REDIRECT to vnet1 through a devmap",
+))
 @iface_option
 @json_option
 @click.option("--live", is_flag=True, help="A live screen refreshed every interval.")
-@click.option("--mode", type=click.Choice(["native", "generic"]), default="native", show_default=True,
-              help="native: run in the driver's NAPI poll; generic: the kernel's skb-based fallback.")
+@click.option("--mode", type=click.Choice(list(XDP_MODES)), default="native", show_default=True,
+              help="native (also drv, xdpdrv): run in the driver's NAPI poll; generic (also skb, xdpgeneric): "
+                   "the kernel's skb-based fallback.")
 @click.option("--drop-arp", is_flag=True, help="Drop ARP frames.")
 @click.option("--drop-every", type=click.IntRange(min=1), default=None, metavar="N",
               help="Drop every Nth frame (counted per CPU).")
@@ -291,18 +371,19 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
         raise click.UsageError("--live and --json do not go together")
     if bounce and redirect:
         raise click.UsageError("--tx and --redirect do not go together")
+    mode = XDP_MODES[mode]
     cfg = XdpConfig(mode=mode, drop_arp=drop_arp, drop_every=drop_every or 0,
                     action="tx" if bounce else "redirect" if redirect else "pass", redirect=redirect, force=force)
     program = {"mode": mode, "drop_arp": drop_arp, "drop_every": cfg.drop_every, "action": cfg.action,
                "redirect": redirect}
-    with attached(iface, lambda dev: XdpProgram(dev, cfg), as_json, what="XDP program") as prog:
+    with attached(iface, lambda dev: XdpProgram(dev, cfg), as_json, what="XDP program", command="xdp") as prog:
         # From the driver's counters read just before the attach: "since attach" covers
         # exactly the frames the program saw.
-        first = prev = model.XdpSnapshot(t=time.monotonic(), verdicts={}, driver=prog.before)
+        first = prev = model.XdpSnapshot(t=time.monotonic(), verdicts={}, driver=prog.before, wall=time.time())
         if not (as_json or live):
             emit(f"{_describe(cfg, iface)}. Hit Ctrl-C to end.")
             emit(text.XDP_HEADER)
-        screen = Live(console=Console(), refresh_per_second=4, screen=False) if live else nullcontext()
+        screen = live_screen() if live else nullcontext()
         with screen:
             n = 0
             while (count == 0 or n < count) and not STOP.wait(interval):
@@ -313,25 +394,77 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
                 if as_json:
                     emit(ndjson.dumps(ndjson.xdp_obj(iface, program, r)))
                 elif isinstance(screen, Live):
-                    screen.update(rviews.xdp_panel(iface, _describe(cfg, iface), r, model.xdp_report(first, cur)))
+                    screen.update(rviews.xdp_panel(iface, _describe(cfg, iface), r, model.xdp_report(first, cur)),
+                                  refresh=True)
                 else:
                     emit(text.xdp_line(r))
                 prev = cur
                 n += 1
         if as_json and prog.alive():
             emit(ndjson.dumps(ndjson.xdp_obj(iface, program, model.xdp_report(first, prog.snapshot()),
-                                             schema="vnet-trace.xdp-summary/1")))
+                                             schema="vnet-trace.xdp-summary/2")))
 
 
-@main.command()
+@main.command(epilog=examples(
+    "vnet-trace top                   # refreshed every second until Ctrl-C",
+    "vnet-trace top 2 30              # every 2 seconds, 30 times",
+))
 @iface_option
 @probes_option
 @interval_arg
 @count_arg
 @reported(PROG)
 def top(iface: str, probes: str, interval: float, count: int) -> None:
-    """Everything on one live screen: rings, NAPI, generated ARP frames, probe cost."""
+    """Everything on one live screen: rings, NAPI, generated ARP frames, probe cost.
+
+    It fits the terminal (80x24 and up) and follows its size.
+    """
     show_top(iface, interval, count, probes=probes)
+
+
+@main.command(epilog=examples(
+    "vnet-trace queues -i eth0        # a row per queue per second",
+    "vnet-trace queues -i eth0 --json # NDJSON (docs/json.md)",
+))
+@iface_option
+@json_option
+@interval_arg
+@count_arg
+@reported(PROG)
+def queues(iface: str, as_json: bool, interval: float, count: int) -> None:
+    """Per-queue packets, bytes, queue stops/wakes and BQL of any device.
+
+    The counters come from netlink qstats (Linux 6.9+, drivers that report them), else
+    the device's totals in /sys/class/net/DEV/statistics; BQL from each TX queue's
+    byte_queue_limits/.  Needs neither root nor BPF.
+    """
+    from vnet_ebpf.probes import device, qstats
+
+    dev = device.resolve(iface, any_driver=True)
+    reader = qstats.QueueReader(dev)
+    try:
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+        prev = reader.snapshot()
+        if not as_json:
+            where = "netlink qstats" if prev.source == "qstats" else "sysfs (no per-queue counters: device totals)"
+            emit(f"Queues of {iface} ({dev.driver}), counters from {where}... Hit Ctrl-C to end.")
+            emit(text.QUEUES_HEADER)
+        n = 0
+        while (count == 0 or n < count) and not STOP.wait(interval):
+            if not reader.alive():
+                raise UserError(f"{iface} went away while its queues were read")
+            cur = reader.snapshot()
+            r = model.queues_report(prev, cur)
+            if as_json:
+                emit(ndjson.dumps(ndjson.queues_obj(iface, r)))
+            else:
+                for line in text.queues_lines(r):
+                    emit(line)
+            prev = cur
+            n += 1
+    finally:
+        reader.close()
 
 
 if __name__ == "__main__":

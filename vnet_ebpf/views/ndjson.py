@@ -1,24 +1,50 @@
-"""One JSON object per line (NDJSON), each with a schema name.  docs/json.md documents them."""
+"""One JSON object per line (NDJSON), each with a schema name.  docs/json.md documents them.
+
+Every object carries ``ts``, the wall-clock time (Unix seconds) it describes, so that a
+series lines up with other logs; the BPF programs' cost is named as bpftool and bpftop
+name it (``run_cnt``, ``run_time_ns``) and each program comes with its kernel id.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from vnet_ebpf.model import XDP_CLASSES, ArpEvent, CostReport, NapiReport, RingsReport, XdpReport
+from vnet_ebpf.model import (
+    XDP_CLASSES,
+    ArpEvent,
+    CostReport,
+    NapiReport,
+    ProgStat,
+    QueuesReport,
+    RingsReport,
+    XdpReport,
+)
 
 
 def _keys(d: dict[int, int]) -> dict[str, int]:
     return {str(k): v for k, v in sorted(d.items())}
 
 
+def _ts(t: float) -> float | None:
+    return round(t, 6) if t else None
+
+
+def prog_obj(name: str, p: ProgStat) -> dict[str, Any]:
+    return {"name": name, "id": p.id, "run_cnt": p.run_cnt, "run_time_ns": p.run_time_ns}
+
+
 def cost_obj(c: CostReport) -> dict[str, Any]:
-    return {"runs": c.run_cnt, "run_time_ns": c.run_time_ns, "cpu_pct": round(c.cpu_pct, 4)}
+    """What our BPF programs cost in the interval: totals, then each program
+    (id: `bpftool prog show id ID` shows the same program)."""
+    return {"run_cnt": c.run_cnt, "run_time_ns": c.run_time_ns, "cpu_pct": round(c.cpu_pct, 4),
+            "progs": [prog_obj(name, p) for name, p in sorted(c.progs.items())]}
 
 
 def napi_obj(iface: str, r: NapiReport, cost: CostReport | None = None) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "schema": "vnet-trace.napi/1",
+        "schema": "vnet-trace.napi/2",
+        "ts": _ts(r.ts),
         "interface": iface,
         "interval_s": round(r.interval_s, 6),
         "polls": r.polls,
@@ -28,7 +54,9 @@ def napi_obj(iface: str, r: NapiReport, cost: CostReport | None = None) -> dict[
         "over_budget": r.over_budget,
         "work_hist": _keys(r.work_hist),
         "poll_ns_hist": _keys(r.poll_ns_hist),
-        "poll_ns_mean": round(r.poll_ns_mean, 1),
+        "poll_ns_mean": None if r.poll_ns_mean is None else round(r.poll_ns_mean, 1),
+        "poll_ns_p50": r.poll_ns_p50,
+        "poll_ns_p99": r.poll_ns_p99,
         "polls_per_cpu": _keys(r.polls_per_cpu),
         "packets_per_cpu": _keys(r.packets_per_cpu),
     }
@@ -39,7 +67,8 @@ def napi_obj(iface: str, r: NapiReport, cost: CostReport | None = None) -> dict[
 
 def rings_obj(iface: str, r: RingsReport, cost: CostReport | None = None) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "schema": "vnet-trace.rings/1",
+        "schema": "vnet-trace.rings/2",
+        "ts": _ts(r.ts),
         "interface": iface,
         "interval_s": round(r.interval_s, 6),
         "tx_size": r.tx_size,
@@ -59,6 +88,7 @@ def rings_obj(iface: str, r: RingsReport, cost: CostReport | None = None) -> dic
         "bql_limit": r.bql_limit,
         "completion_runs": r.completion_runs,
         "completions": r.completions,
+        "freed_hist": _keys(r.freed_hist),
         "tx_proto": dict(r.tx_proto),
     }
     if cost is not None:
@@ -66,9 +96,11 @@ def rings_obj(iface: str, r: RingsReport, cost: CostReport | None = None) -> dic
     return obj
 
 
-def arp_obj(iface: str, ev: ArpEvent) -> dict[str, Any]:
+def arp_obj(iface: str, ev: ArpEvent, wall_offset: float) -> dict[str, Any]:
+    """WALL_OFFSET: time.time() - time.monotonic(), to turn the event's ts_ns into ts."""
     return {
-        "schema": "vnet-trace.arp/1",
+        "schema": "vnet-trace.arp/2",
+        "ts": _ts(ev.ts_ns / 1e9 + wall_offset),
         "interface": iface,
         "interval_s": None,
         "ts_ns": ev.ts_ns,
@@ -83,15 +115,16 @@ def arp_obj(iface: str, ev: ArpEvent) -> dict[str, Any]:
     }
 
 
-def arp_summary_obj(iface: str, events: int, lost: int) -> dict[str, Any]:
-    return {"schema": "vnet-trace.arp-summary/1", "interface": iface, "interval_s": None,
+def arp_summary_obj(iface: str, events: int, lost: int, ts: float) -> dict[str, Any]:
+    return {"schema": "vnet-trace.arp-summary/2", "ts": _ts(ts), "interface": iface, "interval_s": None,
             "events": events, "lost": lost}
 
 
-def xdp_obj(iface: str, program: dict[str, Any], r: XdpReport, schema: str = "vnet-trace.xdp/1") -> dict[str, Any]:
+def xdp_obj(iface: str, program: dict[str, Any], r: XdpReport, schema: str = "vnet-trace.xdp/2") -> dict[str, Any]:
     """One interval (or, with the summary schema, everything since attach) of `vnet-trace xdp`."""
     return {
         "schema": schema,
+        "ts": _ts(r.ts),
         "interface": iface,
         "interval_s": round(r.interval_s, 6),
         "program": program,
@@ -99,9 +132,21 @@ def xdp_obj(iface: str, program: dict[str, Any], r: XdpReport, schema: str = "vn
         "verdicts": r.by_action(),
         "by_class": {c: {a: n for (cc, a), n in r.verdicts.items() if cc == c} for c in XDP_CLASSES},
         "driver": dict(r.driver),
-        "prog_runs": r.prog.run_cnt,
-        "prog_run_time_ns": r.prog.run_time_ns,
+        "prog": prog_obj("vnet_xdp", r.prog),
     }
+
+
+def queues_obj(iface: str, r: QueuesReport) -> dict[str, Any]:
+    """One interval of `vnet-trace queues`: each queue's counter deltas, BQL of TX queues."""
+    queues = []
+    for q in r.queues:
+        o: dict[str, Any] = {"type": q.kind, "id": q.id, "counters": dict(q.counters)}
+        if q.kind == "tx" and q.id in r.bql:
+            o["bql_inflight"], o["bql_limit"] = r.bql[q.id]
+        queues.append(o)
+    return {"schema": "vnet-trace.queues/1", "ts": _ts(r.ts), "interface": iface,
+            "interval_s": round(r.interval_s, 6), "source": r.source, "queues": queues,
+            "bql": {str(k): {"inflight": v[0], "limit": v[1]} for k, v in sorted(r.bql.items())}}
 
 
 def dumps(obj: dict[str, Any]) -> str:

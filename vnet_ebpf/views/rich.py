@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from rich.console import Group, RenderableType
+from rich.console import ConsoleDimensions, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from vnet_ebpf.model import XDP_ACTIONS, XDP_CLASSES, CostReport, NapiReport, RingsReport, XdpReport
-from vnet_ebpf.views.text import linear_rows, log2_rows
+from vnet_ebpf.model import (
+    XDP_ACTIONS,
+    XDP_CLASSES,
+    ArpEvent,
+    CostReport,
+    NapiReport,
+    RingsReport,
+    XdpReport,
+    log2_bounds,
+    percentile_log2,
+)
+from vnet_ebpf.views.text import arp_line, log2_rows, log2_slots
 
 BAR = 30
 
@@ -29,33 +41,13 @@ def _hist_table(title: str, rows: Sequence[tuple[str, int]]) -> Table:
 
 
 def _occupancy_bar(now: int, size: int, width: int = BAR) -> Text:
-    filled = round(width * now / size) if size else 0
+    filled = min(width, round(width * now / size)) if size else 0
     style = "red" if size and now >= size else "yellow" if size and now * 2 >= size else "green"
     return Text("█" * filled, style=style) + Text("░" * (width - filled), style="dim")
 
 
-def napi_panel(iface: str, r: NapiReport) -> Panel:
-    summary = Table(box=None, show_header=False)
-    summary.add_column(style="bold")
-    summary.add_column(justify="right")
-    summary.add_row("polls/s", f"{r.polls_per_s:,.1f}")
-    summary.add_row("packets/s", f"{r.packets_per_s:,.1f}")
-    summary.add_row("packets/poll", f"{r.work_mean:.2f} of budget {r.budget}")
-    summary.add_row("budget exhausted", f"{r.exhausted_pct:.1f} %")
-    summary.add_row("poll time", f"avg {r.poll_ns_mean:,.0f} ns, p99 <= {r.poll_ns_p99 or 0:,} ns")
-    cpus = "  ".join(f"cpu{c}:{n}" for c, n in r.polls_per_cpu.items()) or "-"
-    summary.add_row("polls per CPU", cpus)
-    if r.over_budget:
-        summary.add_row(Text("over budget", style="red"), Text(str(r.over_budget), style="red"))
-    body = Group(
-        summary,
-        _hist_table("packets per poll", linear_rows(r.work_hist)),
-        _hist_table("poll duration (ns)", log2_rows(r.poll_ns_hist)),
-    )
-    return Panel(body, title=f"NAPI {iface}", border_style="blue")
-
-
-def rings_panel(iface: str, r: RingsReport) -> Panel:
+def rings_panel(iface: str, r: RingsReport, cost: CostReport | None = None) -> Panel:
+    """`vnet-trace rings --live`."""
     t = Table(box=None)
     t.add_column("ring", style="bold")
     t.add_column("now", justify="right")
@@ -70,36 +62,203 @@ def rings_panel(iface: str, r: RingsReport) -> Panel:
     facts.add_row("queue stops / wakes", f"{r.queue_stopped} / {r.queue_woken}")
     facts.add_row("BQL in flight / limit", f"{r.bql_inflight:,} / {r.bql_limit:,} bytes")
     facts.add_row("TX completions", f"{r.completions} in {r.completion_runs} runs")
-    body = Group(
+    parts: list[RenderableType] = [
         t, facts,
         _hist_table(f"TX occupancy at xmit (of {r.tx_size})", log2_rows(r.tx_hist)),
         _hist_table(f"RX occupancy at poll (of {r.rx_size})", log2_rows(r.rx_hist)),
-    )
-    return Panel(body, title=f"rings {iface}", border_style="magenta")
+        _hist_table("descriptors freed per TX-done run", log2_rows(r.freed_hist)),
+    ]
+    if cost is not None:
+        parts.append(Text(cost_summary(cost), style="dim"))
+    return Panel(Group(*parts), title=f"rings {iface}", border_style="magenta")
 
 
-def cost_panel(c: CostReport) -> RenderableType:
+def cost_summary(c: CostReport) -> str:
     if not c.progs:
-        return Text("probe cost: unavailable", style="dim")
-    t = Table(box=None, title="what the probes cost (kernel BPF stats)")
-    t.add_column("program")
-    t.add_column("runs", justify="right")
-    t.add_column("ns/run", justify="right")
-    for name, p in sorted(c.progs.items()):
-        t.add_row(name, f"{p.run_cnt:,}", f"{p.run_time_ns / p.run_cnt:,.0f}" if p.run_cnt else "-")
-    t.add_row(Text("total", style="bold"), f"{c.run_cnt:,}", f"{c.ns_per_run:,.0f}")
-    return Group(t, Text(f"{c.cpu_pct:.3f} % of one CPU", style="dim"))
+        return "probe cost: unavailable (the kernel refused BPF_ENABLE_STATS)"
+    return (f"probe cost: {len(c.progs)} programs, {c.run_cnt:,} runs, {c.ns_per_run:,.0f} ns/run, "
+            f"{c.cpu_pct:.3f} % of one CPU")
 
 
-def top_screen(iface: str, napi: NapiReport, rings: RingsReport, cost: CostReport,
-               arp_lines: Sequence[str]) -> RenderableType:
-    grid = Table.grid(expand=True)
-    grid.add_column(ratio=1)
-    grid.add_column(ratio=1)
-    grid.add_row(rings_panel(iface, rings), napi_panel(iface, napi))
-    arp = Panel(Text("\n".join(arp_lines[-6:]) or "(no ARP frames generated)"), title="generated ARP frames",
-                border_style="green")
-    return Group(grid, arp, cost_panel(cost))
+# ---- `vnet-trace top`: one screen that fits the terminal ------------------------
+
+#: The most generated ARP frames `top` keeps to show.
+ARP_LINES_MAX = 12
+#: Fewest terminal lines `top` lays out for; a smaller terminal shows the top of it.
+TOP_MIN_LINES = 16
+
+
+@dataclass(frozen=True)
+class Bucket:
+    lo: int
+    hi: int  # inclusive; lo == hi for one value
+    n: int
+    below: bool = False  # folded: also everything under lo
+    above: bool = False  # folded: also everything over hi
+
+    @property
+    def label(self) -> str:
+        if self.below:
+            return f"<={self.hi}"
+        if self.above:
+            return f">={self.lo}"
+        return str(self.lo) if self.lo == self.hi else f"{self.lo}-{self.hi}"
+
+
+def work_buckets(hist: dict[int, int], most: int) -> list[Bucket]:
+    """Packets per poll: each value seen, if they fit in MOST rows; else log2 buckets."""
+    if len(hist) <= most:
+        return [Bucket(v, v, n) for v, n in sorted(hist.items())]
+    slots: dict[int, int] = {}
+    for v, n in hist.items():
+        slots[v.bit_length()] = slots.get(v.bit_length(), 0) + n
+    return log2_buckets(slots)
+
+
+def log2_buckets(slots: dict[int, int]) -> list[Bucket]:
+    """Slot -> count (slot: bit length of the value) as buckets from the smallest to the
+    largest non-empty slot, empty ones between included, as bcc shows them."""
+    if not slots:
+        return []
+    return [Bucket(*log2_bounds(i), slots.get(i, 0)) for i in range(min(slots), max(slots) + 1)]
+
+
+def fit(buckets: list[Bucket], most: int) -> list[Bucket]:
+    """At most MOST rows: the run of MOST consecutive buckets holding the most samples,
+    with what lies outside folded into its first and last rows (<=hi, >=lo)."""
+    if len(buckets) <= most or most < 1:
+        return buckets[:max(most, 0)]
+    counts = [b.n for b in buckets]
+    start = max(range(len(buckets) - most + 1), key=lambda i: sum(counts[i:i + most]))
+    win = list(buckets[start:start + most])
+    if start > 0:
+        first = win[0]
+        win[0] = Bucket(first.lo, first.hi, first.n + sum(counts[:start]), below=True)
+    if start + most < len(buckets):
+        last = win[-1]
+        win[-1] = Bucket(last.lo, last.hi, last.n + sum(counts[start + most:]), above=True,
+                         below=last.below)
+    return win
+
+
+def _bars(title: str, buckets: list[Bucket], width: int, rows: int) -> list[Text]:
+    """A histogram as ROWS lines of WIDTH columns: label, count, bar."""
+    out = [Text(title[:width], style="bold", no_wrap=True, overflow="crop")]
+    label_w = max([len(b.label) for b in buckets] + [1])
+    count_w = max([len(f"{b.n:,}") for b in buckets] + [1])
+    bar_w = max(1, width - label_w - count_w - 3)
+    top = max((b.n for b in buckets), default=0)
+    for b in buckets:
+        bar = "█" * (max(1, round(bar_w * b.n / top)) if top and b.n else 0)
+        line = Text(f"{b.label:>{label_w}} {b.n:>{count_w},} ", style="cyan", no_wrap=True, overflow="crop")
+        line.append(bar, style="green")
+        out.append(line)
+    if not buckets:
+        out.append(Text("(no polls)", style="dim"))
+    while len(out) < rows + 1:
+        out.append(Text(""))
+    return out
+
+
+def _side_by_side(left: list[Text], right: list[Text], width: int) -> list[Text]:
+    col = (width - 2) // 2
+    lines = []
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else Text("")
+        b = right[i] if i < len(right) else Text("")
+        a = a.copy()
+        a.truncate(col, overflow="crop", pad=True)
+        lines.append(Text.assemble(a, "  ", b))
+    return lines
+
+
+def arp_short(ev: ArpEvent, wall_offset: float) -> str:
+    """A generated ARP request in 60-odd columns (the full tcpdump line needs 130)."""
+    t = ev.ts_ns / 1e9 + wall_offset
+    ts = time.strftime("%H:%M:%S", time.localtime(t)) + f".{int((t % 1) * 1e6):06d}"
+    return f"{ts}  who-has {ev.target_ip} tell {ev.peer_ip} ({ev.peer_mac})"
+
+
+def top_screen(iface: str, napi: NapiReport, rings: RingsReport, cost: CostReport, arp: Sequence[ArpEvent],
+               wall_offset: float, probes: str, size: ConsoleDimensions) -> RenderableType:
+    """`vnet-trace top` laid out for a terminal of SIZE: every line fits its width (no
+    wrapping, no ellipsis) and the whole screen its height less one line (the cursor's);
+    histograms and ARP lines take the rows there are."""
+    width = max(size.width, 40)
+    lines_total = max(size.height - 1, TOP_MIN_LINES)
+    out: list[Text] = []
+
+    def line(*parts: str | tuple[str, str] | Text) -> None:
+        t = Text.assemble(*parts, no_wrap=True, overflow="crop")
+        t.truncate(width, overflow="crop")
+        out.append(t)
+
+    def rule(title: str) -> None:
+        line((f"─ {title} ", "bold"), ("─" * max(0, width - len(title) - 3), "dim"))
+
+    line((f" vnet-trace top  {iface}  {time.strftime('%H:%M:%S')}  every {rings.interval_s:.1f} s"
+          f"  probes: {probes} ".ljust(width), "reverse bold"))
+
+    # rings: 5 lines
+    rule("rings")
+    bar_w = max(8, min(40, width - 48))
+    line((f"{'ring':<4}{'now':>6}{'max':>6}{'size':>6}  ", "bold"), ("occupancy".ljust(bar_w), "bold"),
+         ("  stops wakes", "bold"))
+    for name, now, peak, ring_size, stops, wakes in (
+            ("TX", rings.tx_now, rings.tx_max, rings.tx_size, rings.queue_stopped, rings.queue_woken),
+            ("RX", rings.rx_now, rings.rx_max, rings.rx_size, None, None)):
+        t = Text(f"{name:<4}{now:>6}{peak:>6}{ring_size:>6}  ")
+        t.append_text(_occupancy_bar(now, ring_size, bar_w))
+        if stops is not None:
+            t.append(f"  {stops:>5} {wakes:>5}")
+        line(t)
+    freed_p50 = percentile_log2(log2_slots(rings.freed_hist), 0.5)
+    line(f"BQL {rings.bql_inflight:,} / {rings.bql_limit:,} B   TX done {rings.completions:,} in "
+         f"{rings.completion_runs:,} runs" + (f" (p50 <={freed_p50}/run)" if freed_p50 is not None else ""))
+
+    # NAPI: 3 lines, then the histograms
+    rule("NAPI")
+    budget = "-" if napi.budget is None else str(napi.budget)
+    line(f"polls {napi.polls_per_s:,.1f}/s   packets {napi.packets_per_s:,.1f}/s   "
+         f"{napi.work_mean:.2f}/poll of budget {budget}   exhausted {napi.exhausted_pct:.1f} %")
+    cpus = " ".join(f"cpu{c}:{n}" for c, n in napi.polls_per_cpu.items()) or "-"
+    if napi.poll_ns_mean is None:
+        timing = "poll time -"
+    else:
+        timing = (f"poll ns avg {napi.poll_ns_mean:,.0f} p50 <={napi.poll_ns_p50 or 0:,} "
+                  f"p99 <={napi.poll_ns_p99 or 0:,}")
+    line(f"{timing}   polls per CPU {cpus}")
+
+    fixed = len(out) + 1 + 1 + 1  # + the histograms' titles, the ARP rule, the cost line
+    room = max(lines_total - fixed, 3)
+    arp_min = min(2, max(1, len(arp)))
+    want = max(len(napi.work_hist), len(napi.poll_ns_hist) and len(log2_slots(napi.poll_ns_hist)), 1)
+    rows = max(1, min(want, room - arp_min, max(3, room // 2), 12))
+    work = fit(work_buckets(napi.work_hist, rows), rows)
+    ns = fit(log2_buckets({i: n for i, n in enumerate(log2_slots(napi.poll_ns_hist)) if n}), rows)
+    rows = max(len(work), len(ns), 1)
+    if width >= 72:
+        out += _side_by_side(_bars("packets per poll", work, (width - 2) // 2, rows),
+                             _bars("poll time (ns)", ns, (width - 2) // 2, rows), width)
+    else:
+        out += _bars("packets per poll", work, width, rows)
+        fixed += 1
+    # ARP, then the probes' cost (one line, or one per program where there is room)
+    arp_rows = max(1, min(len(arp), lines_total - len(out) - 2, ARP_LINES_MAX))
+    rule("generated ARP requests")
+    full = width >= 132
+    for ev in list(arp)[-arp_rows:]:
+        line(arp_line(ev, wall_offset) if full else arp_short(ev, wall_offset))
+    if not arp:
+        line(("(none generated)", "dim"))
+    spare = lines_total - len(out) - 1
+    if cost.progs and spare >= len(cost.progs) + 1:
+        rule("probe cost (kernel BPF stats)")
+        for name, p in sorted(cost.progs.items()):
+            per = f"{p.run_time_ns / p.run_cnt:,.0f}" if p.run_cnt else "-"
+            line(f"id {p.id:<6} {name:<34} {p.run_cnt:>10,} runs {per:>8} ns/run")
+    line((cost_summary(cost), "dim"))
+    return Group(*out[:lines_total])
 
 
 def xdp_panel(iface: str, describe: str, r: XdpReport, totals: XdpReport) -> Panel:

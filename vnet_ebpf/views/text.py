@@ -1,44 +1,88 @@
-"""Plain text in the bcc tools' style: a header line, aligned columns, ASCII histograms."""
+"""Plain text in the bcc tools' style: a header line, aligned columns, and histograms
+printed exactly as bcc's print_log2_hist and print_linear_hist print them."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
-from vnet_ebpf.model import XDP_ACTIONS, ArpEvent, CostReport, NapiReport, RingsReport, XdpReport, log2_bounds
+from vnet_ebpf.model import (
+    XDP_ACTIONS,
+    ArpEvent,
+    CostReport,
+    NapiReport,
+    QueuesReport,
+    RingsReport,
+    XdpReport,
+    log2_bounds,
+)
 
-BAR = 40
+#: The width of bcc's histogram bars (bcc/table.py: stars_max).
+STARS = 40
 
 
-def hist_lines(label: str, rows: Sequence[tuple[str, int]]) -> list[str]:
-    """bcc's print_*_hist layout: `label : count  |****   |`."""
-    width = max([len(label), *(len(r[0]) for r in rows)])
-    top = max((n for _, n in rows), default=0)
-    out = [f"{label:>{width}} : count     distribution"]
-    for key, n in rows:
-        stars = round(BAR * n / top) if top else 0
-        out.append(f"{key:>{width}} : {n:<9} |{'*' * stars:<{BAR}}|")
+def _stars(n: int, top: int, width: int) -> str:
+    """A bar of N against the largest count TOP, as bcc draws it: width * n / top
+    stars (a float, rounded down), at most WIDTH."""
+    return "*" * min(width, math.floor(width * n / top)) if top else ""
+
+
+def log2_hist_lines(slots: Sequence[int], val_type: str) -> list[str]:
+    """Exactly what bcc's print_log2_hist prints for the same slots (slot i holds the
+    values with bit_length i).  bcc's slot 1 is "0 -> 1": its BPF helper puts 0 and 1
+    there, ours puts 0 in slot 0, so slot 0 is shown inside slot 1 as bcc would."""
+    vals = list(slots)
+    if len(vals) > 1:
+        vals[1] += vals[0]
+        vals[0] = 0
+    last = max((i for i, n in enumerate(vals) if n), default=-1)
+    if last <= 0:
+        return []
+    top = max(vals)
+    if last <= 32:
+        head, w, stars = f"     {val_type:<19} : count     distribution", 10, STARS
+    else:
+        head, w, stars = f"               {val_type:<29} : count     distribution", 20, STARS // 2
+    out = [head]
+    for i in range(1, last + 1):
+        lo, hi = log2_bounds(i)
+        lo = 0 if i == 1 else lo
+        out.append(f"{lo:>{w}} -> {hi:<{w}} : {vals[i]:<8} |{_stars(vals[i], top, stars):<{stars}}|")
     return out
 
 
-def linear_rows(hist: dict[int, int], lo: int = 0, hi: int | None = None) -> list[tuple[str, int]]:
-    """Every value from the smallest to the largest seen (or lo..hi), zeros included."""
+def linear_hist_lines(hist: dict[int, int], val_type: str) -> list[str]:
+    """Exactly what bcc's print_linear_hist prints: every value from 0 to the largest seen."""
     if not hist:
         return []
-    first = min(lo, min(hist)) if hi is not None else min(hist)
-    last = max(hist) if hi is None else max(hi, max(hist))
-    return [(str(v), hist.get(v, 0)) for v in range(first, last + 1)]
+    top = max(hist.values())
+    out = [f"     {val_type:<13} : count     distribution"]
+    for v in range(max(hist) + 1):
+        n = hist.get(v, 0)
+        out.append(f"        {v:<10} : {n:<8} |{_stars(n, top, STARS):<{STARS}}|")
+    return out
+
+
+def log2_slots(hist: dict[int, int]) -> list[int]:
+    """A sparse log2 histogram ({bucket low bound: count}) as the slot array it came from."""
+    if not hist:
+        return []
+    slots = [0] * (max(hist).bit_length() + 1)
+    for lo, n in hist.items():
+        slots[lo.bit_length()] += n
+    return slots
 
 
 def log2_rows(hist: dict[int, int]) -> list[tuple[str, int]]:
-    """log2 buckets from the smallest to the largest non-empty one, like print_log2_hist."""
+    """log2 buckets from the smallest to the largest non-empty one, for the Rich screens."""
     if not hist:
         return []
     slots = {lo.bit_length(): n for lo, n in hist.items()}
     rows = []
     for slot in range(min(slots), max(slots) + 1):
         lo, hi = log2_bounds(slot)
-        rows.append((f"{lo} -> {hi}", slots.get(slot, 0)))
+        rows.append((f"{lo}-{hi}" if hi > lo else str(lo), slots.get(slot, 0)))
     return rows
 
 
@@ -48,19 +92,26 @@ def stamp() -> str:
 
 NAPI_HEADER = (
     f"{'TIME':<8} {'POLLS/s':>9} {'PKTS/s':>10} {'PKT/POLL':>8} {'BUDGET':>6} "
-    f"{'EXHAUST%':>8} {'AVG_ns':>9} {'P99_ns':>9}"
+    f"{'EXHAUST%':>8} {'AVG_ns':>9} {'P50_ns':>9} {'P99_ns':>9}"
 )
 
 
+def _num(v: float | None, fmt: str = ".0f") -> str:
+    """A figure, or "-" where it was not measured."""
+    return "-" if v is None else format(v, fmt)
+
+
 def napi_lines(r: NapiReport, hists: bool = True) -> list[str]:
-    p99 = "-" if r.poll_ns_p99 is None else str(r.poll_ns_p99)
+    """One row per interval; then, for intervals with polls, the histograms.  Poll-time
+    percentiles are the upper bounds of their log2 buckets."""
     lines = [
-        f"{stamp():<8} {r.polls_per_s:>9.1f} {r.packets_per_s:>10.1f} {r.work_mean:>8.2f} {r.budget:>6} "
-        f"{r.exhausted_pct:>8.1f} {r.poll_ns_mean:>9.0f} {p99:>9}"
+        f"{stamp():<8} {r.polls_per_s:>9.1f} {r.packets_per_s:>10.1f} {r.work_mean:>8.2f} {_num(r.budget):>6} "
+        f"{r.exhausted_pct:>8.1f} {_num(r.poll_ns_mean):>9} {_num(r.poll_ns_p50):>9} {_num(r.poll_ns_p99):>9}"
     ]
     if hists and r.polls:
-        lines += ["", *hist_lines("work", linear_rows(r.work_hist)), ""]
-        lines += [*hist_lines("poll ns", log2_rows(r.poll_ns_hist)), ""]
+        lines += ["", *linear_hist_lines(r.work_hist, "work"), ""]
+        if r.poll_ns_hist:
+            lines += [*log2_hist_lines(log2_slots(r.poll_ns_hist), "nsecs"), ""]
         cpus = ", ".join(f"cpu{c}: {n} polls/{r.packets_per_cpu.get(c, 0)} pkts" for c, n in r.polls_per_cpu.items())
         lines += [f"per CPU: {cpus}"]
         if r.over_budget:
@@ -81,11 +132,11 @@ def rings_lines(r: RingsReport, hists: bool = True) -> list[str]:
         f"{r.queue_stopped:>5} {r.queue_woken:>5} {r.bql_inflight:>8} {r.bql_limit:>8} {r.completions:>7}"
     ]
     if hists:
-        if r.tx_hist:
-            lines += ["", *hist_lines(f"TX used/{r.tx_size}", log2_rows(r.tx_hist))]
-        if r.rx_hist:
-            lines += ["", *hist_lines(f"RX used/{r.rx_size}", log2_rows(r.rx_hist))]
-        if r.tx_hist or r.rx_hist:
+        for hist, val_type in ((r.tx_hist, f"TX used/{r.tx_size}"), (r.rx_hist, f"RX used/{r.rx_size}"),
+                               (r.freed_hist, "TX freed/run")):
+            if hist:
+                lines += ["", *log2_hist_lines(log2_slots(hist), val_type)]
+        if r.tx_hist or r.rx_hist or r.freed_hist:
             lines += [""]
     return lines
 
@@ -93,8 +144,41 @@ def rings_lines(r: RingsReport, hists: bool = True) -> list[str]:
 def cost_line(c: CostReport) -> str:
     if not c.progs:
         return "probe cost: unavailable (the kernel refused BPF_ENABLE_STATS)"
+    ids = ",".join(str(p.id) for _, p in sorted(c.progs.items()))
     return (f"probe cost: {c.run_cnt} runs, {c.ns_per_run:.0f} ns/run, "
-            f"{c.cpu_pct:.3f}% of one CPU (kernel BPF stats)")
+            f"{c.cpu_pct:.3f}% of one CPU (kernel BPF stats; prog ids {ids})")
+
+
+QUEUES_HEADER = (
+    f"{'TIME':<8} {'QUEUE':<6} {'PKTS/s':>10} {'BYTES/s':>12} {'STOPS':>5} {'WAKES':>5} "
+    f"{'BQL_INFL':>8} {'BQL_LIM':>8}  OTHER"
+)
+
+
+def queues_lines(r: QueuesReport) -> list[str]:
+    """One row per queue: its packets and bytes per second, the stop/wake counts where
+    the driver reports them, BQL for TX queues, and every other counter that moved."""
+    lines = []
+    main = {"rx-packets", "rx-bytes", "tx-packets", "tx-bytes", "tx-stop", "tx-wake",
+            "rx_packets", "rx_bytes", "tx_packets", "tx_bytes"}
+    for q in r.queues:
+        d = "rx" if q.kind == "rx" else "tx"
+        if q.kind == "dev":
+            name, pk, by = "dev", r.rate(q, "rx_packets") + r.rate(q, "tx_packets"), \
+                r.rate(q, "rx_bytes") + r.rate(q, "tx_bytes")
+        else:
+            name, pk, by = f"{q.kind}-{q.id}", r.rate(q, f"{d}-packets"), r.rate(q, f"{d}-bytes")
+        stops = str(q.counters["tx-stop"]) if "tx-stop" in q.counters else "-"
+        wakes = str(q.counters["tx-wake"]) if "tx-wake" in q.counters else "-"
+        infl, lim = r.bql.get(q.id, (None, None)) if q.kind == "tx" else (None, None)
+        other = " ".join(f"{k}={v}" for k, v in q.counters.items() if k not in main and v)
+        lines.append(f"{stamp():<8} {name:<6} {pk:>10.1f} {by:>12.1f} {stops:>5} {wakes:>5} "
+                     f"{_num(infl, 'd'):>8} {_num(lim, 'd'):>8}  {other}".rstrip())
+    shown = {q.id for q in r.queues if q.kind == "tx"}
+    for qid, (infl, lim) in sorted(r.bql.items()):
+        if qid not in shown:  # no per-queue counters: BQL alone
+            lines.append(f"{stamp():<8} {f'tx-{qid}':<6} {'-':>10} {'-':>12} {'-':>5} {'-':>5} {infl:>8} {lim:>8}")
+    return lines
 
 
 def arp_line(ev: ArpEvent, wall_offset: float) -> str:
