@@ -14,8 +14,18 @@ from typing import Any
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.probes import device
 
-#: The checkout's top level: bpf/ (programs) and kmod/ (the driver's header).
-TOP = Path(__file__).resolve().parents[2]
+
+def sources_dir(package: Path | None = None) -> Path:
+    """Where bpf/ (the programs) and kmod/ (the driver's headers) are: the checkout this
+    package runs from, else the copies an installed wheel carries (setup.py)."""
+    package = package or Path(__file__).resolve().parents[1]
+    checkout = package.parent
+    if (checkout / "bpf" / "vnet_trace.bpf.c").is_file() and (checkout / "kmod" / "vnet.h").is_file():
+        return checkout
+    return package / "_sources"
+
+
+TOP = sources_dir()
 BPF_DIR = TOP / "bpf"
 KMOD_DIR = TOP / "kmod"
 
@@ -72,7 +82,11 @@ def load(source_name: str, cflags: list[str] | None = None) -> Any:
     if not hasattr(bcc, "BPF"):
         raise UserError(f"the `bcc` module found is not BCC's ({getattr(bcc, '__file__', None) or bcc}): "
                         f"{INSTALL_HINT}")
-    text = (BPF_DIR / source_name).read_text()
+    try:
+        text = (BPF_DIR / source_name).read_text()
+    except OSError as err:
+        raise UserError(f"cannot read the BPF program {source_name} ({err.strerror}: {err.filename}): "
+                        "reinstall vnet-ebpf, or run from its checkout") from err
     flags = [f"-I{KMOD_DIR}", f"-I{BPF_DIR}", *kernel_cflags(), *(cflags or [])]
     try:
         return bcc.BPF(text=text, cflags=flags)
