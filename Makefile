@@ -16,7 +16,7 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo test lint unit vm vm-smoke vm-all bench soak soak-short repro-detach deps clean
+.PHONY: demo test lint unit wheel vm vm-smoke vm-all bench soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -40,17 +40,23 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit
 
+# The wheel users install (pipx install --system-site-packages dist/vnet_ebpf-*.whl); the
+# guest tests install it too (tests/vm/test_wheel.py).  Offline: setuptools is in the venv.
+wheel: $(VENV)/.installed
+	rm -rf dist
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+
 # Each lab run says how long it took (CI's time split).
-vm: deps $(VENV)/.installed
+vm: deps wheel
 	@TIMEFORMAT="== vm: all guest tests on $${VNET_LAB_GUEST:-the default guest} in %0R s"; \
 		time $(LAB) run --timeout $(VM_TIMEOUT) -- $(PYTEST_VM) tests/vm
 
 # Both of the above, side by side (one host core each under emulation): what `make test` runs.
-vm-all: deps $(VENV)/.installed
+vm-all: deps wheel
 	@scripts/vm-tests.sh $(LAB) $(VM_TIMEOUT) "$(SMOKE_GUESTS)" $(PYTEST_VM)
 
 # On the other guests: the W=1 build, load/unload and one test per area (pytest -m smoke).
-vm-smoke: deps $(VENV)/.installed
+vm-smoke: deps wheel
 	@set -e; for g in $(SMOKE_GUESTS); do \
 		TIMEFORMAT="== vm-smoke: smoke tests on $$g in %0R s"; \
 		time $(LAB) run --guest $$g --timeout $(VM_TIMEOUT) -- $(PYTEST_VM) -m smoke tests/vm; \

@@ -19,10 +19,10 @@ from tests.vm import lab
 # the poll function, RX's: the device's TX NAPI (completions) polls through the same
 # tracepoint.
 NAPI_BT = r"""
-tracepoint:napi:napi_poll /((struct napi_struct *)args->napi)->dev->ifindex == IFINDEX &&
-                           (uint64)((struct napi_struct *)args->napi)->poll == POLL/ {
+tracepoint:napi:napi_poll /((struct napi_struct *)args->napi)->dev->ifindex == IFINDEX && POLL_FILTER/ {
     @work[args->work] = count();
     @over = sum(args->work > args->budget ? 1 : 0);
+    @budget = max(args->budget);
 }
 """
 
@@ -30,15 +30,21 @@ tracepoint:napi:napi_poll /((struct napi_struct *)args->napi)->dev->ifindex == I
 class NapiWitness(lab.BpftraceWitness):
     """bpftrace on the kernel's own napi:napi_poll tracepoint: work per poll."""
 
-    def __init__(self, dev: str = "vnet0") -> None:
+    def __init__(self, dev: str = "vnet0", poll: str | None = "vnet_napi_poll") -> None:
+        """Polls of DEV; of its POLL function only (None: every NAPI of DEV)."""
         ifindex = Path(f"/sys/class/net/{dev}/ifindex").read_text().strip()
-        program = NAPI_BT.replace("IFINDEX", ifindex).replace("POLL", hex(lab.ksym("vnet_napi_poll")))
-        super().__init__(program, ("@work", "@over"))
+        poll_filter = f"(uint64)((struct napi_struct *)args->napi)->poll == {hex(lab.ksym(poll))}" if poll else "1"
+        program = NAPI_BT.replace("IFINDEX", ifindex).replace("POLL_FILTER", poll_filter)
+        super().__init__(program, ("@work", "@over", "@budget"))
+        self.budget = 0
 
     def stop(self) -> tuple[Counter[int], int]:
+        """Work per poll -> polls, and the polls over budget; the largest budget is in .budget."""
         out = self.finish()
         work = Counter({int(k): int(v) for k, v in re.findall(r"@work\[(-?\d+)\]: (\d+)", out)})
         over = re.search(r"@over: (\d+)", out)
+        budget = re.search(r"@budget: (\d+)", out)
+        self.budget = int(budget.group(1)) if budget else 0
         return work, int(over.group(1)) if over else 0
 
 

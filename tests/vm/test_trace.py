@@ -29,9 +29,10 @@ KPROBES_LIST = Path("/sys/kernel/debug/kprobes/list")
 class Trace:
     """vnet-trace running in the background, its stdout collected line by line."""
 
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(["vnet-trace", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+    def __init__(self, *args: str, tool: str = "vnet-trace", env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        self.proc = subprocess.Popen([tool, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=cwd)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -113,7 +114,7 @@ def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path, 
         rc, _ = trace.stop()
     assert rc == 0
     objs = trace.objects()
-    assert all(o["schema"] == "vnet-trace.napi/1" and o["interface"] == "vnet0" for o in objs)
+    assert all(o["schema"] == "vnet-trace.napi/2" and o["interface"] == "vnet0" for o in objs)
     work: Counter[int] = Counter()
     for o in objs:
         work.update({int(k): v for k, v in o["work_hist"].items()})
@@ -122,6 +123,8 @@ def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path, 
     assert work == tp_work  # the kernel's own tracepoint saw the same polls
     assert set(work) == {3, 6}
     assert over == 0 and sum(o["over_budget"] for o in objs) == 0
+    # the budget the polls were given, as the tracepoint saw it (not a default)
+    assert {o["budget"] for o in objs if o["polls"]} == {witness.budget} and witness.budget > 0
 
 
 @pytest.mark.parametrize("probes", PROBE_KINDS)
@@ -153,9 +156,9 @@ def test_arp_json_agrees_with_the_counter_and_tcpdump(vnet: Path, tmp_path: Path
         rc, _ = trace.stop()
     assert rc == 0
     objs = trace.objects()
-    events = [o for o in objs[start:] if o["schema"] == "vnet-trace.arp/1"]
+    events = [o for o in objs[start:] if o["schema"] == "vnet-trace.arp/2"]
     summary = objs[-1]
-    assert summary["schema"] == "vnet-trace.arp-summary/1" and summary["lost"] == 0
+    assert summary["schema"] == "vnet-trace.arp-summary/2" and summary["lost"] == 0
     assert len(events) == d["arp_generated"] > 0
     frames = read_pcap(pcap)
     assert len(frames) == len(events)

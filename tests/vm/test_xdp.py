@@ -92,7 +92,7 @@ def generated(rate: int, burst: int, seconds: float, dev: str = "vnet0") -> dict
 
 def summary(trace: Trace) -> dict[str, Any]:
     objs = trace.objects()
-    assert objs and objs[-1]["schema"] == "vnet-trace.xdp-summary/1", trace.lines[-3:]
+    assert objs and objs[-1]["schema"] == "vnet-trace.xdp-summary/2", trace.lines[-3:]
     return objs[-1]
 
 

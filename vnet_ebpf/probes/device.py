@@ -58,8 +58,8 @@ def resolve(name: str, any_driver: bool = False, command: str = "") -> Device:
     dev = Device(name=name, ifindex=int(idx[0]), driver=driver_of(name, kind))
     if not dev.is_vnet and not any_driver:
         what = f"`vnet-trace {command}`" if command else "this"
-        raise UserError(f"{name} is a {dev.driver} device and {what} reads vnet's rings and events: it needs a "
-                        f"vnet device (`vnet-trace {' and '.join(ANY_DEVICE_COMMANDS)}` work on any device)")
+        anywhere = " and ".join(f"`vnet-trace {c}`" for c in ANY_DEVICE_COMMANDS)
+        raise UserError(f"{name} is a {dev.driver} device: {what} needs a vnet device ({anywhere} work on any device)")
     return dev
 
 
