@@ -45,6 +45,7 @@ unit: $(VENV)/.installed
 wheel: $(VENV)/.installed
 	rm -rf dist
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	rm -rf build
 
 # Each lab run says how long it took (CI's time split).
 vm: deps wheel

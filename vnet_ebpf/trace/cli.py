@@ -162,6 +162,17 @@ def intervals(tracer: Snapshotting, interval: float, count: int,
         n += 1
 
 
+def every(interval: float, count: int, alive: Callable[[], bool], gone: str) -> Iterator[int]:
+    """Once per INTERVAL seconds, COUNT times (0: until stopped by a signal); a UserError
+    saying GONE when ALIVE() turns false."""
+    n = 0
+    while (count == 0 or n < count) and not STOP.wait(interval):
+        if not alive():
+            raise UserError(gone)
+        yield n
+        n += 1
+
+
 def emit(line: str) -> None:
     print(line, flush=True)
 
@@ -385,10 +396,7 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
             emit(text.XDP_HEADER)
         screen = live_screen() if live else nullcontext()
         with screen:
-            n = 0
-            while (count == 0 or n < count) and not STOP.wait(interval):
-                if not prog.alive():
-                    raise UserError(f"{iface} went away while its XDP program was attached")
+            for _ in every(interval, count, prog.alive, f"{iface} went away while its XDP program was attached"):
                 cur = prog.snapshot()
                 r = model.xdp_report(prev, cur)
                 if as_json:
@@ -399,7 +407,6 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
                 else:
                     emit(text.xdp_line(r))
                 prev = cur
-                n += 1
         if as_json and prog.alive():
             emit(ndjson.dumps(ndjson.xdp_obj(iface, program, model.xdp_report(first, prog.snapshot()),
                                              schema="vnet-trace.xdp-summary/2")))
@@ -450,10 +457,7 @@ def queues(iface: str, as_json: bool, interval: float, count: int) -> None:
             where = "netlink qstats" if prev.source == "qstats" else "sysfs (no per-queue counters: device totals)"
             emit(f"Queues of {iface} ({dev.driver}), counters from {where}... Hit Ctrl-C to end.")
             emit(text.QUEUES_HEADER)
-        n = 0
-        while (count == 0 or n < count) and not STOP.wait(interval):
-            if not reader.alive():
-                raise UserError(f"{iface} went away while its queues were read")
+        for _ in every(interval, count, reader.alive, f"{iface} went away while its queues were read"):
             cur = reader.snapshot()
             r = model.queues_report(prev, cur)
             if as_json:
@@ -462,7 +466,6 @@ def queues(iface: str, as_json: bool, interval: float, count: int) -> None:
                 for line in text.queues_lines(r):
                     emit(line)
             prev = cur
-            n += 1
     finally:
         reader.close()
 
