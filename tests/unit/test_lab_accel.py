@@ -23,6 +23,10 @@ def test_memo_read_write(tmp_path: Path) -> None:
     assert runner.read_accel_memo(memo) == {"old|probe": "tcg"}
     memo.write_text(json.dumps({"a": "kvm", "b": "warp"}))
     assert runner.read_accel_memo(memo) == {"a": "kvm"}
+    memo.write_text(json.dumps({"key": ["not", "a", "key"], "accel": "kvm"}))
+    assert runner.read_accel_memo(memo) == {}
+    memo.write_text("[" * 100_000)
+    assert runner.read_accel_memo(memo) == {}
 
 
 def test_each_guest_kernel_is_probed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -90,10 +90,36 @@ def _current(root: Path, meta: object) -> Path:
     return path
 
 
-@pytest.mark.parametrize("meta", ["", "{corrupt", "[1, 2]", "{}", '{"kernel_release": 7}', '{"kernel_release": ""}'])
-def test_find_image_treats_a_bad_image_json_as_missing(tmp_path: Path, meta: str) -> None:
-    _current(tmp_path, meta)
+# Truncated, not JSON, not UTF-8, nested too deep to parse, not an object, keys missing or wrong.
+BAD_IMAGE_JSON = [b"", b'{"guest": "trix', b"{corrupt", b"\xff\xfe{}", b"[" * 100_000, b"null", b"[1, 2]",
+                  b'"trixie"', b"{}", b'{"guest": "trixie"}', b'{"kernel_release": 7}', b'{"kernel_release": ""}']
+
+
+@pytest.mark.parametrize("meta", BAD_IMAGE_JSON)
+def test_find_image_treats_a_bad_image_json_as_missing(tmp_path: Path, meta: bytes) -> None:
+    path = _current(tmp_path, "")
+    (path / "image.json").write_bytes(meta)
     assert image.find_image(TRIXIE, tmp_path) is None
+
+
+@pytest.mark.parametrize("meta", [m for m in BAD_IMAGE_JSON if b'"guest"' not in m])
+def test_a_bad_image_json_tells_no_owner(tmp_path: Path, meta: bytes) -> None:
+    # Named by its key alone (an image from before there were guests): only image.json could tell whose.
+    legacy = _image(tmp_path, "9" * 16)
+    (legacy / "image.json").write_bytes(meta)
+    assert cache.image_owner(legacy) is None
+    assert cache.stale_images(tmp_path, TRIXIE, tmp_path / "images" / "keep") == []
+
+
+def test_image_json_that_is_a_folder(tmp_path: Path) -> None:
+    path = _current(tmp_path, "")
+    (path / "image.json").unlink()
+    (path / "image.json").mkdir()
+    assert image.find_image(TRIXIE, tmp_path) is None
+    legacy = _image(tmp_path, "9" * 16)
+    (legacy / "image.json").mkdir()
+    assert cache.image_owner(legacy) is None
+    assert cache.stale_images(tmp_path, TRIXIE, tmp_path / "images" / "keep") == [path]
 
 
 def test_find_image(tmp_path: Path) -> None:

@@ -79,3 +79,12 @@ def test_icount_argv_is_single_threaded_tcg_counting_instructions() -> None:
     assert value_after(argv, "-icount") == [f"shift={qemu.ICOUNT_SHIFT},sleep=off,align=off"]
     (append,) = value_after(argv, "-append")
     assert "tsc=reliable" in append.split()
+
+
+def test_every_guest_has_the_restricted_lan() -> None:
+    for s in (spec(), spec(accel="kvm"), spec(interactive=True)):
+        argv = qemu.qemu_argv(s)
+        # QEMU's user network, restricted: the guest reaches QEMU's gateway and nothing beyond.
+        assert value_after(argv, "-netdev") == ["user,id=lan,restrict=on"]
+        # virtio-net on it, without an iPXE option ROM (not needed for -kernel, not on every host).
+        assert "virtio-net-pci,netdev=lan,romfile=" in value_after(argv, "-device")

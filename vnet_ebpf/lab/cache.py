@@ -73,6 +73,18 @@ def image_dir(root: Path, guest: Guest, key: str) -> Path:
 _NAMED = re.compile(r"(?P<guest>.+)-[0-9a-f]{16}")
 
 
+def read_image_info(path: Path) -> dict[str, object] | None:
+    """The image.json of the image folder PATH, or None when it is missing, unreadable
+    or not a JSON object (a build cut short, a full disk, a hand edit): such a folder
+    is no usable image, and a build replaces it."""
+    try:
+        info = json.loads((path / "image.json").read_text())
+    # ValueError: not JSON, nor UTF-8; RecursionError: nested too deep to parse.
+    except (OSError, ValueError, RecursionError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def image_owner(path: Path) -> str | None:
     """The guest an image folder belongs to: from its name, else from its image.json
     (images made before there were guests are named by their key alone and record
@@ -80,12 +92,9 @@ def image_owner(path: Path) -> str | None:
     named = _NAMED.fullmatch(path.name)
     if named:
         return named["guest"]
-    try:
-        info = json.loads((path / "image.json").read_text())
-        owner = info.get("guest") or info.get("suite")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return owner if isinstance(owner, str) else None
+    info = read_image_info(path) or {}
+    owner = info.get("guest") or info.get("suite")
+    return owner if isinstance(owner, str) and owner else None
 
 
 def stale_images(root: Path, guest: Guest, keep: Path) -> list[Path]:

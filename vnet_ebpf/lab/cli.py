@@ -55,6 +55,10 @@ def _image(guest: Guest, build_missing: bool) -> image_mod.Image:
     if not build_missing:
         raise UserError(f"no {guest.name} lab image for these inputs: "
                         f"run `sudo vnet-lab build --guest {guest.name}` first")
+    # Before saying a build starts: as another user it would stop at once.
+    if os.geteuid() != 0:
+        raise UserError(f"no {guest.name} lab image for these inputs, and building one needs root: "
+                        f"run `sudo vnet-lab build --guest {guest.name}`")
     print(f"{PROG}: no {guest.name} lab image yet, building one first (a few minutes)", file=sys.stderr)
     return image_mod.build(guest)
 
@@ -146,7 +150,8 @@ def shell(guest: str | None, load: bool, no_driver: bool) -> None:
 @guest_option
 @click.option("--seconds", type=click.IntRange(min=1), default=30, show_default=True,
               help="How long the live dashboard runs.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Stop the VM after this many seconds, booting and building included (exit status 124).")
 @reported(PROG)
 def demo(guest: str | None, seconds: int, timeout: float) -> None:
     """The main job: build the guest if needed, load vnet0, drive RX and TX traffic and
@@ -154,3 +159,8 @@ def demo(guest: str | None, seconds: int, timeout: float) -> None:
     g = _guest(guest)
     cmd = ["python3", "-m", "vnet_ebpf.lab.demo", str(seconds)]
     sys.exit(_run(g, cmd, timeout, True, False, True))
+
+
+# `python3 -m vnet_ebpf.lab.cli` without an installed vnet-lab script (as vnet-trace has).
+if __name__ == "__main__":
+    main()

@@ -71,11 +71,7 @@ def find_image(guest: Guest, root: Path | None = None) -> Image | None:
     corrupt or partial image.json, or without its files, counts as no image."""
     root = cache.cache_root() if root is None else root
     path = cache.image_dir(root, guest, cache.image_key(guest))
-    try:
-        info = json.loads((path / "image.json").read_text())
-        kernel_release = info["kernel_release"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    kernel_release = (cache.read_image_info(path) or {}).get("kernel_release")
     if not isinstance(kernel_release, str) or not kernel_release:
         return None
     found = Image(path=path, kernel_release=kernel_release, guest=guest.name)

@@ -11,6 +11,8 @@ GUEST_INIT = "/usr/local/sbin/vnet-lab-boot"
 #: 1 GHz guest that retires one instruction a cycle, near enough to a real one that
 #: the driver's timers (tx-usecs, the RX generator) keep their proportions.
 ICOUNT_SHIFT = 0
+#: QEMU's id of the guest's LAN (eth0 in the guest).
+LAN_NETDEV = "lan"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,12 @@ def qemu_argv(spec: VmSpec, qemu: str = "qemu-system-x86_64") -> list[str]:
         # snapshot=on: the image is never written; every run starts from the same state.
         "-drive", f"file={spec.disk},format=raw,if=virtio,snapshot=on",
         "-device", "virtio-rng-pci",
+        # The lab LAN (docs/lab.md), eth0 in the guest: a real driver (virtio_net) to
+        # trace.  restrict=on: no route to the host or beyond, only QEMU's own virtual
+        # hosts (the gateway 10.0.2.2 answers ping).  romfile=: no iPXE option ROM,
+        # which a -kernel boot never uses and hosts may not have.
+        "-netdev", f"user,id={LAN_NETDEV},restrict=on",
+        "-device", f"virtio-net-pci,netdev={LAN_NETDEV},romfile=",
     ]
     for share in spec.shares:
         opts = f"local,path={share.path},mount_tag={share.tag},security_model=none,multidevs=remap"

@@ -10,6 +10,7 @@ guest init and are not shown.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -102,12 +104,12 @@ def read_accel_memo(memo: Path) -> dict[str, str]:
     """
     try:
         data = json.loads(memo.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
     if set(data) == {"key", "accel"}:
-        data = {data["key"]: data["accel"]}
+        data = {data["key"]: data["accel"]} if isinstance(data["key"], str) else {}
     return {k: v for k, v in data.items() if isinstance(k, str) and v in ("kvm", "tcg")}
 
 
@@ -133,10 +135,81 @@ def kmod_digest(kmod: Path) -> str:
     return h.hexdigest()[:32]
 
 
+def _stdout_is_tty() -> bool:
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (captured), or closed
+        return False
+
+
+def host_terminal_size() -> tuple[int, int]:
+    """(rows, columns) of the host terminal the guest's console is shown on.
+
+    The terminal's own size when stdout is one (not $COLUMNS/$LINES, which a shell
+    may have exported once and would then hide every resize); otherwise
+    shutil's answer: $COLUMNS/$LINES if set, else 80x24.
+    """
+    if _stdout_is_tty():
+        try:
+            size = os.get_terminal_size(sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        else:
+            if size.lines > 0 and size.columns > 0:
+                return size.lines, size.columns
+    fallback = shutil.get_terminal_size()
+    return fallback.lines, fallback.columns
+
+
+def write_winsize(ctl: Path) -> tuple[int, int]:
+    """Write the host terminal's size to CTL/winsize as "ROWS COLS" and return it.
+
+    The guest polls that file and applies it to its console with stty.  A file of
+    its own renamed into place: the guest never reads half a size, and a resize
+    handled in the middle of this write cannot collide with it.  SIGWINCH waits
+    while the size is read and written, so that a resize right after the read is
+    written after this (older) size, not before it.
+    """
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})
+    try:
+        rows, cols = host_terminal_size()
+        fd, tmp = tempfile.mkstemp(prefix=".winsize.", dir=ctl)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{rows} {cols}\n")
+        os.replace(tmp, ctl / "winsize")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+    return rows, cols
+
+
+@contextlib.contextmanager
+def follow_terminal_size(ctl: Path) -> Iterator[bool]:
+    """While in the block, a resize of the host terminal rewrites CTL/winsize.
+
+    Yields whether the host's stdout is a terminal at all: if not, there is no
+    size to follow and the guest need not poll.  The previous SIGWINCH handler is
+    back on the way out.
+    """
+    if not _stdout_is_tty():
+        yield False
+        return
+
+    def on_winch(signum: int, frame: FrameType | None) -> None:
+        # Runs wherever the main thread is: a failed write must not end the run.
+        with contextlib.suppress(OSError):
+            write_winsize(ctl)
+
+    old = signal.signal(signal.SIGWINCH, on_winch)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGWINCH, old)
+
+
 def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, build_driver: bool,
-                   guest: str, accel: str = "tcg") -> None:
+                   guest: str, accel: str = "tcg", follow_size: bool = False) -> None:
     shutil.copy(cache.GUEST_DIR / "init.sh", ctl / "init.sh")
-    cols, lines = shutil.get_terminal_size()
+    rows, cols = write_winsize(ctl)
     env = {
         "SRC": str(src),
         "GUEST": guest,
@@ -148,12 +221,27 @@ def _write_control(ctl: Path, src: Path, cmd: list[str], mode: str, load: bool, 
         # How the guest is emulated: vnet-trace warns under multi-threaded TCG (probes/emulation.py).
         "ACCEL": accel,
         "KMOD_DIGEST": kmod_digest(src / "kmod"),
-        "COLUMNS": str(cols),
-        "LINES": str(lines),
+        # The console's size at start (stty in the guest, not $COLUMNS/$LINES, so that
+        # Rich asks the tty on each render), and whether to poll winsize for resizes.
+        "ROWS": str(rows),
+        "COLS": str(cols),
+        "FOLLOW_SIZE": "1" if follow_size else "0",
         "TERM": os.environ.get("TERM", "linux"),
     }
     (ctl / "env").write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()))
     (ctl / "cmd.sh").write_text(shlex.join(cmd) + "\n" if cmd else "true\n")
+
+
+def _held(pending: bytes) -> int:
+    """How many bytes at the end of PENDING (no newline in it) are or may begin a
+    mark, or may be the \r of a \r\n, and so are not shown yet."""
+    at = pending.find(MARK)
+    if at >= 0:
+        return len(pending) - at
+    for n in range(min(len(pending), len(MARK)), 0, -1):
+        if MARK.startswith(pending[-n:]):
+            return n
+    return 1 if pending.endswith(b"\r") else 0
 
 
 class _Console:
@@ -169,17 +257,25 @@ class _Console:
 
     def feed(self, data: bytes) -> None:
         self.log.write(data)
-        self.pending += data.replace(b"\r\n", b"\n").replace(b"\r", b"")
+        # The guest's tty ends lines with \r\n; a lone \r is the program's own (Rich
+        # Live goes back to column 0 with it before redrawing) and stays.  A \r at the
+        # end of PENDING may be half of a \r\n split across reads: it waits.
+        self.pending = (self.pending + data).replace(b"\r\n", b"\n")
         while b"\n" in self.pending:
             line, _, self.pending = self.pending.partition(b"\n")
             self._line(line + b"\n")
-        # A partial line that cannot become a mark is shown now (prompts, progress).
-        if self.started and self.status is None and self.pending and not MARK.startswith(self.pending[: len(MARK)]):
-            self._show(self.pending)
-            self.pending = b""
+        # A partial line is shown now (prompts, progress, Live screens), all but an end
+        # that may be the start of a mark (or of a \r\n): that waits for more.
+        if self.started and self.status is None:
+            cut = len(self.pending) - _held(self.pending)
+            if cut:
+                self._show(self.pending[:cut])
+                self.pending = self.pending[cut:]
 
     def _line(self, line: bytes) -> None:
         at = line.find(MARK)
+        if at >= 0 and not line[:at].strip(b"\r"):
+            at = 0  # a mark after a carriage return is a mark line all the same
         if at < 0:
             if self.status is not None:
                 return  # the guest powering off: not the user's output
@@ -240,9 +336,11 @@ def run_vm(
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     kmsg_log = logs / f"run-{stamp}.kmsg.log"
     console_log = logs / f"run-{stamp}.console.log"
-    with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
+    # The SIGWINCH handler goes before the control folder does (exits run in reverse).
+    with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name, \
+            follow_terminal_size(Path(ctl_name)) as follow:
         ctl = Path(ctl_name)
-        _write_control(ctl, src, cmd, "run", load, build_driver, image.guest, accel)
+        _write_control(ctl, src, cmd, "run", load, build_driver, image.guest, accel, follow)
         spec = qemu.VmSpec(
             kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel,
             shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)), smp=vcpus(),
@@ -304,9 +402,10 @@ def _final_status(console: _Console, ctl: Path) -> int:
 def shell(image: Image, src: Path, *, accel: str, load: bool, logs: Path, build_driver: bool = True) -> int:
     """An interactive root shell in the guest; the VM stops when the shell exits."""
     logs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name:
+    with tempfile.TemporaryDirectory(prefix="vnet-lab-ctl-") as ctl_name, \
+            follow_terminal_size(Path(ctl_name)) as follow:
         ctl = Path(ctl_name)
-        _write_control(ctl, src, [], "shell", load, build_driver, image.guest, accel)
+        _write_control(ctl, src, [], "shell", load, build_driver, image.guest, accel, follow)
         spec = qemu.VmSpec(
             kernel=image.kernel, initrd=image.initrd, disk=image.disk, accel=accel, interactive=True,
             shares=(qemu.Share("labctl", ctl), qemu.Share("src", src)),

@@ -3,8 +3,10 @@
 # per-run control share (/mnt/lab-ctl) with:
 #   env     shell assignments: SRC (checkout path), GUEST (the guest's name, e.g.
 #           trixie), MODE (run|shell), LOAD (0|1), BUILD (0|1: build kmod/vnet.ko),
-#           KMOD_DIGEST, COLUMNS/LINES for the shell
+#           KMOD_DIGEST, ROWS/COLS (the host terminal's size at start) and
+#           FOLLOW_SIZE (1: the host rewrites winsize when its terminal is resized)
 #   cmd.sh  the command to run (MODE=run)
+#   winsize "ROWS COLS" of the host terminal, replaced whole on each resize
 # and reads back:
 #   rc        the command's exit status
 #   kmsg.log  the guest kernel log of the whole run
@@ -17,7 +19,7 @@ finish() {
 	echo "$1" >"$ctl/rc"
 	mark "end $1"
 	sync
-	kill "$dmesg_pid" 2>/dev/null
+	kill "$dmesg_pid" ${winsize_pid:-} 2>/dev/null
 	sleep 0.2
 	sync
 	echo o >/proc/sysrq-trigger
@@ -25,8 +27,30 @@ finish() {
 }
 
 . "$ctl/env"
-# The host terminal's size, for Rich screens on the serial console.
-export COLUMNS LINES
+# The console takes the host terminal's size, and follows it: Rich screens ask the
+# tty on each render (nothing exports COLUMNS/LINES, which would pin them).
+# /dev/console is ttyS0.
+stty -F /dev/ttyS0 rows "${ROWS:-24}" cols "${COLS:-80}" 2>/dev/null
+# Polls rather than waits: a 9p file has no change notification.  The control share
+# is mounted without a cache (boot.sh: 9p's default, cache=none), so each read is
+# the host's file of the moment.
+follow_size() {
+	size="${ROWS:-24} ${COLS:-80}"
+	while sleep 0.5; do
+		read -r rows cols <"$ctl/winsize" 2>/dev/null || continue
+		case "$rows$cols" in
+		'' | *[!0-9]*) continue ;;
+		esac
+		[ "$rows $cols" = "$size" ] && continue
+		stty -F /dev/ttyS0 rows "$rows" cols "$cols" 2>/dev/null
+		size="$rows $cols"
+	done
+}
+winsize_pid=
+if [ "${FOLLOW_SIZE:-0}" = 1 ]; then
+	follow_size </dev/null >/dev/null 2>&1 &
+	winsize_pid=$!
+fi
 
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
@@ -39,6 +63,21 @@ mount -t tmpfs tmpfs /dev/shm
 echo 1 >/proc/sys/kernel/sysrq
 hostname vnet-lab
 ip link set lo up
+
+# The lab LAN (docs/lab.md): a virtio-net NIC on QEMU's user network, restricted to
+# the guest, for tracing a real driver.  Nothing renames interfaces here (no udev), so
+# the first NIC is eth0; its driver is a module the small initramfs does not load.
+lan=eth0
+[ -e /sys/class/net/$lan ] || modprobe -q virtio_net
+if [ -e /sys/class/net/$lan ]; then
+	# Before the link is up: no router solicitations nor DAD behind the tests' backs.
+	sysctl -qw net.ipv6.conf.$lan.disable_ipv6=1
+	ip addr add 10.0.2.15/24 dev $lan
+	ip link set $lan up
+	export VNET_LAB_LAN=$lan
+else
+	mark "status no $lan in the guest: running without the lab LAN"
+fi
 
 dmesg --follow >"$ctl/kmsg.log" 2>&1 &
 dmesg_pid=$!
@@ -102,7 +141,6 @@ fi
 
 if [ "$MODE" = shell ]; then
 	mark "start"
-	stty -F /dev/ttyS0 rows "${LINES:-24}" cols "${COLUMNS:-80}" 2>/dev/null
 	echo "vnet-lab shell: checkout at $SRC, the driver built for $kver at \$VNET_LAB_KO ($kbuild/vnet.ko). Exit the shell to stop the VM."
 	setsid -c /bin/bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
 	finish $?

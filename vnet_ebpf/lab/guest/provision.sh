@@ -24,6 +24,8 @@ linux-headers-amd64
 "
 # initramfs-tools is named because kernels since 7.x accept dracut too (and apt would
 # pick dracut): the small initramfs of configure() below is made with initramfs-tools.
+# tmux gives guest tests a real terminal of a set size to render `vnet-trace top` in;
+# pipx installs the project's wheel the way a user would.
 PACKAGES="
 initramfs-tools
 kmod
@@ -48,6 +50,8 @@ xz-utils
 util-linux
 less
 dkms
+tmux
+pipx
 "
 
 list_packages() {
@@ -109,8 +113,11 @@ configure() {
 	fi
 	# Debian marks its Python as externally managed (PEP 668); the lab guest is a
 	# throwaway machine whose only job is this project, so install system-wide.
+	# --ignore-installed: pip cannot remove a Debian package's files (no RECORD), e.g.
+	# python3-click that pipx brings; the pinned versions go to /usr/local, which is
+	# ahead of Debian's on sys.path.
 	# shellcheck disable=SC2086
-	python3 -m pip install --quiet --no-cache-dir --break-system-packages \
+	python3 -m pip install --quiet --no-cache-dir --break-system-packages --ignore-installed \
 		--root-user-action=ignore $pip_src -r "$here/requirements.txt"
 
 	kver=$(ls /lib/modules | sort -V | tail -n 1)
