@@ -47,7 +47,7 @@ def check(cols: int, rows: int) -> list[str]:
     joined = screen_of_top(pane(join=True))
     assert len(joined) == len(screen), "a line wrapped"
     assert all(len(row) <= cols for row in screen)
-    assert len(pane()) == rows
+    assert tmux("display-message", "-p", "-t", SESSION, "#{pane_width}x#{pane_height}").strip() == f"{cols}x{rows}"
     text = "\n".join(screen)
     for section in ("─ rings", "─ NAPI", "packets per poll", "poll time (ns)", "─ generated ARP requests",
                     "who-has", "probe cost:"):
