@@ -242,3 +242,10 @@ def test_queues_reads_a_real_device_without_root_or_bpf() -> None:
     objs = [json.loads(line) for line in result.output.splitlines()]
     assert [o["schema"] for o in objs] == ["vnet-trace.queues/1"] * 2
     assert all(o["source"] in ("qstats", "sysfs") and o["queues"] for o in objs)
+
+
+def test_live_screens_redraw_per_report_not_on_a_timer() -> None:
+    """Rich's Live redraws 4 times a second by default: for data that changes once an
+    interval that is three wasted redraws (and flicker over a serial console)."""
+    screen = cli.live_screen()
+    assert screen.auto_refresh is False
