@@ -51,7 +51,7 @@ def test_vnet_device_resolves_for_every_command() -> None:
 def test_another_driver_is_refused_by_the_vnet_views_in_one_line() -> None:
     with pytest.raises(UserError) as err:
         device.resolve("eth0", command="rings")
-    assert str(err.value) == ("eth0 is a virtio_net device: `vnet-trace rings` needs a vnet device "
+    assert str(err.value) == ("eth0 is not a vnet device (driver: virtio_net): `vnet-trace rings` needs one "
                               "(`vnet-trace napi` and `vnet-trace queues` work on any device)")
 
 

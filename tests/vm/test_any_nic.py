@@ -139,7 +139,7 @@ def test_vnet_views_say_in_one_line_that_they_need_vnet(cmd: str) -> None:
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        f"vnet-trace: {LAN} is a virtio_net device: `vnet-trace {cmd}` needs a vnet device "
+        f"vnet-trace: {LAN} is not a vnet device (driver: virtio_net): `vnet-trace {cmd}` needs one "
         "(`vnet-trace napi` and `vnet-trace queues` work on any device)"]
 
 

@@ -59,7 +59,8 @@ def resolve(name: str, any_driver: bool = False, command: str = "") -> Device:
     if not dev.is_vnet and not any_driver:
         what = f"`vnet-trace {command}`" if command else "this"
         anywhere = " and ".join(f"`vnet-trace {c}`" for c in ANY_DEVICE_COMMANDS)
-        raise UserError(f"{name} is a {dev.driver} device: {what} needs a vnet device ({anywhere} work on any device)")
+        raise UserError(f"{name} is not a vnet device (driver: {dev.driver}): {what} needs one "
+                        f"({anywhere} work on any device)")
     return dev
 
 
