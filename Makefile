@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/vnet-lab
-VM_TIMEOUT ?= 2400
+VM_TIMEOUT ?= 3000
 SMOKE_GUESTS ?= bookworm trixie-backports
 PYTEST_VM = python3 -m pytest -q --color=no -p no:cacheprovider --durations=8
 GUEST ?=
@@ -83,12 +83,12 @@ bench: deps $(VENV)/.installed
 	@$(PY) bench/summary.py $(foreach g,$(BENCH_GUESTS),$(foreach c,$(BENCH_CLOCKS),.lab/bench-$(g)-$(c).json))
 
 # The driver under long, hostile use (soak/soak.py): every part, full cycle counts, on the
-# default guest; writes docs/reliability.md.  soak-short is CI's tenth (also in vm-all).
+# default guest; writes docs/reliability.md.  soak-short is CI's twentieth (also in vm-all).
 soak: deps $(VENV)/.installed
 	$(LAB) run --timeout 10800 -- env SOAK_REPORT=docs/reliability.md SOAK_OUT=.lab/soak.json \
 		python3 soak/soak.py $(PARTS)
 soak-short: deps $(VENV)/.installed
-	$(LAB) run --timeout 3600 -- env SOAK_SCALE=0.1 python3 soak/soak.py $(PARTS)
+	$(LAB) run --timeout 3600 -- env SOAK_SCALE=0.05 python3 soak/soak.py $(PARTS)
 
 # The detach-panic reproducer (soak/kprobe_race.py; docs/architecture.md, known issues):
 # each variant in its own VM, ITER iterations; a guest panic ends that VM (oops=panic)

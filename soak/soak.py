@@ -3,7 +3,7 @@
 Seven parts, each from a freshly loaded module and each checked afterwards: no kernel
 splat (tests/vm/lab.py's gate), the skb and unreclaimable slab back to their baseline,
 and the driver's objects (/sys/kernel/debug/vnet/objects: rings, pools, pages) at zero
-once its devices are down.  SOAK_SCALE scales every part's cycle count (CI: 0.1).
+once its devices are down.  SOAK_SCALE scales every part's cycle count (CI: 0.05).
 SOAK_REPORT=PATH writes the figures as Markdown (docs/reliability.md); SOAK_OUT=PATH as JSON.
 
     python3 soak/soak.py [PART ...]      # default: all parts
