@@ -130,6 +130,17 @@ def log2_sparse(hist: Sequence[int]) -> dict[int, int]:
     return {log2_bounds(i)[0]: n for i, n in enumerate(hist) if n}
 
 
+def log2_slots(hist: Mapping[int, int]) -> list[int]:
+    """The inverse of log2_sparse: {value or bucket low bound: count} as log2 slots
+    (values that share a slot are added up)."""
+    if not hist:
+        return []
+    slots = [0] * (max(hist).bit_length() + 1)
+    for v, n in hist.items():
+        slots[v.bit_length()] += n
+    return slots
+
+
 def percentile_log2(hist: Sequence[int], q: float) -> int | None:
     """The upper bound of the log2 bucket holding the q-quantile (an upper estimate)."""
     total = sum(hist)

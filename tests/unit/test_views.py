@@ -83,7 +83,7 @@ def test_log2_hist_shows_slot_zero_inside_bccs_first_row() -> None:
 
 def test_log2_slots_round_trip() -> None:
     hist = {0: 1, 1: 2, 4: 3, 1024: 4}
-    slots = text.log2_slots(hist)
+    slots = model.log2_slots(hist)
     assert model.log2_sparse(slots) == hist
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.model import QueuesSnapshot, QueueStats
-from vnet_ebpf.probes.device import Device
+from vnet_ebpf.probes.device import Device, DeviceFiles
 
 NETLINK_GENERIC = 16
 _NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_DUMP = 0x1, 0x4, 0x300
@@ -147,13 +147,11 @@ class QueueReader:
     def __init__(self, dev: Device) -> None:
         self.dev = dev
         self.net = Path("/sys/class/net") / dev.name
+        self.files = DeviceFiles(dev)  # alive(): the ifindex file, as the tracers read it
         self.netdev = Netdev()
 
     def alive(self) -> bool:
-        try:
-            return int((self.net / "ifindex").read_text()) == self.dev.ifindex
-        except (OSError, ValueError):
-            return False
+        return self.files.alive()
 
     def bql(self) -> dict[int, tuple[int, int]]:
         out = {}
@@ -178,3 +176,4 @@ class QueueReader:
 
     def close(self) -> None:
         self.netdev.close()
+        self.files.close()

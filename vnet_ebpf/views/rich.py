@@ -20,9 +20,10 @@ from vnet_ebpf.model import (
     RingsReport,
     XdpReport,
     log2_bounds,
+    log2_slots,
     percentile_log2,
 )
-from vnet_ebpf.views.text import arp_line, log2_rows, log2_slots
+from vnet_ebpf.views.text import arp_line, event_time, log2_rows
 
 BAR = 30
 
@@ -109,18 +110,15 @@ def work_buckets(hist: dict[int, int], most: int) -> list[Bucket]:
     """Packets per poll: each value seen, if they fit in MOST rows; else log2 buckets."""
     if len(hist) <= most:
         return [Bucket(v, v, n) for v, n in sorted(hist.items())]
-    slots: dict[int, int] = {}
-    for v, n in hist.items():
-        slots[v.bit_length()] = slots.get(v.bit_length(), 0) + n
-    return log2_buckets(slots)
+    return log2_buckets(hist)
 
 
-def log2_buckets(slots: dict[int, int]) -> list[Bucket]:
-    """Slot -> count (slot: bit length of the value) as buckets from the smallest to the
-    largest non-empty slot, empty ones between included, as bcc shows them."""
-    if not slots:
-        return []
-    return [Bucket(*log2_bounds(i), slots.get(i, 0)) for i in range(min(slots), max(slots) + 1)]
+def log2_buckets(hist: dict[int, int]) -> list[Bucket]:
+    """{value or bucket low bound: count} as log2 buckets from the smallest to the largest
+    non-empty one, empty ones between included, as bcc shows them."""
+    slots = log2_slots(hist)
+    first = next((i for i, n in enumerate(slots) if n), len(slots))
+    return [Bucket(*log2_bounds(i), slots[i]) for i in range(first, len(slots))]
 
 
 def fit(buckets: list[Bucket], most: int) -> list[Bucket]:
@@ -174,9 +172,7 @@ def _side_by_side(left: list[Text], right: list[Text], width: int) -> list[Text]
 
 def arp_short(ev: ArpEvent, wall_offset: float) -> str:
     """A generated ARP request in 60-odd columns (the full tcpdump line needs 130)."""
-    t = ev.ts_ns / 1e9 + wall_offset
-    ts = time.strftime("%H:%M:%S", time.localtime(t)) + f".{int((t % 1) * 1e6):06d}"
-    return f"{ts}  who-has {ev.target_ip} tell {ev.peer_ip} ({ev.peer_mac})"
+    return f"{event_time(ev.ts_ns, wall_offset)}  who-has {ev.target_ip} tell {ev.peer_ip} ({ev.peer_mac})"
 
 
 def top_screen(iface: str, napi: NapiReport, rings: RingsReport, cost: CostReport, arp: Sequence[ArpEvent],
@@ -232,10 +228,11 @@ def top_screen(iface: str, napi: NapiReport, rings: RingsReport, cost: CostRepor
     fixed = len(out) + 1 + 1 + 1  # + the histograms' titles, the ARP rule, the cost line
     room = max(lines_total - fixed, 3)
     arp_min = min(2, max(1, len(arp)))
-    want = max(len(napi.work_hist), len(napi.poll_ns_hist) and len(log2_slots(napi.poll_ns_hist)), 1)
+    all_ns = log2_buckets(napi.poll_ns_hist)
+    want = max(len(napi.work_hist), len(all_ns), 1)
     rows = max(1, min(want, room - arp_min, max(3, room // 2), 12))
     work = fit(work_buckets(napi.work_hist, rows), rows)
-    ns = fit(log2_buckets({i: n for i, n in enumerate(log2_slots(napi.poll_ns_hist)) if n}), rows)
+    ns = fit(all_ns, rows)
     rows = max(len(work), len(ns), 1)
     if width >= 72:
         out += _side_by_side(_bars("packets per poll", work, (width - 2) // 2, rows),

@@ -16,6 +16,7 @@ from vnet_ebpf.model import (
     RingsReport,
     XdpReport,
     log2_bounds,
+    log2_slots,
 )
 
 #: The width of bcc's histogram bars (bcc/table.py: stars_max).
@@ -62,16 +63,6 @@ def linear_hist_lines(hist: dict[int, int], val_type: str) -> list[str]:
         n = hist.get(v, 0)
         out.append(f"        {v:<10} : {n:<8} |{_stars(n, top, STARS):<{STARS}}|")
     return out
-
-
-def log2_slots(hist: dict[int, int]) -> list[int]:
-    """A sparse log2 histogram ({bucket low bound: count}) as the slot array it came from."""
-    if not hist:
-        return []
-    slots = [0] * (max(hist).bit_length() + 1)
-    for lo, n in hist.items():
-        slots[lo.bit_length()] += n
-    return slots
 
 
 def log2_rows(hist: dict[int, int]) -> list[tuple[str, int]]:
@@ -181,12 +172,16 @@ def queues_lines(r: QueuesReport) -> list[str]:
     return lines
 
 
+def event_time(ts_ns: int, wall_offset: float) -> str:
+    """A probe's CLOCK_MONOTONIC time as local wall-clock time, to the microsecond."""
+    t = ts_ns / 1e9 + wall_offset
+    return time.strftime("%H:%M:%S", time.localtime(t)) + f".{int((t % 1) * 1e6):06d}"
+
+
 def arp_line(ev: ArpEvent, wall_offset: float) -> str:
     """tcpdump -e -n style."""
-    t = ev.ts_ns / 1e9 + wall_offset
-    ts = time.strftime("%H:%M:%S", time.localtime(t)) + f".{int((t % 1) * 1e6):06d}"
-    return (f"{ts} {ev.peer_mac} > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 60: "
-            f"Request who-has {ev.target_ip} tell {ev.peer_ip}, length 46")
+    return (f"{event_time(ev.ts_ns, wall_offset)} {ev.peer_mac} > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), "
+            f"length 60: Request who-has {ev.target_ip} tell {ev.peer_ip}, length 46")
 
 
 XDP_HEADER = (
