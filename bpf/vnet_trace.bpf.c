@@ -8,7 +8,8 @@
  * per packet crosses to user space; the only per-event stream is the ARP
  * ring buffer, which `vnet-trace arp` asks for.
  *
- * Ring state is read through the driver's own header (kmod/vnet.h).
+ * Ring state is read through the driver's own ring header (kmod/vnet_rings.h):
+ * the rings, as a NIC would expose them, not the driver's private state.
  *
  * Every probe hit on the transmit path costs the traced system, so the hot
  * probes make one helper call (the CPU number): each CPU has one slot of a
@@ -17,11 +18,10 @@
  * 6.1, is a helper call).  Probes run with preemption off and never nest
  * on one CPU for these events, so a CPU's slot has a single writer.
  */
-#define VNET_BPF
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <linux/if_ether.h>
-#include "vnet.h"
+#include "vnet_rings.h"
 
 #define HIST_SLOTS	16	/* log2 buckets: 0, 1, 2-3, ..., 16384-32767 */
 #define WORK_SLOTS	257	/* NAPI work 0..256, one bucket each */
@@ -66,7 +66,7 @@ struct cpu_stats {
 BPF_F_TABLE("array", int, struct cpu_stats, stats, NCPU, BPF_F_MMAPABLE);
 BPF_F_TABLE("array", int, u64, read_gen, 1, BPF_F_MMAPABLE);
 
-/* size, head and tail, in this order in both rings of kmod/vnet.h: one read. */
+/* size, head and tail, in this order in both rings of kmod/vnet_rings.h: one read. */
 struct ring_idx {
 	u32 size, head, tail;
 };
@@ -83,7 +83,7 @@ struct poll_start {
 BPF_PERCPU_ARRAY(poll_starts, struct poll_start, 1);
 
 struct txc_start {
-	struct vnet_priv *priv;
+	struct vnet_ring_view *priv;
 	u32 tail;
 	u32 active;
 };
@@ -110,7 +110,7 @@ static __always_inline int dev_ifindex(struct net_device *dev)
 	return ifindex;
 }
 
-static __always_inline int priv_ifindex(struct vnet_priv *priv)
+static __always_inline int priv_ifindex(struct vnet_ring_view *priv)
 {
 	struct net_device *dev = NULL;
 
@@ -342,13 +342,13 @@ int tp_arp(struct bpf_raw_tracepoint_args *ctx)
 /*
  * ---- what a probe on a driver function sees, kprobe or fentry alike ----------
  *
- * These read what they need from driver memory through kmod/vnet.h.
+ * These read what they need from driver memory through kmod/vnet_rings.h.
  */
 
 /* vnet_start_xmit(skb, dev) is entered. */
 static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device *dev)
 {
-	struct vnet_priv *priv;
+	struct vnet_ring_view *priv;
 	struct ring_idx ring = {};
 	__be16 proto = 0;
 	unsigned char *data = NULL;
@@ -366,7 +366,8 @@ static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device 
 /* vnet_napi_poll(napi, budget) is entered: remember when, and sample the RX ring. */
 static __always_inline void poll_entered(struct napi_struct *napi, int budget)
 {
-	struct vnet_priv *priv = (void *)napi - offsetof(struct vnet_priv, napi);
+	struct vnet_ring_view *priv;
+	struct net_device *dev = NULL;
 	struct poll_start *st;
 	struct cpu_stats *c;
 	struct ring_idx ring = {};
@@ -376,11 +377,13 @@ static __always_inline void poll_entered(struct napi_struct *napi, int budget)
 	if (!st)
 		return;
 	st->active = 0;
-	if (priv_ifindex(priv) != IFINDEX)
+	VREAD(dev, napi->dev);
+	if (!dev || dev_ifindex(dev) != IFINDEX)
 		return;
 	c = my_stats();
 	if (!c)
 		return;
+	priv = netdev_priv(dev);
 	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->rx.size);
 	st->budget = budget;
 	st->ts = bpf_ktime_get_ns();
@@ -405,7 +408,7 @@ static __always_inline void poll_returned(int work)
 }
 
 /* vnet_tx_complete(priv, budget) is entered: remember the tail it starts from. */
-static __always_inline void txc_entered(struct vnet_priv *priv)
+static __always_inline void txc_entered(struct vnet_ring_view *priv)
 {
 	struct txc_start *st;
 	int zero = 0;
@@ -425,7 +428,7 @@ static __always_inline void txc_entered(struct vnet_priv *priv)
 static __always_inline void txc_returned(void)
 {
 	struct txc_start *st;
-	struct vnet_priv *priv;
+	struct vnet_ring_view *priv;
 	struct cpu_stats *c;
 	int zero = 0;
 	u32 tail = 0;
@@ -475,7 +478,7 @@ int on_poll_return(struct pt_regs *ctx)
 	return 0;
 }
 
-int on_tx_complete(struct pt_regs *ctx, struct vnet_priv *priv)
+int on_tx_complete(struct pt_regs *ctx, struct vnet_ring_view *priv)
 {
 	txc_entered(priv);
 	return 0;
@@ -526,13 +529,13 @@ MODULE_KRETFUNC_PROBE(vnet, vnet_napi_poll, struct napi_struct *napi, int budget
 #endif
 
 #ifdef FENTRY_TXC
-MODULE_KFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv, int budget)
+MODULE_KFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_ring_view *priv, int budget)
 {
 	txc_entered(priv);
 	return 0;
 }
 
-MODULE_KRETFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_priv *priv, int budget, u64 ret)
+MODULE_KRETFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_ring_view *priv, int budget, u64 ret)
 {
 	txc_returned();
 	return 0;

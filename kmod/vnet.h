@@ -1,28 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vnet.h - the driver's private state, shared with the BPF programs in bpf/.
+ * vnet.h - the driver's private state and internal interfaces.
  *
- * The tracer reads ring state (head, tail, size) straight out of these
- * structures from its kprobes, so this header is the one definition both sides
- * compile against: field offsets cannot drift.  Keep it free of code that BCC
- * cannot compile (inline helpers only, no module-only symbols).
+ * The rings, which the BPF programs in bpf/ also read, are in vnet_rings.h;
+ * the userspace interface of the backend (/dev/vnet) in vnet_uapi.h.
  */
 #ifndef VNET_H
 #define VNET_H
 
 #include <linux/hrtimer.h>
+#include <linux/mutex.h>
 #include <linux/netdevice.h>
-#include <linux/u64_stats_sync.h>
 #include <linux/seqlock.h>
-#ifndef VNET_BPF
-/*
- * Not in BPF builds: <net/xdp.h> pulls in the kernel's internal <linux/bpf.h>,
- * which BCC cannot compile against its own older copy of the uapi header on
- * newer kernels.  The structures below only point to its types.
- */
+#include <linux/u64_stats_sync.h>
 #include <net/xdp.h>
-#endif
 #include "vnet_compat.h"
+#include "vnet_rings.h"
 
 #define VNET_DRV_NAME		"vnet"
 
@@ -34,6 +27,9 @@
 /* ethtool -C tx-usecs: how long the "hardware" takes to complete a frame. */
 #define VNET_TX_USECS_MAX	1000000
 #define VNET_TX_USECS_DEFAULT	20
+/* ethtool -C rx-usecs: the backend's RX interrupt moderation. */
+#define VNET_RX_USECS_MAX	VNET_TX_USECS_MAX
+#define VNET_RX_USECS_DEFAULT	20
 
 /* Every generated ARP request is padded to the Ethernet minimum (no FCS). */
 #define VNET_ARP_FRAME_LEN	ETH_ZLEN
@@ -43,57 +39,6 @@
 
 /* XDP_TX frames are queued during a poll and posted in one go at its end. */
 #define VNET_XDP_TX_BULK	16
-
-/*
- * A TX descriptor holds either an skb from the stack (vnet_start_xmit) or an
- * XDP frame (XDP_TX, or ndo_xdp_xmit for frames redirected to us).  The ring
- * owns it until vnet_tx_complete() frees it, at due_ns: the tx-usecs in force
- * when it was posted, so that a later ethtool -C never moves a posted frame.
- */
-struct vnet_tx_desc {
-	struct sk_buff *skb;
-	struct xdp_frame *xdpf;
-	u64 posted_ns;
-	u64 due_ns;	/* when the "hardware" has sent it */
-	u8 proto;	/* enum vnet_proto, classified once at xmit */
-};
-
-/*
- * Producers (vnet_start_xmit and the XDP posts, all under the TX queue lock)
- * and one consumer (vnet_tx_complete, the TX NAPI poll).  head and tail are free
- * running u32 counters: occupancy is head - tail, a slot is index & (size - 1).
- * Each side publishes its index with a release store and reads the other's
- * with an acquire load, so a slot is never reused before it is cleared.
- */
-struct vnet_tx_ring {
-	struct vnet_tx_desc *desc;
-	u32 size;
-	u32 head;		/* next slot xmit fills; written by xmit only */
-	u32 tail;		/* next slot completion frees; written by completion only */
-	u32 wake_thresh;	/* free slots needed before a stopped queue wakes */
-	u32 head_seen;		/* head when the last completion run began */
-};
-
-/* An RX descriptor: a page (from the ring's page pool) the "NIC" writes one frame into. */
-struct vnet_rx_slot {
-	struct page *page;
-	u32 len;
-};
-
-/*
- * Producer: the RX generator (a soft hrtimer, the "NIC DMA").  Consumer: the
- * NAPI poll.  Same counter convention as the TX ring.
- */
-struct vnet_rx_ring {
-	struct vnet_rx_slot *slot;
-	u32 size;
-	u32 head;		/* next slot the generator fills */
-	u32 tail;		/* next slot NAPI consumes */
-	u32 order;		/* buffers are 2^order pages, sized for the MTU */
-	struct page_pool *pool;	/* where the buffers come from and return to */
-	/* The queue's identity for XDP, registered with this ring's pool. */
-	struct xdp_rxq_info *rxq;
-};
 
 /* Frames by EtherType, counted the same way on TX and RX. */
 struct vnet_proto_stats {
@@ -146,6 +91,14 @@ struct vnet_gen_stats {			/* writer: the RX generator timer */
 	u64_stats_t ring_full;		/* frames the generator could not place */
 };
 
+/* The backend's counters: its reader and writer are processes, so atomics. */
+struct vnet_be_stats {
+	atomic64_t tx_read;		/* frames its reader took off the TX ring */
+	atomic64_t rx_written;		/* frames its writer put on the RX ring */
+	atomic64_t rx_ring_full;	/* writes that found the RX ring full (waited or -EAGAIN) */
+	atomic64_t rx_length_errors;	/* writes with a bad length: rx_length_errors */
+};
+
 /*
  * What the RX generator sends, per device (/sys/class/net/DEV/vnet/).  rate and
  * burst are single words (READ_ONCE/WRITE_ONCE); the peer is two fields, so it
@@ -161,19 +114,55 @@ struct vnet_gen_cfg {
 	__be32 peer_ip;
 };
 
+/*
+ * The hardware behind the rings.  Two implementations plug in here: the
+ * simulated NIC (vnet_sim.c: the ARP generator and tx-usecs completion) and
+ * the backend (vnet_backend.c: a process on /dev/vnet is the wire).  The
+ * rings and both NAPI polls call these without knowing which one is there.
+ * Switched only with the device quiesced (RTNL held), so a data path reads
+ * priv->hw once and never sees it change under it.
+ */
+struct vnet_priv;
+
+struct vnet_hw_ops {
+	const char *name;		/* /sys/class/net/DEV/vnet/hw */
+	/* The rings are live: start producing RX frames, consuming TX frames. */
+	void (*start)(struct vnet_priv *priv);
+	/* Stop touching the rings; when it returns, nothing of the hardware does. */
+	void (*stop)(struct vnet_priv *priv);
+	/* The doorbell: frames were posted on the TX ring (TX queue lock held). */
+	void (*tx_kick)(struct vnet_priv *priv, u64 delay_ns);
+	/*
+	 * Is the frame in slot IDX sent?  0: yes, free it; else the nanoseconds
+	 * until it will be, or U64_MAX when that is not a matter of time.
+	 */
+	u64 (*tx_pending)(struct vnet_priv *priv, const struct vnet_tx_desc *d,
+			  u32 idx, u64 now);
+	/* NAPI freed RX slots (softirq): a producer waiting for room may go on. */
+	void (*rx_room)(struct vnet_priv *priv);
+};
+
+struct vnet_backend;
+
 struct vnet_priv {
+	/* First, in this order: what tracers read (struct vnet_ring_view). */
 	struct net_device *dev;
-	struct napi_struct napi;	/* RX: the generator's frames, and XDP */
+	struct vnet_tx_ring tx;
+	struct vnet_rx_ring rx;
+
+	struct napi_struct napi;	/* RX: the hardware's frames, and XDP */
 	struct napi_struct tx_napi;	/* TX completion, as virtio_net's napi_tx */
 
-	struct vnet_tx_ring tx;
+	const struct vnet_hw_ops *hw;	/* the NIC: simulated, or the backend */
+	struct vnet_backend __rcu *be;	/* the /dev/vnet file bound, if any */
+
 	struct hrtimer tx_timer;	/* the "TX-done interrupt": schedules tx_napi */
 	spinlock_t tx_timer_lock;	/* makes "arm unless due sooner" one step */
 	u32 tx_usecs;
 	bool tx_enabled;		/* false while stopping: completion must not wake */
 
-	struct vnet_rx_ring rx;
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
+	u32 rx_usecs;			/* backend: RX interrupt this long after a write */
 	struct vnet_gen_cfg gen;
 
 	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
@@ -187,29 +176,16 @@ struct vnet_priv {
 	struct vnet_rx_stats rx_stats;
 	struct vnet_gen_stats gen_stats;
 	atomic64_t tx_timeouts;
+	struct vnet_be_stats be_stats;
 };
 
-static inline u32 vnet_tx_used(const struct vnet_tx_ring *r)
-{
-	return r->head - r->tail;
-}
+#include <linux/if_ether.h>
 
-#ifndef VNET_BPF
 /* Free TX slots as a producer sees them: the completion released the tail. */
 static inline u32 vnet_tx_room(const struct vnet_tx_ring *r)
 {
 	return r->size - (READ_ONCE(r->head) - smp_load_acquire(&r->tail));
 }
-#endif
-
-static inline u32 vnet_rx_used(const struct vnet_rx_ring *r)
-{
-	return r->head - r->tail;
-}
-
-#ifndef VNET_BPF
-/* Driver-internal interfaces (not for BPF programs). */
-#include <linux/if_ether.h>
 
 /* Frame classes by EtherType, as the counters and trace events split them. */
 enum vnet_proto { VNET_PROTO_ARP, VNET_PROTO_IPV4, VNET_PROTO_IPV6, VNET_PROTO_OTHER, VNET_PROTO_NUM };
@@ -274,6 +250,7 @@ int vnet_tx_poll(struct napi_struct *napi, int budget);
 int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size);
 void vnet_tx_ring_free(struct vnet_tx_ring *r);
 void vnet_tx_timer_init(struct vnet_priv *priv);
+void vnet_tx_irq_arm(struct vnet_priv *priv, u64 delay_ns);
 void vnet_tx_stop(struct vnet_priv *priv);
 void vnet_tx_purge(struct vnet_priv *priv);
 
@@ -281,18 +258,21 @@ void vnet_tx_purge(struct vnet_priv *priv);
 int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
 		       u32 size, unsigned int mtu);
 void vnet_rx_ring_free(struct vnet_rx_ring *r);
-void vnet_rx_timer_init(struct vnet_priv *priv);
-void vnet_rx_start(struct vnet_priv *priv);
-void vnet_rx_stop(struct vnet_priv *priv);
 int vnet_napi_poll(struct napi_struct *napi, int budget);
 u32 vnet_rx_order(unsigned int mtu);
+
+/* vnet_sim.c: the simulated hardware, its knobs (module defaults, per-device sysfs) */
+extern const struct vnet_hw_ops vnet_sim_hw;
+extern const struct attribute_group vnet_gen_group;
+void vnet_sim_init(struct vnet_priv *priv);
 u32 vnet_build_arp(struct net_device *dev, u8 *frame, const u8 *peer_mac,
 		   __be32 peer_ip, __be32 target_ip);
 
-/* vnet_gen.c: the generator's knobs, module defaults and per-device sysfs */
-extern const struct attribute_group vnet_gen_group;
-void vnet_gen_init(struct vnet_priv *priv);
-void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip);
+/* vnet_backend.c: the /dev/vnet backend */
+extern const struct vnet_hw_ops vnet_backend_hw;
+int vnet_backend_init(void);
+void vnet_backend_exit(void);
+void vnet_backend_detach(struct vnet_priv *priv);
 
 /* vnet_fault.c: fault injection and in-flight accounting (debugfs) */
 enum vnet_fault {
@@ -341,8 +321,8 @@ int vnet_ndo_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames,
 		      u32 flags);
 
 /* vnet_main.c */
+bool vnet_is_vnet(const struct net_device *dev);
+void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw);
 int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu);
 void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s);
-#endif
-
 #endif /* VNET_H */

@@ -22,6 +22,7 @@ enum vnet_stat {
 	VNET_XDP_PACKETS, VNET_XDP_PASS, VNET_XDP_DROP, VNET_XDP_TX,
 	VNET_XDP_REDIRECT, VNET_XDP_ABORTED, VNET_XDP_TX_ERRORS,
 	VNET_XDP_REDIRECT_ERRORS, VNET_XDP_XMIT, VNET_XDP_XMIT_ERRORS,
+	VNET_BE_TX_READ, VNET_BE_RX_WRITTEN, VNET_BE_RX_RING_FULL,
 	VNET_NUM_STATS
 };
 
@@ -63,6 +64,9 @@ static const char vnet_stat_names[VNET_NUM_STATS][ETH_GSTRING_LEN] = {
 	[VNET_XDP_REDIRECT_ERRORS] = "xdp_redirect_errors",
 	[VNET_XDP_XMIT] = "xdp_xmit",
 	[VNET_XDP_XMIT_ERRORS] = "xdp_xmit_errors",
+	[VNET_BE_TX_READ] = "backend_tx_read",
+	[VNET_BE_RX_WRITTEN] = "backend_rx_written",
+	[VNET_BE_RX_RING_FULL] = "backend_rx_ring_full",
 };
 
 static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
@@ -152,6 +156,9 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 	} while (u64_stats_fetch_retry(&g->syncp, start));
 
 	d[VNET_TX_TIMEOUTS] = atomic64_read(&priv->tx_timeouts);
+	d[VNET_BE_TX_READ] = atomic64_read(&priv->be_stats.tx_read);
+	d[VNET_BE_RX_WRITTEN] = atomic64_read(&priv->be_stats.rx_written);
+	d[VNET_BE_RX_RING_FULL] = atomic64_read(&priv->be_stats.rx_ring_full);
 }
 
 static void vnet_get_ringparam(struct net_device *dev,
@@ -206,6 +213,7 @@ static int vnet_get_coalesce(struct net_device *dev,
 	struct vnet_priv *priv = netdev_priv(dev);
 
 	ec->tx_coalesce_usecs = priv->tx_usecs;
+	ec->rx_coalesce_usecs = priv->rx_usecs;
 	return 0;
 }
 
@@ -221,14 +229,21 @@ static int vnet_set_coalesce(struct net_device *dev,
 				   __stringify(VNET_TX_USECS_MAX));
 		return -EINVAL;
 	}
+	if (ec->rx_coalesce_usecs > VNET_RX_USECS_MAX) {
+		NL_SET_ERR_MSG_MOD(extack, "rx-usecs must be at most "
+				   __stringify(VNET_RX_USECS_MAX));
+		return -EINVAL;
+	}
 	/* Applies to frames posted from now on: each descriptor keeps its due time. */
 	WRITE_ONCE(priv->tx_usecs, ec->tx_coalesce_usecs);
+	/* The delay of the backend's next RX interrupt (the generator has its bursts). */
+	WRITE_ONCE(priv->rx_usecs, ec->rx_coalesce_usecs);
 	return 0;
 }
 
 const struct ethtool_ops vnet_ethtool_ops = {
-	/* Only tx-usecs: the core refuses every other coalescing field. */
-	.supported_coalesce_params = ETHTOOL_COALESCE_TX_USECS,
+	/* Only these two: the core refuses every other coalescing field. */
+	.supported_coalesce_params = ETHTOOL_COALESCE_TX_USECS | ETHTOOL_COALESCE_RX_USECS,
 	.get_drvinfo		= vnet_get_drvinfo,
 	.get_link		= ethtool_op_get_link,
 	.get_sset_count		= vnet_get_sset_count,

@@ -4,7 +4,8 @@
  *
  * This file holds the device's life cycle: module load/unload, net_device_ops,
  * rtnl_link_ops (ip link add/del type vnet, netns) and the statistics read
- * side.  The data paths live in vnet_tx.c and vnet_rx.c, ethtool in
+ * side.  The data paths live in vnet_tx.c and vnet_rx.c, the hardware behind
+ * them in vnet_sim.c (simulated) and vnet_backend.c (/dev/vnet), ethtool in
  * vnet_ethtool.c; docs/architecture.md explains how they fit together.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -19,6 +20,11 @@
 /* The trace events (vnet_trace.h) are defined here, once for the module. */
 #define CREATE_TRACE_POINTS
 #include "vnet_trace.h"
+
+/* Tracers read the rings at netdev_priv(dev) through struct vnet_ring_view. */
+static_assert(offsetof(struct vnet_priv, dev) == offsetof(struct vnet_ring_view, dev));
+static_assert(offsetof(struct vnet_priv, tx) == offsetof(struct vnet_ring_view, tx));
+static_assert(offsetof(struct vnet_priv, rx) == offsetof(struct vnet_ring_view, rx));
 
 #define VNET_NUMDEVS_MAX	16
 /* The slowest completion (tx-usecs max) is 1 s: a stall is much longer. */
@@ -82,20 +88,21 @@ static void vnet_resume(struct vnet_priv *priv)
 	/* Wake, not start: after a rebuild the qdisc must be kicked. */
 	netif_tx_wake_queue(txq);
 	__netif_tx_unlock_bh(txq);
-	vnet_rx_start(priv);
+	priv->hw->start(priv);
 }
 
 /*
- * Quiesce in the order a NIC would: stop the sources of work (the RX generator
- * and the stack's transmits), let both NAPIs finish, cancel the interrupts,
- * then drop what the hardware never sent.  The rings stay allocated.
+ * Quiesce in the order a NIC would: stop the sources of work (the hardware:
+ * RX generator or backend, and the stack's transmits), let both NAPIs finish,
+ * cancel the interrupts, then drop what the hardware never sent.  The rings
+ * stay allocated.
  */
 static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
 {
 	struct net_device *dev = priv->dev;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 
-	vnet_rx_stop(priv);
+	priv->hw->stop(priv);
 	/*
 	 * Under the queue's own lock, which xmit, XDP posts and the
 	 * completion's wake all hold: none of them runs on after this.
@@ -150,6 +157,27 @@ static int vnet_stop(struct net_device *dev)
 	vnet_rings_free(&priv->tx, &priv->rx);
 	pr_debug("%s: down\n", dev->name);
 	return 0;
+}
+
+/*
+ * Plug other hardware in behind the rings (the backend binds or lets go).  A
+ * running device quiesces for the swap, as a NIC resets: what the old
+ * hardware had not sent is dropped and counted (tx_purged), and the carrier
+ * stays.  RTNL held.
+ */
+void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
+{
+	struct net_device *dev = priv->dev;
+	bool running = netif_running(dev);
+
+	ASSERT_RTNL();
+	if (running)
+		vnet_quiesce(priv, false);
+	WRITE_ONCE(priv->hw, hw);
+	if (running) {
+		napi_enable(&priv->napi);
+		vnet_resume(priv);
+	}
 }
 
 /*
@@ -252,6 +280,8 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 	});
 	vnet_read_stats(&priv->gen_stats,
 			ring_full = u64_stats_read(&priv->gen_stats.ring_full));
+	/* Bad lengths are found by NAPI (the simulated NIC) or at write() (backend). */
+	length_errors += atomic64_read(&priv->be_stats.rx_length_errors);
 
 	s->tx_dropped = tx_dropped + purged;
 	/* if_link.h: frames the "NIC" had no buffer for are rx_missed_errors only. */
@@ -347,6 +377,11 @@ static const struct net_device_ops vnet_netdev_ops = {
 	.ndo_xdp_xmit		= vnet_ndo_xdp_xmit,
 };
 
+bool vnet_is_vnet(const struct net_device *dev)
+{
+	return dev->netdev_ops == &vnet_netdev_ops;
+}
+
 static void vnet_setup(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
@@ -372,13 +407,14 @@ static void vnet_setup(struct net_device *dev)
 	priv->tx_ring_size = VNET_RING_DEFAULT;
 	priv->rx_ring_size = VNET_RING_DEFAULT;
 	priv->tx_usecs = VNET_TX_USECS_DEFAULT;
+	priv->rx_usecs = VNET_RX_USECS_DEFAULT;
 	u64_stats_init(&priv->tx_stats.syncp);
 	u64_stats_init(&priv->txc_stats.syncp);
 	u64_stats_init(&priv->rx_stats.syncp);
 	u64_stats_init(&priv->gen_stats.syncp);
-	vnet_gen_init(priv);
+	priv->hw = &vnet_sim_hw;
+	vnet_sim_init(priv);
 	vnet_tx_timer_init(priv);
-	vnet_rx_timer_init(priv);
 }
 
 static int vnet_init_dev(struct net_device *dev)
@@ -402,6 +438,8 @@ static void vnet_uninit_dev(struct net_device *dev)
 
 	/* The device is closed: vnet_stop() cancelled both timers, nothing re-arms them. */
 	WARN_ON_ONCE(hrtimer_active(&priv->tx_timer) || hrtimer_active(&priv->rx_timer));
+	/* A process on /dev/vnet lets go of the device (its calls get -ENXIO). */
+	vnet_backend_detach(priv);
 	/* One RCU wait for both (netif_napi_del() would wait for each). */
 	__netif_napi_del(&priv->tx_napi);
 	__netif_napi_del(&priv->napi);
@@ -467,12 +505,20 @@ static int __init vnet_init(void)
 		vnet_fault_exit();
 		return err;
 	}
+	/* /dev/vnet appears before any device: userspace may bind as soon as one exists. */
+	err = vnet_backend_init();
+	if (err) {
+		rtnl_link_unregister(&vnet_link_ops);
+		vnet_fault_exit();
+		return err;
+	}
 
 	rtnl_lock();
 	for (i = 0; i < numdevs && !err; i++)
 		err = vnet_create_one();
 	rtnl_unlock();
 	if (err) {
+		vnet_backend_exit();
 		/* Also deletes the devices already made. */
 		rtnl_link_unregister(&vnet_link_ops);
 		vnet_fault_exit();
@@ -484,6 +530,8 @@ static int __init vnet_init(void)
 
 static void __exit vnet_exit(void)
 {
+	/* No file is open (each holds a module reference): none is bound. */
+	vnet_backend_exit();
 	/* Deletes every vnet device, in every network namespace. */
 	rtnl_link_unregister(&vnet_link_ops);
 	vnet_fault_exit();

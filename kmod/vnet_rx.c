@@ -1,174 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * RX path: a ring of page buffers, a generator that plays the NIC writing
- * frames into them, and the NAPI poll that turns them into skbs.
+ * RX path: a ring of page buffers the hardware writes frames into, and the
+ * NAPI poll that turns them into skbs.
  *
- * The generator is a soft hrtimer.  Every tick it writes rx_burst ARP requests
- * from a peer (peer_mac, peer_ip: per-device knobs, vnet_gen.c) asking for the device's IPv4 address into
- * free RX buffers, then raises the "RX interrupt" (napi_schedule).  When the
- * ring is full the frame is not written and is counted (rx_ring_full), as a NIC
- * counts missed frames.  So on an idle system every poll sees rx_burst frames:
- * NAPI batching becomes visible.  Because the stack answers the requests, RX
- * also produces TX.
- *
- * The NAPI poll runs the XDP program, if one is attached (vnet_xdp.c), then
- * builds each skb around its page (napi_build_skb, with XDP_PACKET_HEADROOM in
- * front, as XDP needs) and hands it to GRO; the slot gets another page from
- * the ring's page pool, to which the skb's page returns when it is freed.
- * Buffers are sized for the MTU: one page up to 3506 bytes, more for jumbo.  The generator and the poll share the ring without a lock:
- * the generator alone writes head, the poll alone writes tail.
+ * The hardware (vnet_sim.c's ARP generator, or a process writing to
+ * /dev/vnet, vnet_backend.c) fills the slot at head and raises the "RX
+ * interrupt" (napi_schedule).  The NAPI poll runs the XDP program, if one is
+ * attached (vnet_xdp.c), then builds each skb around its page (napi_build_skb,
+ * with XDP_PACKET_HEADROOM in front, as XDP needs) and hands it to GRO; the
+ * slot gets another page from the ring's page pool, to which the skb's page
+ * returns when it is freed.  Buffers are sized for the MTU: one page up to
+ * 3506 bytes, more for jumbo.  The hardware and the poll share the ring
+ * without a lock: the hardware alone writes head, the poll alone writes tail.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/etherdevice.h>
 #include <linux/if_arp.h>
-#include <linux/inetdevice.h>
 #include <linux/slab.h>
 #include "vnet.h"
 #include "vnet_trace.h"
-
-/* With the generator off, look at its knobs this often. */
-#define VNET_RX_IDLE_NS		(50 * NSEC_PER_MSEC)
-/* What an injected runt frame (VNET_FAULT_RX_SHORT) is: shorter than a header. */
-#define VNET_RX_RUNT_LEN	(ETH_HLEN - 4)
-
-/* Asked for when the device has no IPv4 address of its own: 10.0.0.1. */
-#define VNET_DEFAULT_TARGET_IP	htonl(0x0a000001)
-
-/* ---- the generator ------------------------------------------------------- */
-
-/*
- * Write one ARP request (who-has target_ip tell peer_ip) into FRAME, padded
- * with zeros to the Ethernet minimum, and return its length.
- *
- * Probe point (docs/probe-points.md): every argument a tracer needs to print
- * the frame is passed in, so a kprobe on entry sees it all.
- */
-noinline u32 vnet_build_arp(struct net_device *dev, u8 *frame,
-			    const u8 *peer_mac, __be32 peer_ip,
-			    __be32 target_ip)
-{
-	struct ethhdr *eth = (struct ethhdr *)frame;
-	struct arphdr *arp = (struct arphdr *)(eth + 1);
-	u8 *p = (u8 *)(arp + 1);
-
-	eth_broadcast_addr(eth->h_dest);
-	ether_addr_copy(eth->h_source, peer_mac);
-	eth->h_proto = htons(ETH_P_ARP);
-
-	arp->ar_hrd = htons(ARPHRD_ETHER);
-	arp->ar_pro = htons(ETH_P_IP);
-	arp->ar_hln = ETH_ALEN;
-	arp->ar_pln = 4;
-	arp->ar_op = htons(ARPOP_REQUEST);
-
-	ether_addr_copy(p, peer_mac);		/* sender hardware address */
-	p += ETH_ALEN;
-	memcpy(p, &peer_ip, 4);			/* sender protocol address */
-	p += 4;
-	eth_zero_addr(p);			/* target hardware address: unknown */
-	p += ETH_ALEN;
-	memcpy(p, &target_ip, 4);		/* target protocol address */
-	p += 4;
-
-	memset(p, 0, VNET_ARP_FRAME_LEN - (p - frame));
-	return VNET_ARP_FRAME_LEN;
-}
-
-static __be32 vnet_target_ip(struct net_device *dev)
-{
-	struct in_device *in_dev;
-	const struct in_ifaddr *ifa;
-	__be32 ip = VNET_DEFAULT_TARGET_IP;
-
-	rcu_read_lock();
-	in_dev = __in_dev_get_rcu(dev);
-	if (in_dev) {
-		ifa = rcu_dereference(in_dev->ifa_list);
-		if (ifa)
-			ip = ifa->ifa_local;
-	}
-	rcu_read_unlock();
-	return ip;
-}
-
-/* Produce up to BURST frames into the ring; return how many were written. */
-static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
-{
-	struct vnet_rx_ring *r = &priv->rx;
-	u8 peer_mac[ETH_ALEN] __aligned(2);
-	__be32 peer_ip, target_ip = vnet_target_ip(priv->dev);
-	unsigned int made = 0, missed = 0, arps = 0;
-	/* Pairs with the release of tail in the poll: that slot's page is ours. */
-	u32 tail = smp_load_acquire(&r->tail);
-
-	vnet_gen_peer(priv, peer_mac, &peer_ip);
-	while (made + missed < burst) {
-		struct vnet_rx_slot *s;
-
-		if (r->head + made - tail >= r->size) {
-			missed++;
-			continue;
-		}
-		s = &r->slot[(r->head + made) & (r->size - 1)];
-		made++;
-		/* A broken "NIC" (fault injection): a frame too short to be Ethernet. */
-		if (vnet_should_fail(VNET_FAULT_RX_SHORT)) {
-			s->len = VNET_RX_RUNT_LEN;
-			continue;
-		}
-		s->len = vnet_build_arp(priv->dev,
-					page_address(s->page) + VNET_RX_HEADROOM,
-					peer_mac, peer_ip, target_ip);
-		trace_vnet_arp_generated(priv->dev, priv->dev->ifindex,
-					 peer_mac, peer_ip, target_ip);
-		arps++;
-	}
-	/* The frames are written before the poll can see the new head. */
-	smp_store_release(&r->head, r->head + made);
-
-	u64_stats_update_begin(&priv->gen_stats.syncp);
-	u64_stats_add(&priv->gen_stats.arp_generated, arps);
-	u64_stats_add(&priv->gen_stats.ring_full, missed);
-	u64_stats_update_end(&priv->gen_stats.syncp);
-	return made;
-}
-
-static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
-{
-	struct vnet_priv *priv = container_of(t, struct vnet_priv, rx_timer);
-	u32 rate = READ_ONCE(priv->gen.rate);
-	u32 burst = READ_ONCE(priv->gen.burst);
-	u64 period;
-
-	if (!rate) {
-		hrtimer_forward_now(t, ns_to_ktime(VNET_RX_IDLE_NS));
-		return HRTIMER_RESTART;
-	}
-	if (vnet_rx_generate(priv, burst))
-		napi_schedule(&priv->napi);	/* the RX interrupt */
-
-	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
-	/* Overruns (a slow machine) skip ticks rather than bunching them up. */
-	hrtimer_forward_now(t, ns_to_ktime(max_t(u64, period, 1000)));
-	return HRTIMER_RESTART;
-}
-
-void vnet_rx_timer_init(struct vnet_priv *priv)
-{
-	vnet_hrtimer_setup(&priv->rx_timer, vnet_rx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-}
-
-void vnet_rx_start(struct vnet_priv *priv)
-{
-	hrtimer_start(&priv->rx_timer, ns_to_ktime(NSEC_PER_MSEC),
-		      HRTIMER_MODE_REL_SOFT);
-}
-
-void vnet_rx_stop(struct vnet_priv *priv)
-{
-	hrtimer_cancel(&priv->rx_timer);
-}
 
 /* ---- the ring ------------------------------------------------------------ */
 
@@ -358,10 +209,12 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	u64_stats_update_begin(&priv->rx_stats.syncp);
 	while (work < budget && r->tail != head) {
 		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)], &x);
-		/* Hand the slot back to the generator only once we are done with it. */
+		/* Hand the slot back to the hardware only once we are done with it. */
 		smp_store_release(&r->tail, r->tail + 1);
 		work++;
 	}
+	if (work)
+		priv->hw->rx_room(priv);
 	if (x.prog)
 		vnet_xdp_poll_flush(priv, &x);
 	u64_stats_inc(&priv->rx_stats.napi_polls);
@@ -373,7 +226,7 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	/* A full budget means the core keeps polling us: NAPI state is not ours. */
 	if (work < budget && napi_complete_done(napi, work)) {
 		/*
-		 * Close the window where the generator filled the ring after our
+		 * Close the window where the hardware filled the ring after our
 		 * last look but saw NAPI still scheduled: look once more.
 		 */
 		smp_mb();

@@ -34,10 +34,12 @@
 #include "vnet_trace.h"
 
 /*
- * Ring the doorbell: make sure the TX-done interrupt comes within DELAY_NS.
- * A timer already due sooner stays; the poll it schedules re-arms for the rest.
+ * Raise the TX-done interrupt within DELAY_NS.  A timer already due sooner
+ * stays; the poll it schedules re-arms for the rest.  The hardware calls it:
+ * the simulated one when a frame will be done, the backend when its reader
+ * took frames (tx-usecs later: interrupt moderation).
  */
-static void vnet_tx_timer_arm(struct vnet_priv *priv, u64 delay_ns)
+void vnet_tx_irq_arm(struct vnet_priv *priv, u64 delay_ns)
 {
 	struct hrtimer *t = &priv->tx_timer;
 	unsigned long flags;
@@ -139,7 +141,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	/* Doorbell batching: the last frame of a batch, or a stopped queue, kicks. */
 	if (kick || netif_xmit_stopped(txq))
-		vnet_tx_timer_arm(priv, delay);
+		priv->hw->tx_kick(priv, delay);
 	return NETDEV_TX_OK;
 }
 
@@ -222,8 +224,8 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		 * stopped must not look like a hung queue.
 		 */
 		txq_trans_cond_update(txq);
-		/* Under the lock: vnet_stop() cannot have cancelled the timer yet. */
-		vnet_tx_timer_arm(priv, due - now);
+		/* Under the lock: vnet_stop() cannot have quiesced the hardware yet. */
+		priv->hw->tx_kick(priv, due - now);
 	}
 	__netif_tx_unlock(txq);
 	return i;
@@ -255,8 +257,9 @@ static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, int budget,
 }
 
 /*
- * Reclaim: frees every descriptor whose frame the "hardware" has finished and
- * returns the nanoseconds until the next one is due (0: the ring is empty).
+ * Reclaim: frees every descriptor whose frame the hardware has finished and
+ * returns the nanoseconds until the next one is due (U64_MAX: none is due by
+ * time: the ring is empty, or the next frame waits for the backend's reader).
  * Runs in the TX NAPI poll, or netpoll's (BUDGET 0, IRQs possibly off), which
  * may free skbs but must not touch XDP or page pool APIs: it stops at the
  * first XDP frame (the ring completes in order).  Probe point: keep the name,
@@ -272,15 +275,17 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 	u32 head = smp_load_acquire(&r->head), tail = r->tail, t = tail;
 	u32 proto[VNET_PROTO_NUM] = {};
 	bool traced = trace_vnet_tx_complete_enabled();
-	u64 next = 0;
+	const struct vnet_hw_ops *hw = priv->hw;
+	u64 next = U64_MAX;
 	bool woken = false;
 
 	while (t != head) {
 		struct vnet_tx_desc *d = &r->desc[t & (r->size - 1)];
+		u64 pending = hw->tx_pending(priv, d, t, now);
 
 		/* In order, as a NIC's ring: a frame never passes an older one. */
-		if (d->due_ns > now) {
-			next = d->due_ns - now;
+		if (pending) {
+			next = pending;
 			break;
 		}
 		if (unlikely(!budget && d->xdpf))
@@ -355,7 +360,6 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 int vnet_tx_poll(struct napi_struct *napi, int budget)
 {
 	struct vnet_priv *priv = container_of(napi, struct vnet_priv, tx_napi);
-	struct vnet_tx_ring *r = &priv->tx;
 	u64 next = vnet_tx_complete(priv, budget);
 
 	if (!budget)
@@ -367,8 +371,8 @@ int vnet_tx_poll(struct napi_struct *napi, int budget)
 	 * and its hrtimer_cancel() wins; an early interrupt just polls again
 	 * (NAPI_STATE_MISSED).  A frame posted after our look armed it itself.
 	 */
-	if (smp_load_acquire(&r->head) != r->tail)
-		vnet_tx_timer_arm(priv, next);
+	if (next != U64_MAX)
+		vnet_tx_irq_arm(priv, next);
 	napi_complete_done(napi, 0);
 	return 0;
 }
@@ -412,26 +416,42 @@ void vnet_tx_stop(struct vnet_priv *priv)
 	hrtimer_cancel(&priv->tx_timer);
 }
 
-/* With TX stopped: what the hardware never completed is dropped, BQL restarts. */
+/*
+ * With TX stopped: what the hardware had sent (the simulated NIC's frames
+ * past their due time, the frames the backend's reader took) is completed
+ * and counted as sent; what it never sent is dropped (tx_purged).  BQL
+ * restarts.
+ */
 void vnet_tx_purge(struct vnet_priv *priv)
 {
 	struct vnet_tx_ring *r = &priv->tx;
-	unsigned int purged = 0, skb_bytes = 0;
+	unsigned int purged = 0, sent = 0, sent_bytes = 0, skb_bytes = 0;
+	u64 now = ktime_get_ns();
 
 	while (r->tail != r->head) {
-		vnet_tx_desc_free(&r->desc[r->tail & (r->size - 1)], -1,
-				  &skb_bytes);
+		struct vnet_tx_desc *d = &r->desc[r->tail & (r->size - 1)];
+		bool done = !priv->hw->tx_pending(priv, d, r->tail, now);
+		unsigned int len = vnet_tx_desc_free(d, -1, &skb_bytes);
+
+		if (done) {
+			sent++;
+			sent_bytes += len;
+		} else {
+			purged++;
+		}
 		r->tail++;
-		purged++;
 	}
-	r->head_seen = r->head;	/* the purged frames had no completion run */
+	r->head_seen = r->head;	/* these frames had no completion run */
 	netdev_tx_reset_queue(netdev_get_tx_queue(priv->dev, 0));
-	if (purged) {
+	if (purged || sent) {
 		u64_stats_update_begin(&priv->txc_stats.syncp);
+		u64_stats_add(&priv->txc_stats.packets, sent);
+		u64_stats_add(&priv->txc_stats.bytes, sent_bytes);
+		u64_stats_add(&priv->txc_stats.completions, sent);
 		u64_stats_add(&priv->txc_stats.purged, purged);
 		u64_stats_update_end(&priv->txc_stats.syncp);
-		pr_debug("%s: dropped %u frames still in the TX ring\n",
-			 priv->dev->name, purged);
+		pr_debug("%s: %u frames sent, %u dropped still in the TX ring\n",
+			 priv->dev->name, sent, purged);
 	}
 }
 

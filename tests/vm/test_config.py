@@ -65,7 +65,8 @@ def test_invalid_ring_and_coalesce_values_change_nothing(vnet: Path) -> None:
     fails("ethtool", "-G", "vnet0", "tx", "8192")  # above the maximum: the core refuses
     fails("ethtool", "-G", "vnet0", "rx", "0")
     assert "at most" in fails("ethtool", "-C", "vnet0", "tx-usecs", "1000001")
-    fails("ethtool", "-C", "vnet0", "rx-usecs", "5")  # not a supported parameter
+    fails("ethtool", "-C", "vnet0", "tx-frames", "5")  # not a supported parameter
+    fails("ethtool", "-C", "vnet0", "rx-usecs", "1000001")
     assert rings() == {"rx": 512, "tx": 64}
     assert tx_usecs() == 77
 

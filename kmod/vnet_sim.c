@@ -1,14 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The RX generator's knobs: what each device's "NIC" receives.
+ * The simulated hardware: what vnet0 is a NIC of when no process is bound to
+ * /dev/vnet (vnet_backend.c is the other hardware; both are struct
+ * vnet_hw_ops, and the rings and NAPI do not know which one runs).
  *
- * Every device has its own, in a sysfs group on the net device, as bonding
- * and bridge keep theirs:
+ *  - RX: a generator of ARP requests, a soft hrtimer playing the NIC that
+ *    writes frames into the RX ring.  Every tick it writes rx_burst requests
+ *    from a peer (peer_mac, peer_ip) asking for the device's IPv4 address,
+ *    then raises the "RX interrupt" (napi_schedule).  When the ring is full
+ *    the frame is not written and is counted (rx_ring_full), as a NIC counts
+ *    missed frames.  So on an idle system every poll sees rx_burst frames:
+ *    NAPI batching becomes visible.  Because the stack answers the requests,
+ *    RX also produces TX.
+ *  - TX: a frame is sent tx-usecs (ethtool -C) after it was posted; the
+ *    doorbell arms the TX-done interrupt for then (vnet_tx.c).
+ *
+ * The generator's knobs are per device, in a sysfs group on the net device,
+ * as bonding and bridge keep theirs:
  *
  *   /sys/class/net/DEV/vnet/rx_rate    frames per second, 0 = off
  *   /sys/class/net/DEV/vnet/rx_burst   frames per generator tick
  *   /sys/class/net/DEV/vnet/peer_mac   sender MAC of the ARP requests
  *   /sys/class/net/DEV/vnet/peer_ip    sender IPv4 of the ARP requests
+ *   /sys/class/net/DEV/vnet/hw         which hardware runs: simulated, backend
  *
  * The module parameters of the same names are the values a new device starts
  * with.  Both go through the same parsers: a bad value is -EINVAL and changes
@@ -17,10 +31,13 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/etherdevice.h>
+#include <linux/if_arp.h>
 #include <linux/inet.h>
+#include <linux/inetdevice.h>
 #include <linux/moduleparam.h>
 #include <linux/netdevice.h>
 #include "vnet.h"
+#include "vnet_trace.h"
 
 #define VNET_RX_RATE_MAX	10000000u
 #define VNET_RX_BURST_MAX	1024u
@@ -150,7 +167,7 @@ module_param_cb(peer_ip, &vnet_ip_ops, NULL, 0644);
 MODULE_PARM_DESC(peer_ip, "Default for new devices: sender IPv4 of generated ARP requests (10.0.0.2)");
 
 /* A new device takes the defaults as they are now (process context). */
-void vnet_gen_init(struct vnet_priv *priv)
+static void vnet_gen_init(struct vnet_priv *priv)
 {
 	struct vnet_gen_cfg *g = &priv->gen;
 
@@ -164,7 +181,7 @@ void vnet_gen_init(struct vnet_priv *priv)
 }
 
 /* The peer as one consistent pair (any context). */
-void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip)
+static void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip)
 {
 	struct vnet_gen_cfg *g = &priv->gen;
 	unsigned int seq;
@@ -174,6 +191,185 @@ void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip)
 		ether_addr_copy(mac, g->peer_mac);
 		*ip = g->peer_ip;
 	} while (read_seqretry(&g->peer_lock, seq));
+}
+
+/* With the generator off, look at its knobs this often. */
+#define VNET_RX_IDLE_NS		(50 * NSEC_PER_MSEC)
+/* What an injected runt frame (VNET_FAULT_RX_SHORT) is: shorter than a header. */
+#define VNET_RX_RUNT_LEN	(ETH_HLEN - 4)
+
+/* Asked for when the device has no IPv4 address of its own: 10.0.0.1. */
+#define VNET_DEFAULT_TARGET_IP	htonl(0x0a000001)
+
+/* ---- the generator ------------------------------------------------------- */
+
+/*
+ * Write one ARP request (who-has target_ip tell peer_ip) into FRAME, padded
+ * with zeros to the Ethernet minimum, and return its length.
+ *
+ * Probe point (docs/probe-points.md): every argument a tracer needs to print
+ * the frame is passed in, so a kprobe on entry sees it all.
+ */
+noinline u32 vnet_build_arp(struct net_device *dev, u8 *frame,
+			    const u8 *peer_mac, __be32 peer_ip,
+			    __be32 target_ip)
+{
+	struct ethhdr *eth = (struct ethhdr *)frame;
+	struct arphdr *arp = (struct arphdr *)(eth + 1);
+	u8 *p = (u8 *)(arp + 1);
+
+	eth_broadcast_addr(eth->h_dest);
+	ether_addr_copy(eth->h_source, peer_mac);
+	eth->h_proto = htons(ETH_P_ARP);
+
+	arp->ar_hrd = htons(ARPHRD_ETHER);
+	arp->ar_pro = htons(ETH_P_IP);
+	arp->ar_hln = ETH_ALEN;
+	arp->ar_pln = 4;
+	arp->ar_op = htons(ARPOP_REQUEST);
+
+	ether_addr_copy(p, peer_mac);		/* sender hardware address */
+	p += ETH_ALEN;
+	memcpy(p, &peer_ip, 4);			/* sender protocol address */
+	p += 4;
+	eth_zero_addr(p);			/* target hardware address: unknown */
+	p += ETH_ALEN;
+	memcpy(p, &target_ip, 4);		/* target protocol address */
+	p += 4;
+
+	memset(p, 0, VNET_ARP_FRAME_LEN - (p - frame));
+	return VNET_ARP_FRAME_LEN;
+}
+
+static __be32 vnet_target_ip(struct net_device *dev)
+{
+	struct in_device *in_dev;
+	const struct in_ifaddr *ifa;
+	__be32 ip = VNET_DEFAULT_TARGET_IP;
+
+	rcu_read_lock();
+	in_dev = __in_dev_get_rcu(dev);
+	if (in_dev) {
+		ifa = rcu_dereference(in_dev->ifa_list);
+		if (ifa)
+			ip = ifa->ifa_local;
+	}
+	rcu_read_unlock();
+	return ip;
+}
+
+/* Produce up to BURST frames into the ring; return how many were written. */
+static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
+{
+	struct vnet_rx_ring *r = &priv->rx;
+	u8 peer_mac[ETH_ALEN] __aligned(2);
+	__be32 peer_ip, target_ip = vnet_target_ip(priv->dev);
+	unsigned int made = 0, missed = 0, arps = 0;
+	/* Pairs with the release of tail in the poll: that slot's page is ours. */
+	u32 tail = smp_load_acquire(&r->tail);
+
+	vnet_gen_peer(priv, peer_mac, &peer_ip);
+	while (made + missed < burst) {
+		struct vnet_rx_slot *s;
+
+		if (r->head + made - tail >= r->size) {
+			missed++;
+			continue;
+		}
+		s = &r->slot[(r->head + made) & (r->size - 1)];
+		made++;
+		/* A broken "NIC" (fault injection): a frame too short to be Ethernet. */
+		if (vnet_should_fail(VNET_FAULT_RX_SHORT)) {
+			s->len = VNET_RX_RUNT_LEN;
+			continue;
+		}
+		s->len = vnet_build_arp(priv->dev,
+					page_address(s->page) + VNET_RX_HEADROOM,
+					peer_mac, peer_ip, target_ip);
+		trace_vnet_arp_generated(priv->dev, priv->dev->ifindex,
+					 peer_mac, peer_ip, target_ip);
+		arps++;
+	}
+	/* The frames are written before the poll can see the new head. */
+	smp_store_release(&r->head, r->head + made);
+
+	u64_stats_update_begin(&priv->gen_stats.syncp);
+	u64_stats_add(&priv->gen_stats.arp_generated, arps);
+	u64_stats_add(&priv->gen_stats.ring_full, missed);
+	u64_stats_update_end(&priv->gen_stats.syncp);
+	return made;
+}
+
+static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
+{
+	struct vnet_priv *priv = container_of(t, struct vnet_priv, rx_timer);
+	u32 rate = READ_ONCE(priv->gen.rate);
+	u32 burst = READ_ONCE(priv->gen.burst);
+	u64 period;
+
+	if (!rate) {
+		hrtimer_forward_now(t, ns_to_ktime(VNET_RX_IDLE_NS));
+		return HRTIMER_RESTART;
+	}
+	if (vnet_rx_generate(priv, burst))
+		napi_schedule(&priv->napi);	/* the RX interrupt */
+
+	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
+	/* Overruns (a slow machine) skip ticks rather than bunching them up. */
+	hrtimer_forward_now(t, ns_to_ktime(max_t(u64, period, 1000)));
+	return HRTIMER_RESTART;
+}
+
+static void vnet_rx_timer_init(struct vnet_priv *priv)
+{
+	vnet_hrtimer_setup(&priv->rx_timer, vnet_rx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+}
+
+static void vnet_sim_start(struct vnet_priv *priv)
+{
+	hrtimer_start(&priv->rx_timer, ns_to_ktime(NSEC_PER_MSEC),
+		      HRTIMER_MODE_REL_SOFT);
+}
+
+static void vnet_sim_stop(struct vnet_priv *priv)
+{
+	hrtimer_cancel(&priv->rx_timer);
+}
+
+
+/* ---- the simulated NIC's hardware operations ---------------------------- */
+
+/* TX: every frame is done at its due time; ring the TX-done interrupt for it. */
+static void vnet_sim_tx_kick(struct vnet_priv *priv, u64 delay_ns)
+{
+	vnet_tx_irq_arm(priv, delay_ns);
+}
+
+static u64 vnet_sim_tx_pending(struct vnet_priv *priv, const struct vnet_tx_desc *d,
+			       u32 idx, u64 now)
+{
+	return d->due_ns > now ? d->due_ns - now : 0;
+}
+
+/* The generator counts a full ring as missed frames: it never waits for room. */
+static void vnet_sim_rx_room(struct vnet_priv *priv)
+{
+}
+
+const struct vnet_hw_ops vnet_sim_hw = {
+	.name		= "simulated",
+	.start		= vnet_sim_start,
+	.stop		= vnet_sim_stop,
+	.tx_kick	= vnet_sim_tx_kick,
+	.tx_pending	= vnet_sim_tx_pending,
+	.rx_room	= vnet_sim_rx_room,
+};
+
+/* A new device: its knobs from the module's defaults, its generator stopped. */
+void vnet_sim_init(struct vnet_priv *priv)
+{
+	vnet_gen_init(priv);
+	vnet_rx_timer_init(priv);
 }
 
 /* ---- /sys/class/net/DEV/vnet/ ------------------------------------------ */
@@ -272,11 +468,21 @@ static ssize_t peer_ip_store(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(peer_ip);
 
+/* Which hardware is behind the rings now (switched under RTNL). */
+static ssize_t hw_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct vnet_priv *priv = netdev_priv(to_net_dev(d));
+
+	return sysfs_emit(buf, "%s\n", READ_ONCE(priv->hw)->name);
+}
+static DEVICE_ATTR_RO(hw);
+
 static struct attribute *vnet_gen_attrs[] = {
 	&dev_attr_rx_rate.attr,
 	&dev_attr_rx_burst.attr,
 	&dev_attr_peer_mac.attr,
 	&dev_attr_peer_ip.attr,
+	&dev_attr_hw.attr,
 	NULL,
 };
 

@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The backend: /dev/vnet, where a process is the device's wire, in the manner
+ * of tun.
+ *
+ * A process opens /dev/vnet and binds the file to a vnet device (VNET_BIND,
+ * vnet_uapi.h).  From then on the file is the hardware behind the device's
+ * rings (struct vnet_hw_ops, as vnet_sim.c's simulated NIC is when no file is
+ * bound):
+ *
+ *  - TX: frames the stack posts wait in the TX ring until the process reads
+ *    them.  read() is the NIC's DMA engine taking one frame: it copies the
+ *    frame out and moves the ring's hardware pointer (tx.sent).  The frame is
+ *    freed, counted and reported to BQL by the ordinary completion, in the TX
+ *    NAPI, which the TX-done interrupt schedules tx-usecs after the read
+ *    (interrupt moderation).  So a reader that lags lets the ring fill and the
+ *    queue stop, and the queue wakes as the reader drains it: backpressure.
+ *  - RX: write() is the NIC's DMA writing one received frame into the RX
+ *    ring's next buffer.  The RX interrupt comes rx-usecs later (ethtool -C),
+ *    so that NAPI, XDP and GRO see the frames written meanwhile in one poll.
+ *    A full ring makes the writer wait (or -EAGAIN): nothing is dropped.
+ *
+ * Locking.  RTNL serializes bind, unbind and the device's life cycle (open,
+ * stop, ring rebuilds, deletion), which call the hardware's start and stop.
+ * tx_lock and rx_lock make "take a frame" and "put a frame" atomic against
+ * start and stop: while they are held, the rings cannot be freed.  They are
+ * spinlocks held only for a copy between kernel buffers: a user buffer that
+ * faults (or never returns, with userfaultfd) is copied outside them, from or
+ * to the file's own bounce buffers, under per-direction mutexes that only the
+ * file's own callers take.  So the device side never waits on userspace.
+ *
+ * Lifetime.  The file and the device point at each other (be->priv,
+ * priv->be), both under RCU: the device's data paths use priv->be to wake the
+ * process, the file's wait conditions and poll() use be->priv.  Whoever goes
+ * first clears both: closing the file unbinds, deleting the device detaches
+ * (vnet_backend_detach(), from ndo_uninit, before its RCU grace period).  An
+ * open file holds a module reference, so the module cannot go while one is
+ * open.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/rtnetlink.h>
+#include <linux/sched/signal.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <net/net_namespace.h>
+#include "vnet.h"
+#include "vnet_uapi.h"
+
+/*
+ * The bounce buffers: the largest frame either direction can carry.  No
+ * frame the stack gives us is larger (no GSO: no frame exceeds the MTU,
+ * plus headers), and a write beyond the MTU is refused before it is copied.
+ */
+#define VNET_BE_BUF		(64 * 1024)
+
+struct vnet_backend {
+	struct vnet_priv __rcu *priv;	/* NULL: never bound, or the device is gone */
+	bool bound;			/* was bound: -ENXIO rather than -EBADFD (RTNL) */
+	bool live;			/* the rings run (start .. stop); under both locks */
+	spinlock_t tx_lock;		/* a read's take against start/stop */
+	spinlock_t rx_lock;		/* a write's put against start/stop */
+	struct mutex read_mutex;	/* one reader at a time: it owns rbuf */
+	struct mutex write_mutex;	/* one writer at a time: it owns wbuf */
+	u8 *rbuf, *wbuf;
+	wait_queue_head_t wq;		/* readers, writers and poll() */
+	struct hrtimer rx_irq;		/* the RX interrupt, moderated by rx-usecs */
+	struct rcu_head rcu;
+};
+
+static struct vnet_priv *vnet_be_priv_locked(struct vnet_backend *be)
+{
+	return rcu_dereference_protected(be->priv, lockdep_is_held(&be->tx_lock) ||
+					 lockdep_is_held(&be->rx_lock));
+}
+
+/* What a call on a file without a device gets. */
+static int vnet_be_unbound_err(struct vnet_backend *be)
+{
+	return READ_ONCE(be->bound) ? -ENXIO : -EBADFD;
+}
+
+/* ---- the hardware operations (the device's side) ----------------------- */
+
+static void vnet_be_wake(struct vnet_priv *priv, __poll_t events)
+{
+	struct vnet_backend *be;
+
+	rcu_read_lock();
+	be = rcu_dereference(priv->be);
+	/* wq_has_sleeper() orders the ring update before the look at the queue. */
+	if (be && wq_has_sleeper(&be->wq))
+		wake_up_interruptible_poll(&be->wq, events);
+	rcu_read_unlock();
+}
+
+/* RTNL held (vnet_resume): the reader starts at the ring's head. */
+static void vnet_be_start(struct vnet_priv *priv)
+{
+	struct vnet_backend *be = rtnl_dereference(priv->be);
+
+	spin_lock(&be->tx_lock);
+	spin_lock(&be->rx_lock);
+	priv->tx.sent = priv->tx.head;
+	be->live = true;
+	spin_unlock(&be->rx_lock);
+	spin_unlock(&be->tx_lock);
+	wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLOUT);
+}
+
+/*
+ * RTNL held (vnet_quiesce): once both locks were taken with live cleared, no
+ * read or write touches the rings again, and the RX interrupt is off.
+ */
+static void vnet_be_stop(struct vnet_priv *priv)
+{
+	struct vnet_backend *be = rtnl_dereference(priv->be);
+
+	spin_lock(&be->tx_lock);
+	spin_lock(&be->rx_lock);
+	be->live = false;
+	spin_unlock(&be->rx_lock);
+	spin_unlock(&be->tx_lock);
+	hrtimer_cancel(&be->rx_irq);
+	wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLOUT);
+}
+
+/* Frames were posted: the reader may go on (the queue lock is held). */
+static void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_ns)
+{
+	vnet_be_wake(priv, EPOLLIN | EPOLLRDNORM);
+}
+
+/* Sent once the reader took it: slots before tx.sent. */
+static u64 vnet_be_tx_pending(struct vnet_priv *priv, const struct vnet_tx_desc *d,
+			      u32 idx, u64 now)
+{
+	return (s32)(idx - smp_load_acquire(&priv->tx.sent)) < 0 ? 0 : U64_MAX;
+}
+
+static void vnet_be_rx_room(struct vnet_priv *priv)
+{
+	vnet_be_wake(priv, EPOLLOUT | EPOLLWRNORM);
+}
+
+const struct vnet_hw_ops vnet_backend_hw = {
+	.name		= "backend",
+	.start		= vnet_be_start,
+	.stop		= vnet_be_stop,
+	.tx_kick	= vnet_be_tx_kick,
+	.tx_pending	= vnet_be_tx_pending,
+	.rx_room	= vnet_be_rx_room,
+};
+
+/* The RX interrupt: hand the frames written so far to NAPI (softirq). */
+static enum hrtimer_restart vnet_be_rx_irq(struct hrtimer *t)
+{
+	struct vnet_backend *be = container_of(t, struct vnet_backend, rx_irq);
+	struct vnet_priv *priv;
+
+	rcu_read_lock();
+	priv = rcu_dereference(be->priv);
+	if (priv)
+		napi_schedule(&priv->napi);
+	rcu_read_unlock();
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * The device is being deleted (ndo_uninit, RTNL held; it is closed, so the
+ * hardware was stopped).  The file stays open and gets -ENXIO from now on.
+ */
+void vnet_backend_detach(struct vnet_priv *priv)
+{
+	struct vnet_backend *be = rtnl_dereference(priv->be);
+
+	if (!be)
+		return;
+	spin_lock(&be->tx_lock);
+	spin_lock(&be->rx_lock);
+	RCU_INIT_POINTER(be->priv, NULL);
+	spin_unlock(&be->rx_lock);
+	spin_unlock(&be->tx_lock);
+	RCU_INIT_POINTER(priv->be, NULL);
+	WRITE_ONCE(priv->hw, &vnet_sim_hw);
+	wake_up_interruptible_poll(&be->wq, EPOLLERR | EPOLLHUP);
+}
+
+/* ---- read: the NIC takes one frame off the TX ring ---------------------- */
+
+/*
+ * tx_lock held.  Copy the next frame into rbuf and mark it sent; its length,
+ * or -EAGAIN (none waits), -EMSGSIZE (it does not fit ROOM bytes: it stays).
+ */
+static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
+{
+	struct vnet_priv *priv = vnet_be_priv_locked(be);
+	struct vnet_tx_ring *r;
+	struct vnet_tx_desc *d;
+	unsigned int len;
+	u32 sent;
+
+	if (!priv)
+		return vnet_be_unbound_err(be);
+	if (!be->live)
+		return -EAGAIN;
+	r = &priv->tx;
+	sent = r->sent;
+	/* Pairs with xmit's release of head: the descriptor is written. */
+	if (sent == smp_load_acquire(&r->head))
+		return -EAGAIN;
+	d = &r->desc[sent & (r->size - 1)];
+	len = d->skb ? d->skb->len : d->xdpf->len;
+	if (len > room)
+		return -EMSGSIZE;
+	if (WARN_ON_ONCE(len > VNET_BE_BUF))
+		len = 0;	/* cannot happen (no GSO): pass it as empty rather than stall */
+	else if (d->skb)
+		skb_copy_bits(d->skb, 0, be->rbuf, len);
+	else
+		memcpy(be->rbuf, d->xdpf->data, len);
+	/* The copy is done before the completion can free the frame. */
+	smp_store_release(&r->sent, sent + 1);
+	atomic64_inc(&priv->be_stats.tx_read);
+	/* Sent: the TX-done interrupt, tx-usecs from now (interrupt moderation). */
+	vnet_tx_irq_arm(priv, (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC);
+	return len;
+}
+
+static bool vnet_be_readable(struct vnet_backend *be)
+{
+	struct vnet_priv *priv;
+	bool ready;
+
+	rcu_read_lock();
+	priv = rcu_dereference(be->priv);
+	ready = !priv || (READ_ONCE(be->live) &&
+			  READ_ONCE(priv->tx.sent) != smp_load_acquire(&priv->tx.head));
+	rcu_read_unlock();
+	return ready;
+}
+
+static bool vnet_be_nonblock(struct kiocb *iocb)
+{
+	return (iocb->ki_filp->f_flags & O_NONBLOCK) || (iocb->ki_flags & IOCB_NOWAIT);
+}
+
+static ssize_t vnet_be_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct vnet_backend *be = iocb->ki_filp->private_data;
+	ssize_t ret;
+
+	if (mutex_lock_interruptible(&be->read_mutex))
+		return -ERESTARTSYS;
+	for (;;) {
+		spin_lock(&be->tx_lock);
+		ret = vnet_be_take(be, iov_iter_count(to));
+		spin_unlock(&be->tx_lock);
+		if (ret != -EAGAIN || vnet_be_nonblock(iocb))
+			break;
+		ret = wait_event_interruptible(be->wq, vnet_be_readable(be));
+		if (ret)
+			break;
+	}
+	/* The frame is the reader's now: a faulting buffer loses only it. */
+	if (ret > 0 && copy_to_iter(be->rbuf, ret, to) != ret)
+		ret = -EFAULT;
+	mutex_unlock(&be->read_mutex);
+	return ret;
+}
+
+/* ---- write: the NIC writes one received frame into the RX ring ---------- */
+
+/*
+ * rx_lock held.  Put the LEN bytes in wbuf into the next RX buffer and raise
+ * the RX interrupt (rx-usecs from now, unless it is pending already).
+ * *FULL_SEEN: this write already counted a full ring once.
+ */
+static ssize_t vnet_be_put(struct vnet_backend *be, size_t len, bool *full_seen)
+{
+	struct vnet_priv *priv = vnet_be_priv_locked(be);
+	struct vnet_rx_ring *r;
+	struct vnet_rx_slot *s;
+
+	if (!priv)
+		return vnet_be_unbound_err(be);
+	if (!be->live)
+		return -ENETDOWN;
+	r = &priv->rx;
+	/* The MTU may have grown since the check: the buffer is what counts. */
+	if (len > VNET_RX_MAX_FRAME(r->order)) {
+		atomic64_inc(&priv->be_stats.rx_length_errors);
+		return -EINVAL;
+	}
+	/* Pairs with the poll's release of tail: that slot's page is ours again. */
+	if (r->head - smp_load_acquire(&r->tail) >= r->size) {
+		if (!*full_seen)
+			atomic64_inc(&priv->be_stats.rx_ring_full);
+		*full_seen = true;
+		return -EAGAIN;
+	}
+	s = &r->slot[r->head & (r->size - 1)];
+	memcpy(page_address(s->page) + VNET_RX_HEADROOM, be->wbuf, len);
+	s->len = len;
+	/* The frame is written before the poll can see the new head. */
+	smp_store_release(&r->head, r->head + 1);
+	atomic64_inc(&priv->be_stats.rx_written);
+	/* An interrupt already pending covers this frame too. */
+	if (!hrtimer_is_queued(&be->rx_irq))
+		hrtimer_start(&be->rx_irq,
+			      ns_to_ktime((u64)READ_ONCE(priv->rx_usecs) * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_SOFT);
+	return len;
+}
+
+static bool vnet_be_writable(struct vnet_backend *be)
+{
+	struct vnet_priv *priv;
+	bool ready;
+
+	rcu_read_lock();
+	priv = rcu_dereference(be->priv);
+	ready = !priv || !READ_ONCE(be->live) ||
+		READ_ONCE(priv->rx.head) - smp_load_acquire(&priv->rx.tail) <
+		READ_ONCE(priv->rx.size);
+	rcu_read_unlock();
+	return ready;
+}
+
+/*
+ * if_link.h: a frame with a bad length is an rx_length_error.  Checked before
+ * anything is copied, against the MTU as it is now.
+ */
+static int vnet_be_check_len(struct vnet_backend *be, size_t len)
+{
+	struct vnet_priv *priv;
+	int err = 0;
+
+	rcu_read_lock();
+	priv = rcu_dereference(be->priv);
+	if (!priv) {
+		err = vnet_be_unbound_err(be);
+	} else if (len < ETH_HLEN || len > READ_ONCE(priv->dev->mtu) + ETH_HLEN) {
+		atomic64_inc(&priv->be_stats.rx_length_errors);
+		err = -EINVAL;
+	}
+	rcu_read_unlock();
+	return err;
+}
+
+static ssize_t vnet_be_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct vnet_backend *be = iocb->ki_filp->private_data;
+	size_t len = iov_iter_count(from);
+	bool full_seen = false;
+	ssize_t ret;
+
+	if (mutex_lock_interruptible(&be->write_mutex))
+		return -ERESTARTSYS;
+	ret = vnet_be_check_len(be, len);
+	if (ret)
+		goto out;
+	if (!copy_from_iter_full(be->wbuf, len, from)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	for (;;) {
+		spin_lock(&be->rx_lock);
+		ret = vnet_be_put(be, len, &full_seen);
+		spin_unlock(&be->rx_lock);
+		if (ret != -EAGAIN || vnet_be_nonblock(iocb))
+			break;
+		ret = wait_event_interruptible(be->wq, vnet_be_writable(be));
+		if (ret)
+			break;
+	}
+out:
+	mutex_unlock(&be->write_mutex);
+	return ret;
+}
+
+/* ---- poll, bind, open, release ----------------------------------------- */
+
+static __poll_t vnet_be_poll(struct file *file, poll_table *wait)
+{
+	struct vnet_backend *be = file->private_data;
+	struct vnet_priv *priv;
+	__poll_t mask = 0;
+
+	poll_wait(file, &be->wq, wait);
+	rcu_read_lock();
+	priv = rcu_dereference(be->priv);
+	if (!priv) {
+		mask = READ_ONCE(be->bound) ? EPOLLERR | EPOLLHUP : EPOLLERR;
+	} else {
+		if (vnet_be_readable(be))
+			mask |= EPOLLIN | EPOLLRDNORM;
+		/* Down: a write fails at once with -ENETDOWN, it does not wait. */
+		if (vnet_be_writable(be))
+			mask |= EPOLLOUT | EPOLLWRNORM;
+	}
+	rcu_read_unlock();
+	return mask;
+}
+
+/* Point the file and the device at each other (both locks: see vnet_be_take()). */
+static void vnet_be_link(struct vnet_backend *be, struct vnet_priv *priv)
+{
+	spin_lock(&be->tx_lock);
+	spin_lock(&be->rx_lock);
+	rcu_assign_pointer(be->priv, priv);
+	spin_unlock(&be->rx_lock);
+	spin_unlock(&be->tx_lock);
+}
+
+static long vnet_be_bind(struct vnet_backend *be, struct vnet_bind __user *arg)
+{
+	struct net_device *dev;
+	struct vnet_priv *priv;
+	struct vnet_bind b;
+	long err = 0;
+
+	if (copy_from_user(&b, arg, sizeof(b)))
+		return -EFAULT;
+	if (b.flags || !memchr(b.ifname, 0, sizeof(b.ifname)))
+		return -EINVAL;
+
+	rtnl_lock();
+	/* One device per file, once: as TUNSETIFF on an attached tun file. */
+	if (be->bound) {
+		err = -EINVAL;
+		goto out;
+	}
+	dev = __dev_get_by_name(current->nsproxy->net_ns, b.ifname);
+	if (!dev) {
+		err = -ENODEV;
+		goto out;
+	}
+	/* The device's own netns admin, as ip link would need. */
+	if (!ns_capable(dev_net(dev)->user_ns, CAP_NET_ADMIN)) {
+		err = -EPERM;
+		goto out;
+	}
+	if (!vnet_is_vnet(dev)) {
+		err = -EINVAL;
+		goto out;
+	}
+	priv = netdev_priv(dev);
+	if (rtnl_dereference(priv->be)) {
+		err = -EBUSY;
+		goto out;
+	}
+	b.ifindex = dev->ifindex;
+	vnet_be_link(be, priv);
+	WRITE_ONCE(be->bound, true);
+	rcu_assign_pointer(priv->be, be);
+	/* The generator stops, frames still with the simulated NIC are dropped. */
+	vnet_hw_switch(priv, &vnet_backend_hw);
+	netdev_info(dev, "bound to /dev/vnet (pid %d)\n", task_pid_nr(current));
+out:
+	rtnl_unlock();
+	if (!err && copy_to_user(arg, &b, sizeof(b)))
+		err = -EFAULT;
+	return err;
+}
+
+static long vnet_be_get_bind(struct vnet_backend *be, struct vnet_bind __user *arg)
+{
+	struct vnet_priv *priv;
+	struct vnet_bind b = {};
+	long err = 0;
+
+	rtnl_lock();
+	priv = rtnl_dereference(be->priv);
+	if (priv) {
+		strscpy(b.ifname, priv->dev->name, sizeof(b.ifname));
+		b.ifindex = priv->dev->ifindex;
+	} else {
+		err = vnet_be_unbound_err(be);
+	}
+	rtnl_unlock();
+	if (!err && copy_to_user(arg, &b, sizeof(b)))
+		err = -EFAULT;
+	return err;
+}
+
+static long vnet_be_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct vnet_backend *be = file->private_data;
+
+	switch (cmd) {
+	case VNET_BIND:
+		return vnet_be_bind(be, (struct vnet_bind __user *)arg);
+	case VNET_GET_BIND:
+		return vnet_be_get_bind(be, (struct vnet_bind __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int vnet_be_open(struct inode *inode, struct file *file)
+{
+	struct vnet_backend *be = kzalloc(sizeof(*be), GFP_KERNEL);
+
+	if (!be)
+		return -ENOMEM;
+	be->rbuf = kvmalloc(VNET_BE_BUF, GFP_KERNEL);
+	be->wbuf = kvmalloc(VNET_BE_BUF, GFP_KERNEL);
+	if (!be->rbuf || !be->wbuf) {
+		kvfree(be->rbuf);
+		kvfree(be->wbuf);
+		kfree(be);
+		return -ENOMEM;
+	}
+	spin_lock_init(&be->tx_lock);
+	spin_lock_init(&be->rx_lock);
+	mutex_init(&be->read_mutex);
+	mutex_init(&be->write_mutex);
+	init_waitqueue_head(&be->wq);
+	vnet_hrtimer_setup(&be->rx_irq, vnet_be_rx_irq, CLOCK_MONOTONIC,
+			   HRTIMER_MODE_REL_SOFT);
+	file->private_data = be;
+	/* A stream of frames: no file position, no seeking. */
+	return stream_open(inode, file);
+}
+
+/*
+ * The last reference to the file is gone: give the device back its simulated
+ * hardware.  Frames still queued for the reader are dropped and counted
+ * (tx_purged, tx_dropped) by the quiesce that the switch does.
+ */
+static int vnet_be_release(struct inode *inode, struct file *file)
+{
+	struct vnet_backend *be = file->private_data;
+	struct vnet_priv *priv;
+
+	rtnl_lock();
+	priv = rtnl_dereference(be->priv);
+	if (priv) {
+		vnet_hw_switch(priv, &vnet_sim_hw);
+		vnet_be_link(be, NULL);
+		RCU_INIT_POINTER(priv->be, NULL);
+		netdev_info(priv->dev, "/dev/vnet closed: simulated hardware again\n");
+	}
+	rtnl_unlock();
+	hrtimer_cancel(&be->rx_irq);
+	kvfree(be->rbuf);
+	kvfree(be->wbuf);
+	/* The device's data paths may still be looking at be (vnet_be_wake()). */
+	kfree_rcu(be, rcu);
+	return 0;
+}
+
+static const struct file_operations vnet_be_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vnet_be_open,
+	.release	= vnet_be_release,
+	.read_iter	= vnet_be_read_iter,
+	.write_iter	= vnet_be_write_iter,
+	.poll		= vnet_be_poll,
+	.unlocked_ioctl	= vnet_be_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+};
+
+static struct miscdevice vnet_be_misc = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= "vnet",
+	.nodename	= "vnet",
+	/* root only: binding also needs CAP_NET_ADMIN over the device. */
+	.mode		= 0600,
+	.fops		= &vnet_be_fops,
+};
+
+int vnet_backend_init(void)
+{
+	return misc_register(&vnet_be_misc);
+}
+
+void vnet_backend_exit(void)
+{
+	misc_deregister(&vnet_be_misc);
+}

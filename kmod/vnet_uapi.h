@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vnet_uapi.h - the userspace interface of /dev/vnet, vnet's backend.
+ *
+ * A process opens /dev/vnet (a misc device, mode 0600) and binds the file to an
+ * existing vnet device with VNET_BIND, naming the interface in the caller's
+ * network namespace, as TUNSETIFF does for tun.  From then on the file is the
+ * device's "wire":
+ *
+ *   read()   returns one whole Ethernet frame the stack transmitted (no FCS).
+ *            -EMSGSIZE: the buffer is too small for the next frame (it stays).
+ *            -EAGAIN (O_NONBLOCK): no frame waits.
+ *   write()  gives the device one received Ethernet frame (no FCS).
+ *            -EINVAL: shorter than an Ethernet header or longer than the MTU
+ *            plus header (counted in rx_length_errors).
+ *            -EAGAIN (O_NONBLOCK): the RX ring is full; without it, it waits.
+ *            -ENETDOWN: the device is down.
+ *   poll()   POLLIN: a frame waits; POLLOUT: the RX ring has room;
+ *            POLLERR|POLLHUP: the device is gone.
+ *
+ * Every call on a file whose device was deleted fails with -ENXIO; on a file
+ * never bound, with -EBADFD.  Closing the file returns the device to its
+ * simulated hardware.  Usable from C and from Python (vnet_ebpf/backend.py
+ * computes the same numbers): only fixed-size fields.
+ */
+#ifndef _UAPI_VNET_H
+#define _UAPI_VNET_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define VNET_DEV_PATH		"/dev/vnet"
+#define VNET_IFNAMSIZ		16	/* IFNAMSIZ */
+
+struct vnet_bind {
+	char ifname[VNET_IFNAMSIZ];	/* in: NUL-terminated, in the caller's netns */
+	__u32 flags;			/* in: 0 (no flags are defined yet) */
+	__s32 ifindex;			/* out: the bound device's ifindex */
+};
+
+#define VNET_IOC_MAGIC		0xEE
+
+/*
+ * Bind this file to a vnet device.  Needs CAP_NET_ADMIN in the device's
+ * network namespace (-EPERM).  -ENODEV: no such device; -EINVAL: not a vnet
+ * device, flags set, or this file is already bound; -EBUSY: another file is
+ * bound to the device.
+ */
+#define VNET_BIND		_IOWR(VNET_IOC_MAGIC, 1, struct vnet_bind)
+/* Which device this file is bound to (ifname as the device is named now). */
+#define VNET_GET_BIND		_IOR(VNET_IOC_MAGIC, 2, struct vnet_bind)
+
+#endif /* _UAPI_VNET_H */
