@@ -97,6 +97,7 @@ struct vnet_be_stats {
 	atomic64_t rx_written;		/* frames its writer put on the RX ring */
 	atomic64_t rx_ring_full;	/* writes that found the RX ring full (waited or -EAGAIN) */
 	atomic64_t rx_length_errors;	/* writes with a bad length: rx_length_errors */
+	atomic64_t tx_too_big;		/* frames beyond what a read can carry: dropped */
 };
 
 /*
@@ -177,6 +178,7 @@ struct vnet_priv {
 	struct vnet_gen_stats gen_stats;
 	atomic64_t tx_timeouts;
 	struct vnet_be_stats be_stats;
+	atomic64_t rx_purged;		/* in the RX ring when it was freed: rx_dropped */
 };
 
 #include <linux/if_ether.h>

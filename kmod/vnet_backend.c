@@ -36,11 +36,16 @@
  * (vnet_backend_detach(), from ndo_uninit, before its RCU grace period).  An
  * open file holds a module reference, so the module cannot go while one is
  * open.
+ *
+ * A bound device keeps its file when it moves to another netns, as a tun
+ * device does: the binding is to the device, checked once at bind time.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/if_vlan.h>
+#include <asm/ioctls.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -55,16 +60,17 @@
 #include "vnet_uapi.h"
 
 /*
- * The bounce buffers: the largest frame either direction can carry.  No
- * frame the stack gives us is larger (no GSO: no frame exceeds the MTU,
- * plus headers), and a write beyond the MTU is refused before it is copied.
+ * The bounce buffers: the largest frame either direction carries.  The stack
+ * gives us no frame beyond the MTU plus headers (no GSO), but a redirect
+ * (tc, XDP) from a device of 64 KiB MTU (lo) does not check ours.  A write
+ * beyond our MTU is refused before it is copied.
  */
-#define VNET_BE_BUF		(64 * 1024)
+#define VNET_BE_BUF		(64 * 1024 + ETH_HLEN + VLAN_HLEN)
 
 struct vnet_backend {
 	struct vnet_priv __rcu *priv;	/* NULL: never bound, or the device is gone */
 	bool bound;			/* was bound: -ENXIO rather than -EBADFD (RTNL) */
-	bool live;			/* the rings run (start .. stop); under both locks */
+	bool live;			/* the rings run (start .. stop): written under both locks */
 	spinlock_t tx_lock;		/* a read's take against start/stop */
 	spinlock_t rx_lock;		/* a write's put against start/stop */
 	struct mutex read_mutex;	/* one reader at a time: it owns rbuf */
@@ -101,15 +107,17 @@ static void vnet_be_wake(struct vnet_priv *priv, __poll_t events)
 	rcu_read_unlock();
 }
 
-/* RTNL held (vnet_resume): the reader starts at the ring's head. */
+/*
+ * RTNL held (vnet_resume, before the queue wakes).  The reader starts at the
+ * ring's tail: the quiesce before left tx.sent there (vnet_tx_purge()).
+ */
 static void vnet_be_start(struct vnet_priv *priv)
 {
 	struct vnet_backend *be = rtnl_dereference(priv->be);
 
 	spin_lock(&be->tx_lock);
 	spin_lock(&be->rx_lock);
-	priv->tx.sent = priv->tx.head;
-	be->live = true;
+	WRITE_ONCE(be->live, true);
 	spin_unlock(&be->rx_lock);
 	spin_unlock(&be->tx_lock);
 	wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLOUT);
@@ -125,7 +133,7 @@ static void vnet_be_stop(struct vnet_priv *priv)
 
 	spin_lock(&be->tx_lock);
 	spin_lock(&be->rx_lock);
-	be->live = false;
+	WRITE_ONCE(be->live, false);
 	spin_unlock(&be->rx_lock);
 	spin_unlock(&be->tx_lock);
 	hrtimer_cancel(&be->rx_irq);
@@ -190,14 +198,32 @@ void vnet_backend_detach(struct vnet_priv *priv)
 	spin_unlock(&be->tx_lock);
 	RCU_INIT_POINTER(priv->be, NULL);
 	WRITE_ONCE(priv->hw, &vnet_sim_hw);
+	hrtimer_cancel(&be->rx_irq);	/* the stop did it already: the device is closed */
 	wake_up_interruptible_poll(&be->wq, EPOLLERR | EPOLLHUP);
 }
 
 /* ---- read: the NIC takes one frame off the TX ring ---------------------- */
 
+/* tx_lock held: the length of the frame the reader gets next, 0 if none. */
+static unsigned int vnet_be_next_len(struct vnet_backend *be)
+{
+	struct vnet_priv *priv = vnet_be_priv_locked(be);
+	struct vnet_tx_desc *d;
+	struct vnet_tx_ring *r;
+
+	if (!priv || !be->live)
+		return 0;
+	r = &priv->tx;
+	if (r->sent == smp_load_acquire(&r->head))
+		return 0;
+	d = &r->desc[r->sent & (r->size - 1)];
+	return d->skb ? d->skb->len : d->xdpf->len;
+}
+
 /*
  * tx_lock held.  Copy the next frame into rbuf and mark it sent; its length,
- * or -EAGAIN (none waits), -EMSGSIZE (it does not fit ROOM bytes: it stays).
+ * or -EAGAIN (none waits), -EMSGSIZE (it does not fit ROOM bytes: it stays;
+ * FIONREAD tells its length).
  */
 static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 {
@@ -218,11 +244,18 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 		return -EAGAIN;
 	d = &r->desc[sent & (r->size - 1)];
 	len = d->skb ? d->skb->len : d->xdpf->len;
+	if (unlikely(len > VNET_BE_BUF)) {
+		/* Redirected beyond any MTU: the "wire" cannot carry it. */
+		net_warn_ratelimited("%s: %u-byte frame dropped: too large for /dev/vnet\n",
+				     priv->dev->name, len);
+		atomic64_inc(&priv->be_stats.tx_too_big);
+		smp_store_release(&r->sent, sent + 1);
+		vnet_tx_irq_arm(priv, 0);
+		return -EAGAIN;
+	}
 	if (len > room)
 		return -EMSGSIZE;
-	if (WARN_ON_ONCE(len > VNET_BE_BUF))
-		len = 0;	/* cannot happen (no GSO): pass it as empty rather than stall */
-	else if (d->skb)
+	if (d->skb)
 		skb_copy_bits(d->skb, 0, be->rbuf, len);
 	else
 		memcpy(be->rbuf, d->xdpf->data, len);
@@ -249,16 +282,24 @@ static bool vnet_be_readable(struct vnet_backend *be)
 
 static bool vnet_be_nonblock(struct kiocb *iocb)
 {
-	return (iocb->ki_filp->f_flags & O_NONBLOCK) || (iocb->ki_flags & IOCB_NOWAIT);
+	return iocb->ki_filp->f_flags & O_NONBLOCK;
+}
+
+/* One caller at a time per direction; a non-blocking one does not queue behind it. */
+static int vnet_be_lock(struct mutex *m, struct kiocb *iocb)
+{
+	if (vnet_be_nonblock(iocb))
+		return mutex_trylock(m) ? 0 : -EAGAIN;
+	return mutex_lock_interruptible(m) ? -ERESTARTSYS : 0;
 }
 
 static ssize_t vnet_be_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct vnet_backend *be = iocb->ki_filp->private_data;
-	ssize_t ret;
+	ssize_t ret = vnet_be_lock(&be->read_mutex, iocb);
 
-	if (mutex_lock_interruptible(&be->read_mutex))
-		return -ERESTARTSYS;
+	if (ret)
+		return ret;
 	for (;;) {
 		spin_lock(&be->tx_lock);
 		ret = vnet_be_take(be, iov_iter_count(to));
@@ -291,8 +332,9 @@ static ssize_t vnet_be_put(struct vnet_backend *be, size_t len, bool *full_seen)
 
 	if (!priv)
 		return vnet_be_unbound_err(be);
+	/* Stopped: down, or up and rebuilding its rings (wait for the start). */
 	if (!be->live)
-		return -ENETDOWN;
+		return netif_running(priv->dev) ? -EAGAIN : -ENETDOWN;
 	r = &priv->rx;
 	/* The MTU may have grown since the check: the buffer is what counts. */
 	if (len > VNET_RX_MAX_FRAME(r->order)) {
@@ -312,7 +354,12 @@ static ssize_t vnet_be_put(struct vnet_backend *be, size_t len, bool *full_seen)
 	/* The frame is written before the poll can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
 	atomic64_inc(&priv->be_stats.rx_written);
-	/* An interrupt already pending covers this frame too. */
+	/*
+	 * An interrupt already pending covers this frame too.  The barrier
+	 * orders the head store before the look at the timer: a timer that has
+	 * just fired either polls with our frame or is seen gone and re-armed.
+	 */
+	smp_mb();
 	if (!hrtimer_is_queued(&be->rx_irq))
 		hrtimer_start(&be->rx_irq,
 			      ns_to_ktime((u64)READ_ONCE(priv->rx_usecs) * NSEC_PER_USEC),
@@ -327,9 +374,13 @@ static bool vnet_be_writable(struct vnet_backend *be)
 
 	rcu_read_lock();
 	priv = rcu_dereference(be->priv);
-	ready = !priv || !READ_ONCE(be->live) ||
-		READ_ONCE(priv->rx.head) - smp_load_acquire(&priv->rx.tail) <
-		READ_ONCE(priv->rx.size);
+	if (!priv)
+		ready = true;	/* the write fails at once */
+	else if (!READ_ONCE(be->live))
+		ready = !netif_running(priv->dev);	/* down fails; a rebuild is waited out */
+	else
+		ready = READ_ONCE(priv->rx.head) - smp_load_acquire(&priv->rx.tail) <
+			READ_ONCE(priv->rx.size);
 	rcu_read_unlock();
 	return ready;
 }
@@ -360,10 +411,10 @@ static ssize_t vnet_be_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	struct vnet_backend *be = iocb->ki_filp->private_data;
 	size_t len = iov_iter_count(from);
 	bool full_seen = false;
-	ssize_t ret;
+	ssize_t ret = vnet_be_lock(&be->write_mutex, iocb);
 
-	if (mutex_lock_interruptible(&be->write_mutex))
-		return -ERESTARTSYS;
+	if (ret)
+		return ret;
 	ret = vnet_be_check_len(be, len);
 	if (ret)
 		goto out;
@@ -500,6 +551,14 @@ static long vnet_be_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		return vnet_be_bind(be, (struct vnet_bind __user *)arg);
 	case VNET_GET_BIND:
 		return vnet_be_get_bind(be, (struct vnet_bind __user *)arg);
+	case FIONREAD: {
+		int len;
+
+		spin_lock(&be->tx_lock);
+		len = vnet_be_next_len(be);
+		spin_unlock(&be->tx_lock);
+		return put_user(len, (int __user *)arg);
+	}
 	default:
 		return -ENOTTY;
 	}
@@ -551,6 +610,8 @@ static int vnet_be_release(struct inode *inode, struct file *file)
 	}
 	rtnl_unlock();
 	hrtimer_cancel(&be->rx_irq);
+	mutex_destroy(&be->read_mutex);
+	mutex_destroy(&be->write_mutex);
 	kvfree(be->rbuf);
 	kvfree(be->wbuf);
 	/* The device's data paths may still be looking at be (vnet_be_wake()). */

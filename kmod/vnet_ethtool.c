@@ -22,7 +22,8 @@ enum vnet_stat {
 	VNET_XDP_PACKETS, VNET_XDP_PASS, VNET_XDP_DROP, VNET_XDP_TX,
 	VNET_XDP_REDIRECT, VNET_XDP_ABORTED, VNET_XDP_TX_ERRORS,
 	VNET_XDP_REDIRECT_ERRORS, VNET_XDP_XMIT, VNET_XDP_XMIT_ERRORS,
-	VNET_BE_TX_READ, VNET_BE_RX_WRITTEN, VNET_BE_RX_RING_FULL,
+	VNET_BE_TX_READ, VNET_BE_RX_WRITTEN, VNET_BE_RX_RING_FULL, VNET_BE_TX_TOO_BIG,
+	VNET_RX_PURGED,
 	VNET_NUM_STATS
 };
 
@@ -67,6 +68,8 @@ static const char vnet_stat_names[VNET_NUM_STATS][ETH_GSTRING_LEN] = {
 	[VNET_BE_TX_READ] = "backend_tx_read",
 	[VNET_BE_RX_WRITTEN] = "backend_rx_written",
 	[VNET_BE_RX_RING_FULL] = "backend_rx_ring_full",
+	[VNET_BE_TX_TOO_BIG] = "backend_tx_too_big",
+	[VNET_RX_PURGED] = "rx_purged",
 };
 
 static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
@@ -159,6 +162,8 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 	d[VNET_BE_TX_READ] = atomic64_read(&priv->be_stats.tx_read);
 	d[VNET_BE_RX_WRITTEN] = atomic64_read(&priv->be_stats.rx_written);
 	d[VNET_BE_RX_RING_FULL] = atomic64_read(&priv->be_stats.rx_ring_full);
+	d[VNET_BE_TX_TOO_BIG] = atomic64_read(&priv->be_stats.tx_too_big);
+	d[VNET_RX_PURGED] = atomic64_read(&priv->rx_purged);
 }
 
 static void vnet_get_ringparam(struct net_device *dev,

@@ -29,6 +29,13 @@ static_assert(offsetof(struct vnet_priv, rx) == offsetof(struct vnet_ring_view, 
 #define VNET_NUMDEVS_MAX	16
 /* The slowest completion (tx-usecs max) is 1 s: a stall is much longer. */
 #define VNET_WATCHDOG		(5 * HZ)
+/*
+ * With the backend, a full ring means a reader that does not read: a slow
+ * link partner (as one sending PAUSE frames), not a hung NIC.  The queue
+ * stays stopped for as long as the process likes; the watchdog only fires
+ * after a day, so that a paused process does not look like a broken driver.
+ */
+#define VNET_BE_WATCHDOG	(24 * 3600 * HZ)
 
 static unsigned int numdevs = 1;
 module_param(numdevs, uint, 0444);
@@ -70,6 +77,16 @@ static void vnet_rings_free(struct vnet_tx_ring *tx, struct vnet_rx_ring *rx)
 }
 
 /*
+ * Free the running configuration's rings, quiesced.  Frames the hardware
+ * wrote that NAPI never took are dropped with them, and counted (rx_dropped).
+ */
+static void vnet_rings_retire(struct vnet_priv *priv)
+{
+	atomic64_add(vnet_rx_used(&priv->rx), &priv->rx_purged);
+	vnet_rings_free(&priv->tx, &priv->rx);
+}
+
+/*
  * Start the data paths on the rings in priv, with the RX NAPI already enabled.
  * Nothing here can fail.
  */
@@ -81,6 +98,8 @@ static void vnet_resume(struct vnet_priv *priv)
 	napi_enable(&priv->tx_napi);
 	/* netdev netlink: queue-get shows the RX queue served by this NAPI. */
 	vnet_set_rx_queue_napi(dev, &priv->napi);
+	/* The hardware first: the qdisc's backlog reaches xmit as the queue wakes. */
+	priv->hw->start(priv);
 	netif_carrier_on(dev);
 	/* The lock XDP posts and the completion's wake take (vnet_tx.c). */
 	__netif_tx_lock_bh(txq);
@@ -88,7 +107,15 @@ static void vnet_resume(struct vnet_priv *priv)
 	/* Wake, not start: after a rebuild the qdisc must be kicked. */
 	netif_tx_wake_queue(txq);
 	__netif_tx_unlock_bh(txq);
-	priv->hw->start(priv);
+	/*
+	 * Frames the hardware wrote before a switch of hardware are still in
+	 * the ring, and their interrupt was cancelled: poll them now.
+	 */
+	if (vnet_rx_used(&priv->rx)) {
+		local_bh_disable();
+		napi_schedule(&priv->napi);
+		local_bh_enable();
+	}
 }
 
 /*
@@ -154,7 +181,7 @@ static int vnet_stop(struct net_device *dev)
 	struct vnet_priv *priv = netdev_priv(dev);
 
 	vnet_quiesce(priv, true);
-	vnet_rings_free(&priv->tx, &priv->rx);
+	vnet_rings_retire(priv);
 	pr_debug("%s: down\n", dev->name);
 	return 0;
 }
@@ -174,6 +201,7 @@ void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
 	if (running)
 		vnet_quiesce(priv, false);
 	WRITE_ONCE(priv->hw, hw);
+	WRITE_ONCE(dev->watchdog_timeo, hw == &vnet_backend_hw ? VNET_BE_WATCHDOG : VNET_WATCHDOG);
 	if (running) {
 		napi_enable(&priv->napi);
 		vnet_resume(priv);
@@ -210,7 +238,7 @@ int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 		}
 		/* A swap of rings, not a link event: the carrier stays. */
 		vnet_quiesce(priv, false);
-		vnet_rings_free(&priv->tx, &priv->rx);
+		vnet_rings_retire(priv);
 		priv->tx = n.tx;
 		priv->rx = n.rx;
 	}
@@ -246,8 +274,9 @@ static void vnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
 	struct vnet_priv *priv = netdev_priv(dev);
 
 	atomic64_inc(&priv->tx_timeouts);
-	netdev_warn(dev, "TX queue %u timed out: ring %u/%u\n", txqueue,
-		    vnet_tx_used(&priv->tx), priv->tx.size);
+	if (net_ratelimit())
+		netdev_warn(dev, "TX queue %u timed out: ring %u/%u\n", txqueue,
+			    vnet_tx_used(&priv->tx), priv->tx.size);
 }
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -282,6 +311,8 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 			ring_full = u64_stats_read(&priv->gen_stats.ring_full));
 	/* Bad lengths are found by NAPI (the simulated NIC) or at write() (backend). */
 	length_errors += atomic64_read(&priv->be_stats.rx_length_errors);
+	/* Received into the ring, never polled: the ring was freed (down, rebuild). */
+	rx_dropped += atomic64_read(&priv->rx_purged);
 
 	s->tx_dropped = tx_dropped + purged;
 	/* if_link.h: frames the "NIC" had no buffer for are rx_missed_errors only. */
@@ -505,20 +536,18 @@ static int __init vnet_init(void)
 		vnet_fault_exit();
 		return err;
 	}
-	/* /dev/vnet appears before any device: userspace may bind as soon as one exists. */
-	err = vnet_backend_init();
-	if (err) {
-		rtnl_link_unregister(&vnet_link_ops);
-		vnet_fault_exit();
-		return err;
-	}
 
 	rtnl_lock();
 	for (i = 0; i < numdevs && !err; i++)
 		err = vnet_create_one();
 	rtnl_unlock();
+	/*
+	 * /dev/vnet last: a file opened while the module is still loading would
+	 * outlive it if a later step failed (module text freed under an open file).
+	 */
+	if (!err)
+		err = vnet_backend_init();
 	if (err) {
-		vnet_backend_exit();
 		/* Also deletes the devices already made. */
 		rtnl_link_unregister(&vnet_link_ops);
 		vnet_fault_exit();

@@ -311,8 +311,9 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 		hrtimer_forward_now(t, ns_to_ktime(VNET_RX_IDLE_NS));
 		return HRTIMER_RESTART;
 	}
-	if (vnet_rx_generate(priv, burst))
-		napi_schedule(&priv->napi);	/* the RX interrupt */
+	/* The RX interrupt; also for a full ring, which only NAPI can drain. */
+	if (vnet_rx_generate(priv, burst) || vnet_rx_used(&priv->rx))
+		napi_schedule(&priv->napi);
 
 	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
 	/* Overruns (a slow machine) skip ticks rather than bunching them up. */

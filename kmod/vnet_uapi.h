@@ -8,7 +8,8 @@
  * device's "wire":
  *
  *   read()   returns one whole Ethernet frame the stack transmitted (no FCS).
- *            -EMSGSIZE: the buffer is too small for the next frame (it stays).
+ *            -EMSGSIZE: the buffer is too small for the next frame (it stays;
+ *            ioctl FIONREAD gives its length).
  *            -EAGAIN (O_NONBLOCK): no frame waits.
  *   write()  gives the device one received Ethernet frame (no FCS).
  *            -EINVAL: shorter than an Ethernet header or longer than the MTU
@@ -38,6 +39,7 @@ struct vnet_bind {
 	__s32 ifindex;			/* out: the bound device's ifindex */
 };
 
+/* 0xEE 00-09 are pfrut's (ioctl-number.rst): ours are above them. */
 #define VNET_IOC_MAGIC		0xEE
 
 /*
@@ -46,8 +48,9 @@ struct vnet_bind {
  * device, flags set, or this file is already bound; -EBUSY: another file is
  * bound to the device.
  */
-#define VNET_BIND		_IOWR(VNET_IOC_MAGIC, 1, struct vnet_bind)
+#define VNET_BIND		_IOWR(VNET_IOC_MAGIC, 0xE0, struct vnet_bind)
 /* Which device this file is bound to (ifname as the device is named now). */
-#define VNET_GET_BIND		_IOR(VNET_IOC_MAGIC, 2, struct vnet_bind)
+#define VNET_GET_BIND		_IOR(VNET_IOC_MAGIC, 0xE1, struct vnet_bind)
+/* FIONREAD (an int): the length of the frame the next read() returns, 0 if none. */
 
 #endif /* _UAPI_VNET_H */

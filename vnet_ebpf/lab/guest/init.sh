@@ -94,7 +94,7 @@ export PYTHONPATH="$SRC" PYTHONDONTWRITEBYTECODE=1 TERM="${TERM:-linux}"
 # VNET_LAB_GUEST names the guest (bookworm, trixie, trixie-backports).
 export VNET_LAB_IN_GUEST=1 VNET_LAB_GUEST="${GUEST:-unknown}" VNET_LAB_CLOCK="${CLOCK:-wall}" VNET_LAB_ACCEL="${ACCEL:-tcg}"
 # The project's console scripts, run from the shared checkout.
-for tool in trace:vnet_ebpf.trace.cli; do
+for tool in trace:vnet_ebpf.trace.cli wire:vnet_ebpf.wire.cli; do
 	name=vnet-${tool%%:*}
 	printf '#!/bin/sh\nexec python3 -m %s "$@"\n' "${tool#*:}" >"/usr/local/bin/$name"
 	chmod +x "/usr/local/bin/$name"

@@ -41,6 +41,7 @@ bpftrace
 bpftool
 iproute2
 iputils-ping
+iperf3
 ethtool
 tcpdump
 xdp-tools

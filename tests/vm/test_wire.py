@@ -1,0 +1,140 @@
+"""vnet-wire between two namespaces: ping and TCP through it, and every count of frames
+and bytes the same in the wire's counters, ethtool -S, ip -s link, tcpdump on both
+devices and the wire's own pcap (read back by tcpdump)."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.vm import lab
+
+A, B = ("wireA", "vnet0", "10.0.0.1"), ("wireB", "vnet1", "10.0.0.2")
+
+
+def ns_sh(ns: str, *argv: str) -> str:
+    return lab.sh("ip", "netns", "exec", ns, *argv)
+
+
+def ns_ethtool(ns: str, dev: str) -> dict[str, int]:
+    stats: dict[str, int] = {}
+    for line in ns_sh(ns, "ethtool", "-S", dev).splitlines()[1:]:
+        name, _, value = line.strip().partition(":")
+        stats[name.strip()] = int(value)
+    return stats
+
+
+def ns_ip(ns: str, dev: str) -> dict[str, dict[str, int]]:
+    (link,) = json.loads(lab.sh("ip", "-n", ns, "-s", "-j", "link", "show", dev))
+    stats: dict[str, dict[str, int]] = link["stats64"]
+    return stats
+
+
+@pytest.fixture
+def pair() -> Iterator[None]:
+    """vnet0 in wireA (10.0.0.1/24) and vnet1 in wireB (10.0.0.2/24), quiet: no IPv6,
+    permanent neighbours (no ARP), so that every frame is one the test caused."""
+    lab.unload()
+    mark = lab.kmsg_mark()
+    lab.load("numdevs=2")
+    macs = {dev: Path(f"/sys/class/net/{dev}/address").read_text().strip() for _, dev, _ in (A, B)}
+    try:
+        for (ns, dev, ip), (_, peer, peer_ip) in ((A, B), (B, A)):
+            lab.sh("ip", "netns", "add", ns)
+            ns_sh(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+            lab.sh("ip", "link", "set", dev, "netns", ns)
+            lab.sh("ip", "-n", ns, "link", "set", "lo", "up")
+            lab.sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
+            lab.sh("ip", "-n", ns, "link", "set", dev, "up")
+            lab.sh("ip", "-n", ns, "neigh", "replace", peer_ip, "lladdr", macs[peer], "dev", dev, "nud", "permanent")
+        yield
+    finally:
+        for ns, _, _ in (A, B):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        lab.unload()
+        lab.assert_clean_kmsg(mark)
+
+
+class Tcpdump:
+    """tcpdump -w on one device in its namespace, stopped with SIGINT."""
+
+    def __init__(self, ns: str, dev: str, path: Path) -> None:
+        self.path = path
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", dev, "-p", "-U", "-w", str(path)],
+                                     stderr=subprocess.PIPE, text=True)
+        assert self.proc.stderr is not None
+        line = self.proc.stderr.readline()
+        assert "listening on" in line, line
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+
+
+@dataclass
+class Capture:
+    frames: int
+    bytes: int
+
+
+def read_pcap(path: Path) -> Capture:
+    """Frames and bytes of a capture, as tcpdump -r -e prints them (the frame length)."""
+    out = lab.sh("tcpdump", "-r", str(path), "-nn", "-e")
+    lengths = [int(m.group(1)) for m in re.finditer(r"length (\d+):", out)]
+    assert len(lengths) == len(out.splitlines())
+    return Capture(len(lengths), sum(lengths))
+
+
+@pytest.mark.smoke
+def test_ping_and_tcp_through_the_wire_agree_with_every_witness(pair: None, tmp_path: Path) -> None:
+    before = {dev: ns_ethtool(ns, dev) for ns, dev, _ in (A, B)}
+    ip_before = {dev: ns_ip(ns, dev) for ns, dev, _ in (A, B)}
+    dumps = {dev: Tcpdump(ns, dev, tmp_path / f"{dev}.pcap") for ns, dev, _ in (A, B)}
+    wire_pcap = tmp_path / "wire.pcap"
+    wire = subprocess.Popen(["vnet-wire", f"{A[0]}/{A[1]}", f"{B[0]}/{B[1]}", "--pcap", str(wire_pcap), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lab.wait_until(lambda: ns_sh(A[0], "cat", "/sys/class/net/vnet0/vnet/hw").strip() == "backend"
+                       and ns_sh(B[0], "cat", "/sys/class/net/vnet1/vnet/hw").strip() == "backend", what="bound")
+        ping = ns_sh(A[0], "ping", "-c", "20", "-i", "0.05", "-W", "5", B[2])
+        assert " 0% packet loss" in ping
+        server = subprocess.Popen(["ip", "netns", "exec", B[0], "iperf3", "-s", "-1"], stdout=subprocess.DEVNULL)
+        time.sleep(1)
+        tcp = json.loads(ns_sh(A[0], "iperf3", "-c", B[2], "-n", "2M", "-J"))
+        server.wait(30)
+        assert tcp["end"]["sum_received"]["bytes"] == 2 * 1024 * 1024
+        time.sleep(0.5)  # the last ACKs through
+        after = {dev: ns_ethtool(ns, dev) for ns, dev, _ in (A, B)}
+        ip_after = {dev: ns_ip(ns, dev) for ns, dev, _ in (A, B)}
+    finally:
+        wire.send_signal(signal.SIGINT)
+        out, err = wire.communicate(timeout=30)
+        for d in dumps.values():
+            d.stop()
+    assert wire.returncode == 0, err
+    report = json.loads(out)
+    a2b, b2a = report["directions"]
+    assert (a2b["from"], b2a["from"]) == ("wireA/vnet0", "wireB/vnet1")
+    assert a2b["dropped_loss"] == a2b["dropped_write"] == b2a["dropped_loss"] == b2a["dropped_write"] == 0
+    d0, d1 = (lab.delta(after[dev], before[dev]) for dev in ("vnet0", "vnet1"))
+    # Each direction, counted by the wire, by both drivers and by the core (ip -s link).
+    for wire_dir, tx, rx, txd, rxd in ((a2b, d0, d1, "vnet0", "vnet1"), (b2a, d1, d0, "vnet1", "vnet0")):
+        frames, nbytes = wire_dir["frames"], wire_dir["bytes"]
+        assert frames > (1400 if wire_dir is a2b else 20)  # 2 MiB of TCP segments one way, the ACKs back
+        assert tx["tx_packets"] == tx["backend_tx_read"] == rx["rx_packets"] == rx["backend_rx_written"] == frames
+        assert tx["tx_bytes"] == rx["rx_bytes"] == nbytes
+        ipt = {k: ip_after[txd]["tx"][k] - ip_before[txd]["tx"][k] for k in ("packets", "bytes")}
+        ipr = {k: ip_after[rxd]["rx"][k] - ip_before[rxd]["rx"][k] for k in ("packets", "bytes")}
+        assert ipt == ipr == {"packets": frames, "bytes": nbytes}
+    total = Capture(a2b["frames"] + b2a["frames"], a2b["bytes"] + b2a["bytes"])
+    # tcpdump on each device sees both directions; the wire's pcap is everything it carried.
+    assert read_pcap(dumps["vnet0"].path) == read_pcap(dumps["vnet1"].path) == read_pcap(wire_pcap) == total
+    assert d0["tx_dropped"] == d1["tx_dropped"] == d0["rx_dropped"] == d1["rx_dropped"] == 0
