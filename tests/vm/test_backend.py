@@ -22,6 +22,7 @@ from tests.vm import lab
 from vnet_ebpf.backend import Backend
 
 SKB_CACHE = "skbuff_head_cache"
+SO_SNDBUFFORCE = 32  # <asm-generic/socket.h>; Python's socket module does not name it
 ETHERTYPE = 0x88B5  # IEEE local experimental: nothing in the stack answers it
 ZERO = {"tx_rings": 0, "rx_rings": 0, "rx_pages": 0, "page_pools": 0, "xdp_rxqs": 0}
 
@@ -41,6 +42,9 @@ def seq_frame(dev: str, seq: int, payload: int = 46) -> bytes:
 
 def send_seq(dev: str, seqs: range) -> None:
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        # Frames held in a ring nobody reads still count against the socket's send
+        # buffer: with the default one, send() itself would wait (backpressure).
+        s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 16 << 20)
         s.bind((dev, 0))
         for i in seqs:
             s.send(seq_frame(dev, i))
@@ -103,11 +107,15 @@ def bind_raw(fd: int, name: str) -> None:
 def test_tx_backpressure_stops_and_wakes_the_queue(bound: Backend) -> None:
     """A reader that does not read: the ring fills, the queue stops, BQL holds bytes in
     flight.  Reading again wakes it, and every frame arrives once, in order."""
+    # BQL would stop the queue long before the ring is full: its limit only rises to
+    # limit_min at a completion, so one frame goes through first.
+    Path("/sys/class/net/vnet0/queues/tx-0/byte_queue_limits/limit_min").write_text("1000000\n")
     lab.sh("ip", "link", "set", "vnet0", "down")
     lab.sh("ethtool", "-G", "vnet0", "tx", "64")
     lab.sh("ip", "link", "set", "vnet0", "up")
-    # BQL would stop the queue long before the ring is full (no completions yet).
-    Path("/sys/class/net/vnet0/queues/tx-0/byte_queue_limits/limit_min").write_text("1000000\n")
+    send_seq("vnet0", range(1000, 1001))
+    assert read_seqs(bound, 1) == [1000]
+    lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the first frame completed")
     before = lab.ethtool_stats()
     n = 300
     send_seq("vnet0", range(n))
@@ -121,7 +129,7 @@ def test_tx_backpressure_stops_and_wakes_the_queue(bound: Backend) -> None:
     lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the queue drained")
     after = lab.delta(lab.ethtool_stats(), before)
     assert after["tx_packets"] == after["backend_tx_read"] == n
-    assert after["tx_bytes"] == n * 64 and after["tx_dropped"] == 0
+    assert after["tx_bytes"] == n * 60 and after["tx_dropped"] == 0  # 60-byte frames: no FCS
     assert after["tx_queue_woken"] >= after["tx_queue_stopped"] >= 1
     if lab.kernel_at_least(6, 12):  # qstats tx-stop/tx-wake: the kernel's own view
         ifindex = int(Path("/sys/class/net/vnet0/ifindex").read_text())
@@ -306,7 +314,8 @@ def test_close_during_traffic_returns_the_device_to_simulated_hardware(vnet: Pat
         be.bind("vnet0")
         with lab.Sender("vnet0"):
             traffic_both_ways(be, 0.2)
-            be.close()  # frames queued for the reader, frames in the RX ring
+            send_seq("vnet0", range(10))  # not read: queued for the reader at the close
+            be.close()
         assert hw() == "simulated"
     lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the queue drained")
     s = lab.ethtool_stats()

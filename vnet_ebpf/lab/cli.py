@@ -14,6 +14,7 @@ from vnet_ebpf.errors import UserError, reported
 from vnet_ebpf.lab import guests, runner
 from vnet_ebpf.lab import image as image_mod
 from vnet_ebpf.lab.guests import Guest
+from vnet_ebpf.wire.cli import parse_duration, parse_rate
 
 PROG = "vnet-lab"
 DEFAULT_TIMEOUT = 1800.0
@@ -152,12 +153,28 @@ def shell(guest: str | None, load: bool, no_driver: bool) -> None:
               help="How long the live dashboard runs.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
               help="Stop the VM after this many seconds, booting and building included (exit status 124).")
+@click.option("--wire", is_flag=True,
+              help="vnet0 and vnet1 in two namespaces joined by vnet-wire, with ping and iperf3 between them.")
+@click.option("--rate", metavar="RATE", help="With --wire: the wire's rate (vnet-wire --rate, e.g. 20M).")
+@click.option("--delay", metavar="DURATION", help="With --wire: the wire's one-way delay (e.g. 5ms).")
 @reported(PROG)
-def demo(guest: str | None, seconds: int, timeout: float) -> None:
+def demo(guest: str | None, seconds: int, timeout: float, wire: bool, rate: str | None, delay: str | None) -> None:
     """The main job: build the guest if needed, load vnet0, drive RX and TX traffic and
-    show `vnet-trace top` live for SECONDS, then stop cleanly."""
+    show `vnet-trace top` live for SECONDS, then stop cleanly.  With --wire the traffic
+    is real: TCP and ping between two namespaces through /dev/vnet."""
     g = _guest(guest)
     cmd = ["python3", "-m", "vnet_ebpf.lab.demo", str(seconds)]
+    if (rate or delay) and not wire:
+        raise UserError("--rate and --delay shape the wire: they need --wire", status=2)
+    if wire:
+        cmd = ["python3", "-m", "vnet_ebpf.lab.demo", "--wire", str(seconds)]
+        for opt, value, parse in (("--rate", rate, parse_rate), ("--delay", delay, parse_duration)):
+            if value:
+                try:
+                    parse(value)  # here, not after the VM booted
+                except ValueError as err:
+                    raise UserError(f"{opt}: {err}", status=2) from None
+                cmd += [opt, value]
     sys.exit(_run(g, cmd, timeout, True, False, True))
 
 

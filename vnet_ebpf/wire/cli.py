@@ -268,3 +268,8 @@ def main(a: SideSpec, b: SideSpec, pcap_path: str | None, delay: float | None, r
             else:
                 for line in report_lines(pump.seconds, rows):
                     click.echo(line)
+
+
+# `python3 -m vnet_ebpf.wire.cli` (the lab's vnet-wire shim) runs the command.
+if __name__ == "__main__":
+    main()
