@@ -131,7 +131,7 @@ def test_tx_backpressure_stops_and_wakes_the_queue(bound: Backend) -> None:
     assert after["tx_packets"] == after["backend_tx_read"] == n
     assert after["tx_bytes"] == n * 60 and after["tx_dropped"] == 0  # 60-byte frames: no FCS
     assert after["tx_queue_woken"] >= after["tx_queue_stopped"] >= 1
-    if lab.kernel_at_least(6, 12):  # qstats tx-stop/tx-wake: the kernel's own view
+    if lab.kernel_at_least(6, 10):  # qstats tx-stop/tx-wake (6.10+): the kernel's own view
         ifindex = int(Path("/sys/class/net/vnet0/ifindex").read_text())
         q = lab.ynl("netdev", "qstats-get", {"ifindex": ifindex, "scope": "queue"}, dump=True)
         tx = next(x for x in q if x.get("queue-type") == "tx")

@@ -92,7 +92,9 @@ def wire_traffic(seconds: int) -> list[subprocess.Popen[bytes]]:
     """Inside wire-a, once the probes are attached: a ping every 0.2 s and one TCP stream."""
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     return [subprocess.Popen(["ping", "-q", "-i", "0.2", WIRE_B[2]], **quiet),  # type: ignore[call-overload]
-            subprocess.Popen(["iperf3", "-c", WIRE_B[2], "-t", str(seconds + 5)], **quiet)]  # type: ignore[call-overload]
+            # Both ways: vnet0 sends (its TX ring, BQL, backpressure with --rate) and
+            # receives (NAPI batches that GRO merges).
+            subprocess.Popen(["iperf3", "-c", WIRE_B[2], "--bidir", "-t", str(seconds + 5)], **quiet)]  # type: ignore[call-overload]
 
 
 def wire_top(seconds: int) -> int:
