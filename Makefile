@@ -16,7 +16,7 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo test lint unit wheel vm vm-smoke vm-all bench soak soak-short repro-detach deps clean
+.PHONY: demo test lint unit wheel vm vm-smoke vm-all bench bench-wire soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -79,8 +79,13 @@ bench: deps $(VENV)/.installed
 			env $(BENCH_ENV) BENCH_OUT=.lab/bench-$$g-$$c.json python3 bench/bench.py; \
 	done; done
 	$(LAB) run --timeout 900 -- env $(BENCH_ENV) python3 bench/tracing_cost.py
+	$(MAKE) --no-print-directory bench-wire
 	@echo "== bench: side by side"
 	@$(PY) bench/summary.py $(foreach g,$(BENCH_GUESTS),$(foreach c,$(BENCH_CLOCKS),.lab/bench-$(g)-$(c).json))
+
+# vnet-wire beside veth in one run on the default guest (bench/wire.py, docs/benchmarks.md).
+bench-wire: deps $(VENV)/.installed
+	$(LAB) run --timeout 1800 -- env $(BENCH_ENV) BENCH_OUT=.lab/bench-wire.json python3 bench/wire.py
 
 # The driver under long, hostile use (soak/soak.py): every part, full cycle counts, on the
 # default guest; writes docs/reliability.md.  soak-short is CI's twentieth (also in vm-all).

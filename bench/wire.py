@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vnet_ebpf.lab import pktgen
+from vnet_ebpf.lab import demo, pktgen
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 COUNT = int(os.environ.get("BENCH_WIRE_COUNT", "100000"))
@@ -92,13 +92,7 @@ class Wire:
 def in_netns(pair: tuple[str, str]) -> None:
     """Move the pair's ends into NS with 10.0.1.1/24 and 10.0.1.2/24."""
     for ns, dev, ip in zip(NS, pair, ("10.0.1.1", "10.0.1.2"), strict=True):
-        sh("ip", "netns", "add", ns)
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-           "net.ipv6.conf.default.disable_ipv6=1")
-        sh("ip", "link", "set", dev, "netns", ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
+        demo.place(ns, dev, ip)
 
 
 def out_of_netns() -> None:

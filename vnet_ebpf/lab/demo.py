@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from vnet_ebpf.errors import UserError
@@ -52,16 +53,24 @@ def quiesce() -> None:
     time.sleep(0.5)
 
 
-def main(seconds: int) -> int:
-    setup()
+def top(seconds: int, start: Callable[[], None], stop: Callable[[], None]) -> int:
+    """`vnet-trace top` on vnet0 for SECONDS, traffic from START (once the probes are
+    attached) to STOP (before they detach, and in any case); the exit status."""
     try:
-        show_top("vnet0", 1.0, seconds, after_attach=traffic, before_detach=quiesce)
+        show_top("vnet0", 1.0, seconds, after_attach=start, before_detach=stop)
         return 0
     except UserError as err:
         print(f"vnet-lab demo: {err}", file=sys.stderr)
         return 1
     finally:
-        quiesce()
+        stop()
+
+
+def main(seconds: int) -> int:
+    setup()
+    try:
+        return top(seconds, traffic, quiesce)
+    finally:
         subprocess.run(["ip", "-s", "link", "show", "vnet0"], check=False)
 
 
@@ -71,21 +80,27 @@ WIRE_A, WIRE_B = ("wire-a", "vnet0", "10.0.0.1"), ("wire-b", "vnet1", "10.0.0.2"
 
 
 def _sh(*argv: str) -> None:
-    subprocess.run(argv, check=True)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+def place(ns: str, dev: str, ip: str) -> None:
+    """Move DEV into a new namespace NS, with IP/24, up, without IPv6 (its router
+    solicitations and DAD would be traffic nobody asked for).  Also bench/wire.py's."""
+    _sh("ip", "netns", "add", ns)
+    _sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+        "net.ipv6.conf.default.disable_ipv6=1")
+    _sh("ip", "link", "set", dev, "netns", ns)
+    _sh("ip", "-n", ns, "link", "set", "lo", "up")
+    _sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
+    _sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
 def wire_setup() -> None:
-    """A second device, each in its own namespace with an address, both up, no IPv6."""
+    """A second device, each in its own namespace with an address."""
     if not Path("/sys/class/net/vnet1").exists():
         _sh("ip", "link", "add", "vnet1", "type", "vnet")
     for ns, dev, ip in (WIRE_A, WIRE_B):
-        _sh("ip", "netns", "add", ns)
-        _sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1")
-        _sh("ip", "link", "set", dev, "netns", ns)
-        _sh("ip", "-n", ns, "link", "set", "lo", "up")
-        _sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-        _sh("ip", "-n", ns, "link", "set", dev, "up")
+        place(ns, dev, ip)
 
 
 def wire_traffic(seconds: int) -> list[subprocess.Popen[bytes]]:
@@ -105,20 +120,13 @@ def wire_top(seconds: int) -> int:
         procs.extend(wire_traffic(seconds))
 
     def stop() -> None:
-        for p in procs:
+        while procs:
+            p = procs.pop()
             p.send_signal(signal.SIGINT)
-        for p in procs:
             p.wait(10)
         time.sleep(0.5)
 
-    try:
-        show_top("vnet0", 1.0, seconds, after_attach=start, before_detach=stop)
-        return 0
-    except UserError as err:
-        print(f"vnet-lab demo: {err}", file=sys.stderr)
-        return 1
-    finally:
-        stop()
+    return top(seconds, start, stop)
 
 
 def wire_main(seconds: int, wire_args: list[str]) -> int:
