@@ -67,6 +67,16 @@
  */
 #define VNET_BE_BUF		(64 * 1024 + ETH_HLEN + VLAN_HLEN)
 
+/*
+ * Doorbell coalescing, as a NIC fetches descriptors in bursts: a sleeping
+ * reader is woken at once when a batch waits (or the queue stopped), else
+ * at most this long after the first frame.  Waking a process costs far more
+ * than a frame (an IPI to its CPU and a context switch): one wake per frame
+ * would make the wakeups, not the reader, the limit under load.
+ */
+#define VNET_BE_WAKE_BATCH	32
+#define VNET_BE_WAKE_NS		(50 * NSEC_PER_USEC)
+
 struct vnet_backend {
 	struct vnet_priv __rcu *priv;	/* NULL: never bound, or the device is gone */
 	bool bound;			/* was bound: -ENXIO rather than -EBADFD (RTNL) */
@@ -78,6 +88,7 @@ struct vnet_backend {
 	u8 *rbuf, *wbuf;
 	wait_queue_head_t wq;		/* readers, writers and poll() */
 	struct hrtimer rx_irq;		/* the RX interrupt, moderated by rx-usecs */
+	struct hrtimer wake_timer;	/* the reader's delayed wake (doorbell coalescing) */
 	struct rcu_head rcu;
 };
 
@@ -105,6 +116,14 @@ static void vnet_be_wake(struct vnet_priv *priv, __poll_t events)
 	if (be && wq_has_sleeper(&be->wq))
 		wake_up_interruptible_poll(&be->wq, events);
 	rcu_read_unlock();
+}
+
+static enum hrtimer_restart vnet_be_wake_timer(struct hrtimer *t)
+{
+	struct vnet_backend *be = container_of(t, struct vnet_backend, wake_timer);
+
+	wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLRDNORM);
+	return HRTIMER_NORESTART;
 }
 
 /*
@@ -137,13 +156,34 @@ static void vnet_be_stop(struct vnet_priv *priv)
 	spin_unlock(&be->rx_lock);
 	spin_unlock(&be->tx_lock);
 	hrtimer_cancel(&be->rx_irq);
+	/* The TX queue is stopped under its lock before this: no kick re-arms it. */
+	hrtimer_cancel(&be->wake_timer);
 	wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLOUT);
 }
 
-/* Frames were posted: the reader may go on (the queue lock is held). */
+/*
+ * Frames were posted (the TX queue lock is held, head is published): wake a
+ * sleeping reader now if a batch waits or the queue stopped, else soon.
+ */
 static void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_ns)
 {
-	vnet_be_wake(priv, EPOLLIN | EPOLLRDNORM);
+	struct netdev_queue *txq = netdev_get_tx_queue(priv->dev, 0);
+	struct vnet_backend *be;
+	u32 waiting;
+
+	rcu_read_lock();
+	be = rcu_dereference(priv->be);
+	/* wq_has_sleeper() orders the ring update before the look at the queue. */
+	if (!be || !wq_has_sleeper(&be->wq))
+		goto out;
+	waiting = READ_ONCE(priv->tx.head) - READ_ONCE(priv->tx.sent);
+	if (waiting >= VNET_BE_WAKE_BATCH || netif_xmit_stopped(txq))
+		wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLRDNORM);
+	else if (!hrtimer_is_queued(&be->wake_timer))
+		hrtimer_start(&be->wake_timer, ns_to_ktime(VNET_BE_WAKE_NS),
+			      HRTIMER_MODE_REL_SOFT);
+out:
+	rcu_read_unlock();
 }
 
 /* Sent once the reader took it: slots before tx.sent. */
@@ -198,7 +238,9 @@ void vnet_backend_detach(struct vnet_priv *priv)
 	spin_unlock(&be->tx_lock);
 	RCU_INIT_POINTER(priv->be, NULL);
 	WRITE_ONCE(priv->hw, &vnet_sim_hw);
-	hrtimer_cancel(&be->rx_irq);	/* the stop did it already: the device is closed */
+	/* The stop did these already: the device is closed. */
+	hrtimer_cancel(&be->rx_irq);
+	hrtimer_cancel(&be->wake_timer);
 	wake_up_interruptible_poll(&be->wq, EPOLLERR | EPOLLHUP);
 }
 
@@ -585,6 +627,8 @@ static int vnet_be_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&be->wq);
 	vnet_hrtimer_setup(&be->rx_irq, vnet_be_rx_irq, CLOCK_MONOTONIC,
 			   HRTIMER_MODE_REL_SOFT);
+	vnet_hrtimer_setup(&be->wake_timer, vnet_be_wake_timer, CLOCK_MONOTONIC,
+			   HRTIMER_MODE_REL_SOFT);
 	file->private_data = be;
 	/* A stream of frames: no file position, no seeking. */
 	return stream_open(inode, file);
@@ -610,6 +654,7 @@ static int vnet_be_release(struct inode *inode, struct file *file)
 	}
 	rtnl_unlock();
 	hrtimer_cancel(&be->rx_irq);
+	hrtimer_cancel(&be->wake_timer);
 	mutex_destroy(&be->read_mutex);
 	mutex_destroy(&be->write_mutex);
 	kvfree(be->rbuf);

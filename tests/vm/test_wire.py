@@ -72,8 +72,11 @@ class Tcpdump:
     def __init__(self, ns: str, dev: str, path: Path) -> None:
         self.path = path
         # A large buffer: under emulation a burst of TCP would overrun the default 2 MiB.
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", dev, "-p", "-U", "-B", "65536",
-                                      "-w", str(path)], stderr=subprocess.PIPE, text=True)
+        # Immediate mode: with libpcap's default (TPACKET_V3 blocks handed over when full
+        # or after a timeout), frames in the block still open at SIGINT are lost, and not
+        # counted as dropped.
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", dev, "-p", "-U", "--immediate-mode",
+                                      "-B", "65536", "-w", str(path)], stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()
         assert "listening on" in line, line
@@ -85,7 +88,7 @@ class Tcpdump:
         assert "0 packets dropped by kernel" in err, err
 
 
-@dataclass
+@dataclass(frozen=True)
 class Capture:
     frames: int
     bytes: int
