@@ -119,25 +119,26 @@ static void vnet_resume(struct vnet_priv *priv)
 }
 
 /*
- * Quiesce in the order a NIC would: stop the sources of work (the hardware:
- * RX generator or backend, and the stack's transmits), let both NAPIs finish,
- * cancel the interrupts, then drop what the hardware never sent.  The rings
- * stay allocated.
+ * Quiesce in the order a NIC would: stop the sources of work (the stack's
+ * transmits, then the hardware: RX generator or backend), let both NAPIs
+ * finish, cancel the interrupts, then drop what the hardware never sent.  The
+ * rings stay allocated.
  */
 static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
 {
 	struct net_device *dev = priv->dev;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 
-	priv->hw->stop(priv);
 	/*
 	 * Under the queue's own lock, which xmit, XDP posts and the
-	 * completion's wake all hold: none of them runs on after this.
+	 * completion's wake all hold: none of them runs on after this, so
+	 * no doorbell reaches the hardware once it is stopped.
 	 */
 	__netif_tx_lock_bh(txq);
 	priv->tx_enabled = false;
 	netif_tx_stop_queue(txq);
 	__netif_tx_unlock_bh(txq);
+	priv->hw->stop(priv);
 	if (carrier_off)
 		netif_carrier_off(dev);
 	vnet_set_rx_queue_napi(dev, NULL);
@@ -166,6 +167,11 @@ static int vnet_open(struct net_device *dev)
 	if (err) {
 		napi_disable(&priv->napi);
 		vnet_rings_free(&n.tx, &n.rx);
+		/*
+		 * The hardware stays stopped.  A backend's writer that waited
+		 * for the rings (the device looked up) must learn it is down.
+		 */
+		priv->hw->stop(priv);
 		return err;
 	}
 	priv->tx = n.tx;

@@ -442,7 +442,8 @@ void vnet_tx_purge(struct vnet_priv *priv)
 		r->tail++;
 	}
 	r->head_seen = r->head;	/* these frames had no completion run */
-	r->sent = r->tail;	/* the next hardware starts at the empty ring's tail */
+	/* The next hardware starts at the empty ring's tail (a reader may look: ONCE). */
+	WRITE_ONCE(r->sent, r->tail);
 	netdev_tx_reset_queue(netdev_get_tx_queue(priv->dev, 0));
 	if (purged || sent) {
 		u64_stats_update_begin(&priv->txc_stats.syncp);
