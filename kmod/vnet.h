@@ -9,6 +9,7 @@
 #define VNET_H
 
 #include <linux/hrtimer.h>
+#include <linux/indirect_call_wrapper.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/seqlock.h>
@@ -262,6 +263,23 @@ int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
 void vnet_rx_ring_free(struct vnet_rx_ring *r);
 int vnet_napi_poll(struct napi_struct *napi, int budget);
 u32 vnet_rx_order(unsigned int mtu);
+
+/*
+ * The per-frame hardware operations, called through INDIRECT_CALL_2() in the
+ * TX paths: a direct call where retpolines would make an indirect one cost.
+ */
+INDIRECT_CALLABLE_DECLARE(void vnet_sim_tx_kick(struct vnet_priv *priv, u64 delay_ns));
+INDIRECT_CALLABLE_DECLARE(u64 vnet_sim_tx_pending(struct vnet_priv *priv,
+						  const struct vnet_tx_desc *d, u32 idx, u64 now));
+INDIRECT_CALLABLE_DECLARE(void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_ns));
+INDIRECT_CALLABLE_DECLARE(u64 vnet_be_tx_pending(struct vnet_priv *priv,
+						 const struct vnet_tx_desc *d, u32 idx, u64 now));
+#define vnet_hw_tx_kick(priv, delay)						\
+	INDIRECT_CALL_2((priv)->hw->tx_kick, vnet_sim_tx_kick, vnet_be_tx_kick,	\
+			priv, delay)
+#define vnet_hw_tx_pending(hw, priv, d, idx, now)				\
+	INDIRECT_CALL_2((hw)->tx_pending, vnet_sim_tx_pending,			\
+			vnet_be_tx_pending, priv, d, idx, now)
 
 /* vnet_sim.c: the simulated hardware, its knobs (module defaults, per-device sysfs) */
 extern const struct vnet_hw_ops vnet_sim_hw;

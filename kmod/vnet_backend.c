@@ -165,7 +165,7 @@ static void vnet_be_stop(struct vnet_priv *priv)
  * Frames were posted (the TX queue lock is held, head is published): wake a
  * sleeping reader now if a batch waits or the queue stopped, else soon.
  */
-static void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_ns)
+INDIRECT_CALLABLE_SCOPE void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_ns)
 {
 	struct netdev_queue *txq = netdev_get_tx_queue(priv->dev, 0);
 	struct vnet_backend *be;
@@ -187,8 +187,8 @@ out:
 }
 
 /* Sent once the reader took it: slots before tx.sent. */
-static u64 vnet_be_tx_pending(struct vnet_priv *priv, const struct vnet_tx_desc *d,
-			      u32 idx, u64 now)
+INDIRECT_CALLABLE_SCOPE u64 vnet_be_tx_pending(struct vnet_priv *priv,
+					       const struct vnet_tx_desc *d, u32 idx, u64 now)
 {
 	return (s32)(idx - smp_load_acquire(&priv->tx.sent)) < 0 ? 0 : U64_MAX;
 }
@@ -484,22 +484,17 @@ out:
 static __poll_t vnet_be_poll(struct file *file, poll_table *wait)
 {
 	struct vnet_backend *be = file->private_data;
-	struct vnet_priv *priv;
 	__poll_t mask = 0;
 
 	poll_wait(file, &be->wq, wait);
-	rcu_read_lock();
-	priv = rcu_dereference(be->priv);
-	if (!priv) {
-		mask = READ_ONCE(be->bound) ? EPOLLERR | EPOLLHUP : EPOLLERR;
-	} else {
-		if (vnet_be_readable(be))
-			mask |= EPOLLIN | EPOLLRDNORM;
-		/* Down: a write fails at once with -ENETDOWN, it does not wait. */
-		if (vnet_be_writable(be))
-			mask |= EPOLLOUT | EPOLLWRNORM;
-	}
-	rcu_read_unlock();
+	/* Only a test for NULL here; the two checks below read it under RCU. */
+	if (!rcu_access_pointer(be->priv))
+		return READ_ONCE(be->bound) ? EPOLLERR | EPOLLHUP : EPOLLERR;
+	if (vnet_be_readable(be))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	/* Down: a write fails at once with -ENETDOWN, it does not wait. */
+	if (vnet_be_writable(be))
+		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
 }
 

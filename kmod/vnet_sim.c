@@ -341,13 +341,13 @@ static void vnet_sim_stop(struct vnet_priv *priv)
 /* ---- the simulated NIC's hardware operations ---------------------------- */
 
 /* TX: every frame is done at its due time; ring the TX-done interrupt for it. */
-static void vnet_sim_tx_kick(struct vnet_priv *priv, u64 delay_ns)
+INDIRECT_CALLABLE_SCOPE void vnet_sim_tx_kick(struct vnet_priv *priv, u64 delay_ns)
 {
 	vnet_tx_irq_arm(priv, delay_ns);
 }
 
-static u64 vnet_sim_tx_pending(struct vnet_priv *priv, const struct vnet_tx_desc *d,
-			       u32 idx, u64 now)
+INDIRECT_CALLABLE_SCOPE u64 vnet_sim_tx_pending(struct vnet_priv *priv,
+						const struct vnet_tx_desc *d, u32 idx, u64 now)
 {
 	return d->due_ns > now ? d->due_ns - now : 0;
 }

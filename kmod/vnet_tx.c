@@ -141,7 +141,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	/* Doorbell batching: the last frame of a batch, or a stopped queue, kicks. */
 	if (kick || netif_xmit_stopped(txq))
-		priv->hw->tx_kick(priv, delay);
+		vnet_hw_tx_kick(priv, delay);
 	return NETDEV_TX_OK;
 }
 
@@ -225,7 +225,7 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		 */
 		txq_trans_cond_update(txq);
 		/* Under the lock: vnet_stop() cannot have quiesced the hardware yet. */
-		priv->hw->tx_kick(priv, due - now);
+		vnet_hw_tx_kick(priv, due - now);
 	}
 	__netif_tx_unlock(txq);
 	return i;
@@ -281,7 +281,7 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 
 	while (t != head) {
 		struct vnet_tx_desc *d = &r->desc[t & (r->size - 1)];
-		u64 pending = hw->tx_pending(priv, d, t, now);
+		u64 pending = vnet_hw_tx_pending(hw, priv, d, t, now);
 
 		/* In order, as a NIC's ring: a frame never passes an older one. */
 		if (pending) {
@@ -430,7 +430,7 @@ void vnet_tx_purge(struct vnet_priv *priv)
 
 	while (r->tail != r->head) {
 		struct vnet_tx_desc *d = &r->desc[r->tail & (r->size - 1)];
-		bool done = !priv->hw->tx_pending(priv, d, r->tail, now);
+		bool done = !vnet_hw_tx_pending(priv->hw, priv, d, r->tail, now);
 		unsigned int len = vnet_tx_desc_free(d, -1, &skb_bytes);
 
 		if (done) {

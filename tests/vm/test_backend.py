@@ -5,6 +5,7 @@ netdev netlink qstats (ynl), errno values, the skb slab and the driver's object 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import random
 import select
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.vm import lab
-from vnet_ebpf.backend import Backend
+from vnet_ebpf.backend import VNET_BIND, Backend, pack_bind
 
 SKB_CACHE = "skbuff_head_cache"
 SO_SNDBUFFORCE = 32  # <asm-generic/socket.h>; Python's socket module does not name it
@@ -96,10 +97,7 @@ def test_bind_rules_and_the_device_node(vnet: Path) -> None:
 
 
 def bind_raw(fd: int, name: str) -> None:
-    import fcntl
-
-    from vnet_ebpf.backend import VNET_BIND, pack_bind
-
+    """VNET_BIND without the wrapper: the test wants the errno, not a message."""
     fcntl.ioctl(fd, VNET_BIND, pack_bind(name))
 
 

@@ -105,11 +105,10 @@ def wire_setup() -> None:
 
 def wire_traffic(seconds: int) -> list[subprocess.Popen[bytes]]:
     """Inside wire-a, once the probes are attached: a ping every 0.2 s and one TCP stream."""
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    return [subprocess.Popen(["ping", "-q", "-i", "0.2", WIRE_B[2]], **quiet),  # type: ignore[call-overload]
-            # Both ways: vnet0 sends (its TX ring, BQL, backpressure with --rate) and
-            # receives (NAPI batches that GRO merges).
-            subprocess.Popen(["iperf3", "-c", WIRE_B[2], "--bidir", "-t", str(seconds + 5)], **quiet)]  # type: ignore[call-overload]
+    # iperf3 both ways: vnet0 sends (its TX ring, BQL, backpressure with --rate) and
+    # receives (NAPI batches that GRO merges).
+    argvs = (["ping", "-q", "-i", "0.2", WIRE_B[2]], ["iperf3", "-c", WIRE_B[2], "--bidir", "-t", str(seconds + 5)])
+    return [subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for a in argvs]
 
 
 def wire_top(seconds: int) -> int:
