@@ -2,7 +2,8 @@
 
 Commands raise :class:`UserError` for anything a user can cause or fix (bad input,
 missing tools, no root).  The CLI entry points turn it into ``prog: message`` on
-stderr and the exit status, without a traceback.
+stderr and the exit status, without a traceback.  Ctrl-C in a command's body is
+``prog: interrupted`` and status 130 (vnet_ebpf.entry: what SIGINT does before and after).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import functools
 import sys
 from collections.abc import Callable
 from typing import NoReturn, ParamSpec, TypeVar
+
+from vnet_ebpf import entry
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,18 +33,19 @@ def die(prog: str, err: UserError) -> NoReturn:
 
 
 def reported(prog: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Wrap a command body so that UserError becomes a one-line message."""
+    """Wrap a command body so that UserError becomes a one-line message, and so does
+    Ctrl-C, which raises KeyboardInterrupt in the body for its cleanup to run."""
 
     def wrap(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
         def inner(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
-                return fn(*args, **kwargs)
+                with entry.Interruptible():
+                    return fn(*args, **kwargs)
             except UserError as err:
                 die(prog, err)
             except KeyboardInterrupt:
-                print(f"{prog}: interrupted", file=sys.stderr)
-                sys.exit(130)
+                entry.interrupted(prog)
 
         return inner
 

@@ -541,4 +541,4 @@ def test_cli_help() -> None:
 
 def test_scripts_entry() -> None:
     text = (Path(__file__).parents[2] / "pyproject.toml").read_text()
-    assert 'vnet-wire = "vnet_ebpf.wire.cli:main"' in text
+    assert 'vnet-wire = "vnet_ebpf.entry:wire"' in text

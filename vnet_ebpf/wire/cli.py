@@ -270,6 +270,7 @@ def main(a: SideSpec, b: SideSpec, pcap_path: str | None, delay: float | None, r
                     click.echo(line)
 
 
-# `python3 -m vnet_ebpf.wire.cli` (the lab's vnet-wire shim) runs the command.
+# `python3 -m vnet_ebpf.wire.cli`; the console script is vnet_ebpf.entry's, which also
+# covers Ctrl-C during these imports.
 if __name__ == "__main__":
     main()
