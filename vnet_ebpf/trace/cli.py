@@ -7,7 +7,6 @@ interval.  The device is ``-i/--interface``, as in tcpdump and ip (in the bcc to
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -19,18 +18,20 @@ from types import FrameType
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
-from rich.console import Console
-from rich.live import Live
 
 from vnet_ebpf import model
 from vnet_ebpf.errors import UserError, reported
-from vnet_ebpf.probes.xdp import XdpConfig
 from vnet_ebpf.views import ndjson, text
-from vnet_ebpf.views import rich as rviews
 
+# Rich's screens, BCC, pyroute2 and the probes are imported by the commands that use
+# them: `--help` and a usage error need none of them, and under emulation they cost
+# seconds (docs/benchmarks.md).
 if TYPE_CHECKING:
+    from rich.live import Live
+
     from vnet_ebpf.probes.device import Device
     from vnet_ebpf.probes.tracer import Tracer
+    from vnet_ebpf.probes.xdp import XdpConfig
 
 PROG = "vnet-trace"
 COMPILE_NOTE = "compiling and attaching the BPF {what} (about 35 s under emulation)"
@@ -100,6 +101,8 @@ def attached(iface: str, make: Callable[[Device], A], quiet: bool, what: str = "
         if quiet:
             bpf.__enter__()
         else:
+            from rich.console import Console
+
             with Console(stderr=True).status(COMPILE_NOTE.format(what=what)):
                 bpf.__enter__()
         signal.signal(signal.SIGINT, _on_signal)
@@ -243,6 +246,8 @@ def rings(iface: str, as_json: bool, live: bool, probes: str, interval: float, c
     """TX/RX ring occupancy (now, max, histogram), queue stops/wakes, BQL, TX completions."""
     if live and as_json:
         raise click.UsageError("--live and --json do not go together")
+    from vnet_ebpf.views import rich as rviews
+
     with tracing(iface, ["xmit", "poll", "txc"], as_json,
                  shows=["tx_hist", "rx_hist", "freed_hist", "driver"], probes=probes, command="rings") as tracer:
         if live:
@@ -309,6 +314,9 @@ def arp(iface: str, as_json: bool, limit: int, probes: str) -> None:
 
 def live_screen() -> Live:
     """A Rich Live screen redrawn when a report arrives (once an interval), not on a timer."""
+    from rich.console import Console
+    from rich.live import Live
+
     return Live(console=Console(), auto_refresh=False, screen=False, redirect_stderr=False)
 
 
@@ -316,6 +324,8 @@ def show_top(iface: str, interval: float, count: int, after_attach: Callable[[],
              before_detach: Callable[[], None] | None = None, probes: str = "auto") -> None:
     """The `top` screen.  AFTER_ATTACH runs once the probes are attached, BEFORE_DETACH
     while they still are (the demo starts and stops its traffic there)."""
+    from vnet_ebpf.views import rich as rviews
+
     arp_events: deque[model.ArpEvent] = deque(maxlen=rviews.ARP_LINES_MAX)
     wall = time.time() - time.monotonic()
     with tracing(iface, ["xmit", "poll", "txc", "arp"], False, probes=probes, command="top") as tracer:
@@ -376,7 +386,8 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
     By default it passes everything.  --drop-arp and --drop-every decide drops; --tx or
     --redirect IFACE decide what happens to the rest.
     """
-    from vnet_ebpf.probes.xdp import XdpProgram
+    from vnet_ebpf.probes.xdp import XdpConfig, XdpProgram
+    from vnet_ebpf.views import rich as rviews
 
     if live and as_json:
         raise click.UsageError("--live and --json do not go together")
@@ -394,14 +405,14 @@ def xdp(iface: str, as_json: bool, live: bool, mode: str, drop_arp: bool, drop_e
         if not (as_json or live):
             emit(f"{_describe(cfg, iface)}. Hit Ctrl-C to end.")
             emit(text.XDP_HEADER)
-        screen = live_screen() if live else nullcontext()
-        with screen:
+        screen = live_screen() if live else None
+        with screen if screen is not None else nullcontext():
             for _ in every(interval, count, prog.alive, f"{iface} went away while its XDP program was attached"):
                 cur = prog.snapshot()
                 r = model.xdp_report(prev, cur)
                 if as_json:
                     emit(ndjson.dumps(ndjson.xdp_obj(iface, program, r)))
-                elif isinstance(screen, Live):
+                elif screen is not None:
                     screen.update(rviews.xdp_panel(iface, _describe(cfg, iface), r, model.xdp_report(first, cur)),
                                   refresh=True)
                 else:
@@ -470,5 +481,7 @@ def queues(iface: str, as_json: bool, interval: float, count: int) -> None:
         reader.close()
 
 
+# `python3 -m vnet_ebpf.trace.cli`; the console script is vnet_ebpf.entry's, which also
+# covers Ctrl-C during these imports.
 if __name__ == "__main__":
-    main(prog_name=PROG if os.environ.get("VNET_LAB_IN_GUEST") else None)
+    main(prog_name=PROG)
