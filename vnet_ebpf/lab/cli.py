@@ -84,7 +84,7 @@ def _run(guest: Guest, cmd: list[str], timeout: float, load: bool, verbose: bool
     img, src, logs, accel = _prepare(guest, build_missing)
     result = runner.run_vm(img, src, cmd, accel=accel, timeout=timeout, logs=logs, load=load, verbose=verbose,
                            build_driver=build_driver)
-    if result.status != 0:
+    if result.status != 0 and not result.interrupted:  # an interrupted run has said so in one line
         print(f"{PROG}: exit status {result.status}; guest kernel log: {result.kmsg_log}", file=sys.stderr)
     return result.status
 
@@ -178,6 +178,7 @@ def demo(guest: str | None, seconds: int, timeout: float, wire: bool, rate: str 
     sys.exit(_run(g, cmd, timeout, True, False, True))
 
 
-# `python3 -m vnet_ebpf.lab.cli` without an installed vnet-lab script (as vnet-trace has).
+# `python3 -m vnet_ebpf.lab.cli` without an installed vnet-lab script; the console script
+# is vnet_ebpf.entry's, which also covers Ctrl-C during these imports.
 if __name__ == "__main__":
     main()

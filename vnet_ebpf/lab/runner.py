@@ -48,6 +48,7 @@ class RunResult:
     kmsg_log: Path
     console_log: Path
     started: bool  # the guest reached the command
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM (and said so)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -353,6 +354,7 @@ def run_vm(
             console.started = True
         deadline = time.monotonic() + timeout
         status: int
+        interrupted = False
         old = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             assert proc.stdout is not None
@@ -376,7 +378,9 @@ def run_vm(
         except (KeyboardInterrupt, _Terminated):
             _stop(proc)
             status = 130 if not quiet else 1
-            print("\nvnet-lab: interrupted; VM stopped", file=sys.stderr)
+            interrupted = True
+            # On a terminal, off the line the terminal echoed ^C on.
+            print(f"{_terminal_newline()}vnet-lab: interrupted; VM stopped", file=sys.stderr)
         finally:
             signal.signal(signal.SIGTERM, old)
             _stop(proc)
@@ -387,7 +391,11 @@ def run_vm(
                 kmsg_log.write_text("(the guest did not get far enough to save its kernel log)\n")
         if not console.started and not quiet and status not in (124, 130):
             sys.stderr.buffer.write(console.before_start[-4000:])
-        return RunResult(status, kmsg_log, console_log, console.started)
+        return RunResult(status, kmsg_log, console_log, console.started, interrupted)
+
+
+def _terminal_newline() -> str:
+    return "\n" if sys.stderr.isatty() else ""
 
 
 def _final_status(console: _Console, ctl: Path) -> int:
