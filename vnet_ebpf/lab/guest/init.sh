@@ -89,15 +89,20 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none src "$
 fi
 
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PYTHONPATH="$SRC" PYTHONDONTWRITEBYTECODE=1 TERM="${TERM:-linux}"
+# Bytecode of the checkout's modules goes to the guest's /tmp, not into the shared
+# checkout: without it each command compiled every module of ours from source, most of
+# its start-up under emulation (docs/benchmarks.md).
+export PYTHONPATH="$SRC" PYTHONPYCACHEPREFIX=/tmp/pycache TERM="${TERM:-linux}"
 # VNET_LAB_IN_GUEST marks "inside the lab guest" (tests/vm skip themselves without it);
 # VNET_LAB_GUEST names the guest (bookworm, trixie, trixie-backports).
 export VNET_LAB_IN_GUEST=1 VNET_LAB_GUEST="${GUEST:-unknown}" VNET_LAB_CLOCK="${CLOCK:-wall}" VNET_LAB_ACCEL="${ACCEL:-tcg}"
-# The project's console scripts, run from the shared checkout.
-for tool in trace:vnet_ebpf.trace.cli wire:vnet_ebpf.wire.cli; do
-	name=vnet-${tool%%:*}
-	printf '#!/bin/sh\nexec python3 -m %s "$@"\n' "${tool#*:}" >"/usr/local/bin/$name"
-	chmod +x "/usr/local/bin/$name"
+# The project's console scripts, run from the shared checkout, through the same entry
+# points as installed ones (vnet_ebpf/entry.py).  -S: the entry point's SIGINT handler is
+# in place before site's imports, which it then runs itself.
+for tool in trace wire; do
+	printf '#!/bin/sh\nexec python3 -S -c "import vnet_ebpf.entry; vnet_ebpf.entry.%s()" "$@"\n' "$tool" \
+		>"/usr/local/bin/vnet-$tool"
+	chmod +x "/usr/local/bin/vnet-$tool"
 done
 cd "$SRC" || finish 1
 
