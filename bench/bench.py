@@ -214,6 +214,11 @@ def main() -> int:
     kinds = ", ".join(f"{k} {result['traced_over_plain'][k]}" for k in PROBES)  # type: ignore[index]
     print(f"TX pps traced/plain ({clock} clock): {kinds}  (target >= 0.95; plain runs spread "
           f"{result['vnet_pps_spread']})")
+    # Under icount (shift=0) a guest nanosecond is one instruction, so this is what each probe
+    # kind adds to the transmit of one frame, in instructions; on the wall clock, in ns.
+    unit = "instructions" if clock == "icount" else "ns"
+    costs = ", ".join(f"{k} {result['traced_slowdown_ns_per_frame'][k]}" for k in PROBES)  # type: ignore[index]
+    print(f"traced - plain per frame: {costs} {unit}")
     print(f"vnet-trace CPU:      {result['tracer_cpu_pct_of_one_core']} % of one core for napi + rings together "
           f"(target <= 2)")
     print(f"vnet/dummy TX pps:   {result['vnet_over_dummy']}  (target >= 0.7); in bursts of {BURST} "
