@@ -67,6 +67,7 @@ struct vnet_txc_stats {			/* writer: vnet_tx_complete (or purge, quiesced) */
 	u64_stats_t completion_runs;
 	u64_stats_t queue_woken;
 	u64_stats_t purged;		/* still in the ring at stop: dropped */
+	u64_stats_t hw_dropped;		/* let go by the hardware unsent: dropped */
 };
 
 struct vnet_rx_stats {			/* writer: vnet_napi_poll */
@@ -74,6 +75,12 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 	u64_stats_t packets, bytes;	/* every good frame taken from the ring, XDP's too */
 	u64_stats_t dropped;		/* good but not delivered: allocation
 					 * failures, XDP drops and errors */
+	/*
+	 * Of those, the frames dropped before the stack saw them (no buffer
+	 * to refill the slot, no skb): netdev.yaml's qstats rx-packets and
+	 * rx-bytes leave them out, if_link.h's rx_packets counts them.
+	 */
+	u64_stats_t lost, lost_bytes;
 	u64_stats_t length_errors;	/* shorter than an Ethernet header: not packets */
 	struct vnet_proto_stats proto;
 	u64_stats_t napi_polls;
@@ -99,6 +106,7 @@ struct vnet_be_stats {
 	atomic64_t rx_ring_full;	/* writes that found the RX ring full (waited or -EAGAIN) */
 	atomic64_t rx_length_errors;	/* writes with a bad length: rx_length_errors */
 	atomic64_t tx_too_big;		/* frames beyond what a read can carry: dropped */
+	atomic64_t tx_stalls;		/* link downs: frames waited, the reader took none */
 };
 
 /*
@@ -162,6 +170,16 @@ struct vnet_priv {
 	spinlock_t tx_timer_lock;	/* makes "arm unless due sooner" one step */
 	u32 tx_usecs;
 	bool tx_enabled;		/* false while stopping: completion must not wake */
+	/*
+	 * The rings are stopped, and a start follows: an open, a ring rebuild
+	 * or a switch of hardware is under way (RTNL).  A backend writer that
+	 * finds the rings stopped waits for the start only then; otherwise the
+	 * device is down and its write fails.  Not netif_running(): the core
+	 * marks a device running before ndo_open and keeps it so until a
+	 * failed ndo_open has returned, so a writer woken by the failure would
+	 * go back to sleep for good.
+	 */
+	bool resume_pending;
 
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
 	u32 rx_usecs;			/* backend: RX interrupt this long after a write */
@@ -212,16 +230,23 @@ static inline enum vnet_proto vnet_proto_of(const void *frame)
  * syncp); returns its class, which TX keeps in the descriptor for the TX-done
  * event so that the completion never reads the frame again.
  */
-static inline enum vnet_proto vnet_count_proto(struct vnet_proto_stats *p, const void *frame)
+static inline void vnet_count_class(struct vnet_proto_stats *p, enum vnet_proto class)
 {
 	u64_stats_t *by_class[VNET_PROTO_NUM] = { &p->arp, &p->ipv4, &p->ipv6, &p->other };
-	enum vnet_proto class = vnet_proto_of(frame);
 
 	u64_stats_inc(by_class[class]);
+}
+
+static inline enum vnet_proto vnet_count_proto(struct vnet_proto_stats *p, const void *frame)
+{
+	enum vnet_proto class = vnet_proto_of(frame);
+
+	vnet_count_class(p, class);
 	return class;
 }
 
 #include <linux/bpf.h>
+#include <linux/if_vlan.h>
 #include <linux/skbuff.h>
 
 /*
@@ -232,7 +257,9 @@ static inline enum vnet_proto vnet_count_proto(struct vnet_proto_stats *p, const
 #define VNET_RX_TAILROOM	SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
 #define VNET_RX_MAX_FRAME(order) \
 	((PAGE_SIZE << (order)) - VNET_RX_HEADROOM - VNET_RX_TAILROOM)
-#define VNET_XDP_MAX_MTU	(VNET_RX_MAX_FRAME(0) - ETH_HLEN)
+/* The link-layer header a buffer must hold beside the MTU: Ethernet and a VLAN tag. */
+#define VNET_RX_HLEN		(ETH_HLEN + VLAN_HLEN)
+#define VNET_XDP_MAX_MTU	(VNET_RX_MAX_FRAME(0) - VNET_RX_HLEN)
 
 /* The XDP state of one NAPI poll: what must be flushed before it returns. */
 struct vnet_xdp_poll {

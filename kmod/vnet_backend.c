@@ -77,6 +77,19 @@
 #define VNET_BE_WAKE_BATCH	32
 #define VNET_BE_WAKE_NS		(50 * NSEC_PER_USEC)
 
+/*
+ * A reader that takes nothing for this long while frames wait for it is a
+ * link partner that stopped answering: the link goes down (carrier off) until
+ * it reads again.  Without that, a reader that stops for good would keep the
+ * frames the stack queued behind the stopped queue (in the qdisc) for good,
+ * and each of them holds its socket, and the socket its network namespace:
+ * `ip netns del` would never tear the namespace down.  With the carrier off
+ * the core drops what its qdisc holds (dev_deactivate()), as for a cable
+ * pulled; the frames in the ring wait, orphaned (vnet_start_xmit()).  The
+ * same time as the stack's watchdog for the simulated NIC.
+ */
+#define VNET_BE_STALL_NS	(5 * NSEC_PER_SEC)
+
 struct vnet_backend {
 	struct vnet_priv __rcu *priv;	/* NULL: never bound, or the device is gone */
 	bool bound;			/* was bound: -ENXIO rather than -EBADFD (RTNL) */
@@ -89,6 +102,9 @@ struct vnet_backend {
 	wait_queue_head_t wq;		/* readers, writers and poll() */
 	struct hrtimer rx_irq;		/* the RX interrupt, moderated by rx-usecs */
 	struct hrtimer wake_timer;	/* the reader's delayed wake (doorbell coalescing) */
+	struct hrtimer stall_timer;	/* looks for a reader that stopped (VNET_BE_STALL_NS) */
+	u32 stall_sent;			/* tx.sent when the stall timer was armed */
+	bool stalled;			/* the reader stalled: carrier off until it reads */
 	struct rcu_head rcu;
 };
 
@@ -116,6 +132,48 @@ static void vnet_be_wake(struct vnet_priv *priv, __poll_t events)
 	if (be && wq_has_sleeper(&be->wq))
 		wake_up_interruptible_poll(&be->wq, events);
 	rcu_read_unlock();
+}
+
+/*
+ * Frames waited VNET_BE_STALL_NS: if the reader took none of them meanwhile,
+ * the link is down.  Else look again a period later, while frames wait.
+ */
+static enum hrtimer_restart vnet_be_stall_timer(struct hrtimer *t)
+{
+	struct vnet_backend *be = container_of(t, struct vnet_backend, stall_timer);
+	struct vnet_priv *priv;
+	u32 sent;
+
+	/*
+	 * Under tx_lock, so that a read cannot take a frame between our look
+	 * and the carrier going off (its carrier_on would come first).  Only
+	 * tried: the reader holds it in process context with BHs on, and a
+	 * reader inside it is no stalled reader anyway.
+	 */
+	if (!spin_trylock(&be->tx_lock))
+		goto again;
+	priv = vnet_be_priv_locked(be);
+	if (!priv || !be->live) {
+		spin_unlock(&be->tx_lock);
+		return HRTIMER_NORESTART;
+	}
+	sent = priv->tx.sent;
+	if (sent == smp_load_acquire(&priv->tx.head)) {
+		spin_unlock(&be->tx_lock);
+		return HRTIMER_NORESTART;	/* nothing waits: the next doorbell arms us */
+	}
+	if (sent == READ_ONCE(be->stall_sent)) {
+		WRITE_ONCE(be->stalled, true);
+		atomic64_inc(&priv->be_stats.tx_stalls);
+		netif_carrier_off(priv->dev);
+		spin_unlock(&be->tx_lock);
+		return HRTIMER_NORESTART;
+	}
+	WRITE_ONCE(be->stall_sent, sent);
+	spin_unlock(&be->tx_lock);
+again:
+	hrtimer_forward_now(t, ns_to_ktime(VNET_BE_STALL_NS));
+	return HRTIMER_RESTART;
 }
 
 static enum hrtimer_restart vnet_be_wake_timer(struct hrtimer *t)
@@ -156,8 +214,11 @@ static void vnet_be_stop(struct vnet_priv *priv)
 	spin_unlock(&be->rx_lock);
 	spin_unlock(&be->tx_lock);
 	hrtimer_cancel(&be->rx_irq);
-	/* The TX queue is stopped under its lock before this: no kick re-arms it. */
+	/* The TX queue is stopped under its lock before this: no kick re-arms these. */
 	hrtimer_cancel(&be->wake_timer);
+	hrtimer_cancel(&be->stall_timer);
+	/* The quiesce's caller sets the carrier as the device goes on. */
+	WRITE_ONCE(be->stalled, false);
 	wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLOUT);
 }
 
@@ -173,8 +234,16 @@ INDIRECT_CALLABLE_SCOPE void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_n
 
 	rcu_read_lock();
 	be = rcu_dereference(priv->be);
+	if (!be)
+		goto out;
+	/* Frames wait: watch for a reader that stops (doorbells are serialized by the lock). */
+	if (!hrtimer_is_queued(&be->stall_timer) && !READ_ONCE(be->stalled)) {
+		WRITE_ONCE(be->stall_sent, READ_ONCE(priv->tx.sent));
+		hrtimer_start(&be->stall_timer, ns_to_ktime(VNET_BE_STALL_NS),
+			      HRTIMER_MODE_REL_SOFT);
+	}
 	/* wq_has_sleeper() orders the ring update before the look at the queue. */
-	if (!be || !wq_has_sleeper(&be->wq))
+	if (!wq_has_sleeper(&be->wq))
 		goto out;
 	waiting = READ_ONCE(priv->tx.head) - READ_ONCE(priv->tx.sent);
 	if (waiting >= VNET_BE_WAKE_BATCH || netif_xmit_stopped(txq))
@@ -241,6 +310,7 @@ void vnet_backend_detach(struct vnet_priv *priv)
 	/* The stop did these already: the device is closed. */
 	hrtimer_cancel(&be->rx_irq);
 	hrtimer_cancel(&be->wake_timer);
+	hrtimer_cancel(&be->stall_timer);
 	wake_up_interruptible_poll(&be->wq, EPOLLERR | EPOLLHUP);
 }
 
@@ -291,6 +361,8 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 		net_warn_ratelimited("%s: %u-byte frame dropped: too large for /dev/vnet\n",
 				     priv->dev->name, len);
 		atomic64_inc(&priv->be_stats.tx_too_big);
+		/* Freed by the completion as a drop, not as a frame sent. */
+		d->dropped = 1;
 		smp_store_release(&r->sent, sent + 1);
 		vnet_tx_irq_arm(priv, 0);
 		return -EAGAIN;
@@ -304,6 +376,11 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 	/* The copy is done before the completion can free the frame. */
 	smp_store_release(&r->sent, sent + 1);
 	atomic64_inc(&priv->be_stats.tx_read);
+	/* The link partner answers again: the link is back (under tx_lock: before any stop). */
+	if (unlikely(READ_ONCE(be->stalled))) {
+		WRITE_ONCE(be->stalled, false);
+		netif_carrier_on(priv->dev);
+	}
 	/* Sent: the TX-done interrupt, tx-usecs from now (interrupt moderation). */
 	vnet_tx_irq_arm(priv, (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC);
 	return len;
@@ -322,9 +399,11 @@ static bool vnet_be_readable(struct vnet_backend *be)
 	return ready;
 }
 
+/* O_NONBLOCK, or a caller that must not wait this once (RWF_NOWAIT, io_uring). */
 static bool vnet_be_nonblock(struct kiocb *iocb)
 {
-	return iocb->ki_filp->f_flags & O_NONBLOCK;
+	return (iocb->ki_filp->f_flags & O_NONBLOCK) ||
+	       (iocb->ki_flags & IOCB_NOWAIT);
 }
 
 /* One caller at a time per direction; a non-blocking one does not queue behind it. */
@@ -338,8 +417,16 @@ static int vnet_be_lock(struct mutex *m, struct kiocb *iocb)
 static ssize_t vnet_be_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct vnet_backend *be = iocb->ki_filp->private_data;
-	ssize_t ret = vnet_be_lock(&be->read_mutex, iocb);
+	ssize_t ret;
 
+	/* read(2) of 0 bytes: the errors a read would get, else 0; no frame moves. */
+	if (!iov_iter_count(to)) {
+		rcu_read_lock();
+		ret = rcu_dereference(be->priv) ? 0 : vnet_be_unbound_err(be);
+		rcu_read_unlock();
+		return ret;
+	}
+	ret = vnet_be_lock(&be->read_mutex, iocb);
 	if (ret)
 		return ret;
 	for (;;) {
@@ -374,9 +461,9 @@ static ssize_t vnet_be_put(struct vnet_backend *be, size_t len, bool *full_seen)
 
 	if (!priv)
 		return vnet_be_unbound_err(be);
-	/* Stopped: down, or up and rebuilding its rings (wait for the start). */
+	/* Stopped: down, or opening or rebuilding its rings (wait for the start). */
 	if (!be->live)
-		return netif_running(priv->dev) ? -EAGAIN : -ENETDOWN;
+		return READ_ONCE(priv->resume_pending) ? -EAGAIN : -ENETDOWN;
 	r = &priv->rx;
 	/* The MTU may have grown since the check: the buffer is what counts. */
 	if (len > VNET_RX_MAX_FRAME(r->order)) {
@@ -419,7 +506,8 @@ static bool vnet_be_writable(struct vnet_backend *be)
 	if (!priv)
 		ready = true;	/* the write fails at once */
 	else if (!READ_ONCE(be->live))
-		ready = !netif_running(priv->dev);	/* down fails; a rebuild is waited out */
+		/* Down fails at once; an open or a rebuild is waited out. */
+		ready = !READ_ONCE(priv->resume_pending);
 	else
 		ready = READ_ONCE(priv->rx.head) - smp_load_acquire(&priv->rx.tail) <
 			READ_ONCE(priv->rx.size);
@@ -429,7 +517,10 @@ static bool vnet_be_writable(struct vnet_backend *be)
 
 /*
  * if_link.h: a frame with a bad length is an rx_length_error.  Checked before
- * anything is copied, against the MTU as it is now.
+ * anything is copied, against the MTU as it is now.  The longest frame is the
+ * MTU plus the Ethernet header and one VLAN tag, as the core's
+ * is_skb_forwardable() allows: a VLAN device over vnet has the same MTU, so
+ * its full-size frames are 4 bytes longer.
  */
 static int vnet_be_check_len(struct vnet_backend *be, size_t len)
 {
@@ -440,7 +531,8 @@ static int vnet_be_check_len(struct vnet_backend *be, size_t len)
 	priv = rcu_dereference(be->priv);
 	if (!priv) {
 		err = vnet_be_unbound_err(be);
-	} else if (len < ETH_HLEN || len > READ_ONCE(priv->dev->mtu) + ETH_HLEN) {
+	} else if (len < ETH_HLEN ||
+		   len > READ_ONCE(priv->dev->mtu) + ETH_HLEN + VLAN_HLEN) {
 		atomic64_inc(&priv->be_stats.rx_length_errors);
 		err = -EINVAL;
 	}
@@ -508,8 +600,9 @@ static void vnet_be_link(struct vnet_backend *be, struct vnet_priv *priv)
 	spin_unlock(&be->tx_lock);
 }
 
-static long vnet_be_bind(struct vnet_backend *be, struct vnet_bind __user *arg)
+static long vnet_be_bind(struct file *file, struct vnet_bind __user *arg)
 {
+	struct vnet_backend *be = file->private_data;
 	struct net_device *dev;
 	struct vnet_priv *priv;
 	struct vnet_bind b;
@@ -531,8 +624,13 @@ static long vnet_be_bind(struct vnet_backend *be, struct vnet_bind __user *arg)
 		err = -ENODEV;
 		goto out;
 	}
-	/* The device's own netns admin, as ip link would need. */
-	if (!ns_capable(dev_net(dev)->user_ns, CAP_NET_ADMIN)) {
+	/*
+	 * The device's own netns admin, as ip link would need: both the
+	 * process that opened the file and the one binding it, so that a file
+	 * handed to a privileged process cannot bind what its opener may not.
+	 */
+	if (!file_ns_capable(file, dev_net(dev)->user_ns, CAP_NET_ADMIN) ||
+	    !ns_capable(dev_net(dev)->user_ns, CAP_NET_ADMIN)) {
 		err = -EPERM;
 		goto out;
 	}
@@ -585,7 +683,7 @@ static long vnet_be_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 
 	switch (cmd) {
 	case VNET_BIND:
-		return vnet_be_bind(be, (struct vnet_bind __user *)arg);
+		return vnet_be_bind(file, (struct vnet_bind __user *)arg);
 	case VNET_GET_BIND:
 		return vnet_be_get_bind(be, (struct vnet_bind __user *)arg);
 	case FIONREAD: {
@@ -603,12 +701,13 @@ static long vnet_be_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 
 static int vnet_be_open(struct inode *inode, struct file *file)
 {
-	struct vnet_backend *be = kzalloc(sizeof(*be), GFP_KERNEL);
+	/* Charged to the opener's memory cgroup, as a socket's buffers are. */
+	struct vnet_backend *be = kzalloc(sizeof(*be), GFP_KERNEL_ACCOUNT);
 
 	if (!be)
 		return -ENOMEM;
-	be->rbuf = kvmalloc(VNET_BE_BUF, GFP_KERNEL);
-	be->wbuf = kvmalloc(VNET_BE_BUF, GFP_KERNEL);
+	be->rbuf = kvmalloc(VNET_BE_BUF, GFP_KERNEL_ACCOUNT);
+	be->wbuf = kvmalloc(VNET_BE_BUF, GFP_KERNEL_ACCOUNT);
 	if (!be->rbuf || !be->wbuf) {
 		kvfree(be->rbuf);
 		kvfree(be->wbuf);
@@ -624,7 +723,11 @@ static int vnet_be_open(struct inode *inode, struct file *file)
 			   HRTIMER_MODE_REL_SOFT);
 	vnet_hrtimer_setup(&be->wake_timer, vnet_be_wake_timer, CLOCK_MONOTONIC,
 			   HRTIMER_MODE_REL_SOFT);
+	vnet_hrtimer_setup(&be->stall_timer, vnet_be_stall_timer, CLOCK_MONOTONIC,
+			   HRTIMER_MODE_REL_SOFT);
 	file->private_data = be;
+	/* read and write honour IOCB_NOWAIT: io_uring may try them inline. */
+	file->f_mode |= FMODE_NOWAIT;
 	/* A stream of frames: no file position, no seeking. */
 	return stream_open(inode, file);
 }
@@ -650,6 +753,7 @@ static int vnet_be_release(struct inode *inode, struct file *file)
 	rtnl_unlock();
 	hrtimer_cancel(&be->rx_irq);
 	hrtimer_cancel(&be->wake_timer);
+	hrtimer_cancel(&be->stall_timer);
 	mutex_destroy(&be->read_mutex);
 	mutex_destroy(&be->write_mutex);
 	kvfree(be->rbuf);

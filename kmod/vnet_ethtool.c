@@ -23,6 +23,7 @@ enum vnet_stat {
 	VNET_XDP_REDIRECT, VNET_XDP_ABORTED, VNET_XDP_TX_ERRORS,
 	VNET_XDP_REDIRECT_ERRORS, VNET_XDP_XMIT, VNET_XDP_XMIT_ERRORS,
 	VNET_BE_TX_READ, VNET_BE_RX_WRITTEN, VNET_BE_RX_RING_FULL, VNET_BE_TX_TOO_BIG,
+	VNET_BE_TX_STALLS,
 	VNET_RX_PURGED,
 	VNET_NUM_STATS
 };
@@ -69,6 +70,7 @@ static const char vnet_stat_names[VNET_NUM_STATS][ETH_GSTRING_LEN] = {
 	[VNET_BE_RX_WRITTEN] = "backend_rx_written",
 	[VNET_BE_RX_RING_FULL] = "backend_rx_ring_full",
 	[VNET_BE_TX_TOO_BIG] = "backend_tx_too_big",
+	[VNET_BE_TX_STALLS] = "backend_tx_stalls",
 	[VNET_RX_PURGED] = "rx_purged",
 };
 
@@ -163,6 +165,7 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 	d[VNET_BE_RX_WRITTEN] = atomic64_read(&priv->be_stats.rx_written);
 	d[VNET_BE_RX_RING_FULL] = atomic64_read(&priv->be_stats.rx_ring_full);
 	d[VNET_BE_TX_TOO_BIG] = atomic64_read(&priv->be_stats.tx_too_big);
+	d[VNET_BE_TX_STALLS] = atomic64_read(&priv->be_stats.tx_stalls);
 	d[VNET_RX_PURGED] = atomic64_read(&priv->rx_purged);
 }
 

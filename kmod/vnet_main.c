@@ -77,6 +77,33 @@ static void vnet_rings_free(struct vnet_tx_ring *tx, struct vnet_rx_ring *rx)
 }
 
 /*
+ * Make N the running rings, quiesced.  Field by field, each store once: the
+ * backend's wait conditions (vnet_backend.c) read these fields without a lock
+ * while the rings are swapped, and a plain struct copy would be a data race
+ * (the compiler may tear or repeat such stores).
+ */
+static void vnet_rings_install(struct vnet_priv *priv, const struct vnet_rings *n)
+{
+	struct vnet_tx_ring *tx = &priv->tx;
+	struct vnet_rx_ring *rx = &priv->rx;
+
+	WRITE_ONCE(tx->desc, n->tx.desc);
+	WRITE_ONCE(tx->size, n->tx.size);
+	WRITE_ONCE(tx->head, n->tx.head);
+	WRITE_ONCE(tx->tail, n->tx.tail);
+	WRITE_ONCE(tx->wake_thresh, n->tx.wake_thresh);
+	WRITE_ONCE(tx->head_seen, n->tx.head_seen);
+	WRITE_ONCE(tx->sent, n->tx.sent);
+	WRITE_ONCE(rx->slot, n->rx.slot);
+	WRITE_ONCE(rx->size, n->rx.size);
+	WRITE_ONCE(rx->head, n->rx.head);
+	WRITE_ONCE(rx->tail, n->rx.tail);
+	WRITE_ONCE(rx->order, n->rx.order);
+	WRITE_ONCE(rx->pool, n->rx.pool);
+	WRITE_ONCE(rx->rxq, n->rx.rxq);
+}
+
+/*
  * Free the running configuration's rings, quiesced.  Frames the hardware
  * wrote that NAPI never took are dropped with them, and counted (rx_dropped).
  */
@@ -100,6 +127,8 @@ static void vnet_resume(struct vnet_priv *priv)
 	vnet_set_rx_queue_napi(dev, &priv->napi);
 	/* The hardware first: the qdisc's backlog reaches xmit as the queue wakes. */
 	priv->hw->start(priv);
+	/* The rings run: a backend writer no longer waits for them. */
+	WRITE_ONCE(priv->resume_pending, false);
 	netif_carrier_on(dev);
 	/* The lock XDP posts and the completion's wake take (vnet_tx.c). */
 	__netif_tx_lock_bh(txq);
@@ -135,6 +164,18 @@ static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
 	 * no doorbell reaches the hardware once it is stopped.
 	 */
 	__netif_tx_lock_bh(txq);
+	/*
+	 * A queue already stopped for a full ring (counted: tx-stop) ends
+	 * that stop here, as the ring is emptied; from now on it is stopped
+	 * because the device is, which netdev.yaml's tx-stop does not count.
+	 * Counting the wake here keeps tx-stop and tx-wake paired at every
+	 * rest, down included.  The queue lock makes us tx_stats' writer.
+	 */
+	if (priv->tx_enabled && netif_tx_queue_stopped(txq)) {
+		u64_stats_update_begin(&priv->tx_stats.syncp);
+		u64_stats_inc(&priv->tx_stats.queue_woken);
+		u64_stats_update_end(&priv->tx_stats.syncp);
+	}
 	priv->tx_enabled = false;
 	netif_tx_stop_queue(txq);
 	__netif_tx_unlock_bh(txq);
@@ -156,10 +197,12 @@ static int vnet_open(struct net_device *dev)
 	struct vnet_rings n;
 	int err;
 
+	/* A backend writer that comes now waits for the rings, not -ENETDOWN. */
+	WRITE_ONCE(priv->resume_pending, true);
 	/*
 	 * NAPI first: from 6.13 it gets its id when enabled, and the XDP RX
-	 * queue info records that id.  Nothing schedules it before
-	 * vnet_rx_start().
+	 * queue info records that id.  Nothing schedules it before the
+	 * hardware starts (vnet_resume()).
 	 */
 	napi_enable(&priv->napi);
 	err = vnet_rings_alloc(priv, &n, priv->tx_ring_size,
@@ -168,14 +211,15 @@ static int vnet_open(struct net_device *dev)
 		napi_disable(&priv->napi);
 		vnet_rings_free(&n.tx, &n.rx);
 		/*
-		 * The hardware stays stopped.  A backend's writer that waited
-		 * for the rings (the device looked up) must learn it is down.
+		 * The hardware stays stopped.  A backend writer that waited for
+		 * the rings must learn that no start follows: the flag first,
+		 * then the stop's wake-up, which it reads the flag after.
 		 */
+		WRITE_ONCE(priv->resume_pending, false);
 		priv->hw->stop(priv);
 		return err;
 	}
-	priv->tx = n.tx;
-	priv->rx = n.rx;
+	vnet_rings_install(priv, &n);
 	vnet_resume(priv);
 	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u\n", dev->name,
 		 priv->tx.size, priv->rx.size, priv->tx_usecs);
@@ -204,8 +248,10 @@ void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
 	bool running = netif_running(dev);
 
 	ASSERT_RTNL();
-	if (running)
+	if (running) {
+		WRITE_ONCE(priv->resume_pending, true);
 		vnet_quiesce(priv, false);
+	}
 	WRITE_ONCE(priv->hw, hw);
 	WRITE_ONCE(dev->watchdog_timeo, hw == &vnet_backend_hw ? VNET_BE_WATCHDOG : VNET_WATCHDOG);
 	if (running) {
@@ -243,10 +289,10 @@ int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 			return err;
 		}
 		/* A swap of rings, not a link event: the carrier stays. */
+		WRITE_ONCE(priv->resume_pending, true);
 		vnet_quiesce(priv, false);
 		vnet_rings_retire(priv);
-		priv->tx = n.tx;
-		priv->rx = n.rx;
+		vnet_rings_install(priv, &n);
 	}
 	priv->tx_ring_size = tx_size;
 	priv->rx_ring_size = rx_size;
@@ -303,7 +349,8 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 	vnet_read_stats(&priv->txc_stats, {
 		s->tx_packets = u64_stats_read(&priv->txc_stats.packets);
 		s->tx_bytes = u64_stats_read(&priv->txc_stats.bytes);
-		purged = u64_stats_read(&priv->txc_stats.purged);
+		purged = u64_stats_read(&priv->txc_stats.purged) +
+			 u64_stats_read(&priv->txc_stats.hw_dropped);
 	});
 	vnet_read_stats(&priv->tx_stats,
 			tx_dropped = u64_stats_read(&priv->tx_stats.dropped));
@@ -334,20 +381,29 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
  * Per-queue statistics (netlink qstats-get).  vnet has one queue pair, and its
  * counters live in the device, not in the rings: they survive down/up, ring
  * resizes and XDP attach.  So queue 0 carries the device's whole history, the
- * same figures as ndo_get_stats64 and ethtool -S, and the base is zero.
+ * same figures as ndo_get_stats64 and ethtool -S (but for rx-packets, below),
+ * and the base is zero.
  */
 static void vnet_get_queue_stats_rx(struct net_device *dev, int idx,
 				    struct netdev_queue_stats_rx *rx)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 	struct rtnl_link_stats64 s = {};
-	u64 alloc_failed;
+	u64 alloc_failed, lost, lost_bytes;
 
 	vnet_get_stats64(dev, &s);
-	vnet_read_stats(&priv->rx_stats,
-			alloc_failed = u64_stats_read(&priv->rx_stats.alloc_failed));
-	rx->packets = s.rx_packets;
-	rx->bytes = s.rx_bytes;
+	vnet_read_stats(&priv->rx_stats, {
+		alloc_failed = u64_stats_read(&priv->rx_stats.alloc_failed);
+		lost = u64_stats_read(&priv->rx_stats.lost);
+		lost_bytes = u64_stats_read(&priv->rx_stats.lost_bytes);
+	});
+	/*
+	 * netdev.yaml: received and passed to the stack, XDP being its first
+	 * layer.  So not the frames dropped before XDP or the stack saw them,
+	 * which if_link.h's rx_packets (ip -s link) does count.
+	 */
+	rx->packets = s.rx_packets - lost;
+	rx->bytes = s.rx_bytes - lost_bytes;
 	rx->alloc_fail = alloc_failed;
 	/* Frames the "NIC" had no buffer for (rx_missed_errors). */
 	vnet_qstats_rx_missed(rx, s.rx_missed_errors);
@@ -434,7 +490,7 @@ static void vnet_setup(struct net_device *dev)
 	/* Locally administered, random per device: no two instances collide. */
 	eth_hw_addr_random(dev);
 	vnet_set_xdp_features(dev);
-	/* /sys/class/net/DEV/vnet/: the generator's knobs (vnet_gen.c). */
+	/* /sys/class/net/DEV/vnet/: the simulated NIC's knobs (vnet_sim.c). */
 	dev->sysfs_groups[0] = &vnet_gen_group;
 #ifdef VNET_HAVE_QSTATS
 	dev->stat_ops = &vnet_stat_ops;
@@ -457,6 +513,17 @@ static void vnet_setup(struct net_device *dev)
 static int vnet_init_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
+
+	/*
+	 * vnet_validate() refuses other queue counts from ip link; this is the
+	 * last word for any other way a device could be made (one queue pair:
+	 * see vnet_check_queues()).
+	 */
+	if (dev->num_tx_queues != 1 || dev->num_rx_queues != 1) {
+		netdev_err(dev, "vnet has one queue pair, not %u TX and %u RX queues\n",
+			   dev->num_tx_queues, dev->num_rx_queues);
+		return -EOPNOTSUPP;
+	}
 
 	/* From 6.13 in config slot 0: napi-set settings and the id survive down/up. */
 	vnet_napi_add(dev, &priv->napi, vnet_napi_poll);
@@ -483,9 +550,36 @@ static void vnet_uninit_dev(struct net_device *dev)
 	synchronize_net();
 }
 
+/*
+ * One queue pair: the driver has one TX ring, one RX ring and one NAPI of
+ * each, all on queue 0.  The core sizes the device's queues from these
+ * attributes before the driver is asked anything, and then spreads transmits
+ * over every TX queue it made, each under its own lock: on one ring, two CPUs
+ * would fill the same slot.  So a count other than 1 is refused here, where
+ * the user gets the reason.
+ */
+static int vnet_check_queues(struct nlattr *tb[], struct netlink_ext_ack *extack)
+{
+	struct nlattr *tx = tb[IFLA_NUM_TX_QUEUES], *rx = tb[IFLA_NUM_RX_QUEUES];
+
+	if (tx && nla_get_u32(tx) != 1) {
+		NL_SET_ERR_MSG_ATTR(extack, tx, "vnet has one TX queue: numtxqueues must be 1");
+		return -EOPNOTSUPP;
+	}
+	if (rx && nla_get_u32(rx) != 1) {
+		NL_SET_ERR_MSG_ATTR(extack, rx, "vnet has one RX queue: numrxqueues must be 1");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 static int vnet_validate(struct nlattr *tb[], struct nlattr *data[],
 			 struct netlink_ext_ack *extack)
 {
+	int err = vnet_check_queues(tb, extack);
+
+	if (err)
+		return err;
 	if (tb[IFLA_ADDRESS]) {
 		if (nla_len(tb[IFLA_ADDRESS]) != ETH_ALEN) {
 			NL_SET_ERR_MSG_MOD(extack, "MAC address must be 6 bytes");

@@ -32,6 +32,12 @@ struct vnet_tx_desc {
 	u64 posted_ns;
 	u64 due_ns;	/* when the simulated hardware has sent it */
 	u8 proto;	/* enum vnet_proto, classified once at xmit */
+	/*
+	 * The hardware let go of the frame without sending it (the backend:
+	 * too large for a read).  The completion frees it as tx_dropped, not
+	 * as a sent packet.
+	 */
+	u8 dropped;
 };
 
 /*

@@ -9,9 +9,10 @@
  * attached (vnet_xdp.c), then builds each skb around its page (napi_build_skb,
  * with XDP_PACKET_HEADROOM in front, as XDP needs) and hands it to GRO; the
  * slot gets another page from the ring's page pool, to which the skb's page
- * returns when it is freed.  Buffers are sized for the MTU: one page up to
- * 3506 bytes, more for jumbo.  The hardware and the poll share the ring
- * without a lock: the hardware alone writes head, the poll alone writes tail.
+ * returns when it is freed.  Buffers are sized for the MTU plus a VLAN tag:
+ * one page up to an MTU of 3502 bytes, more for jumbo.  The hardware and the
+ * poll share the ring without a lock: the hardware alone writes head, the
+ * poll alone writes tail.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -23,10 +24,13 @@
 
 /* ---- the ring ------------------------------------------------------------ */
 
-/* Page order of an RX buffer that holds a frame of MTU bytes plus its header. */
+/*
+ * Page order of an RX buffer that holds a frame of MTU bytes plus its header
+ * and a VLAN tag (a VLAN device over vnet has vnet's MTU).
+ */
 u32 vnet_rx_order(unsigned int mtu)
 {
-	return get_order(VNET_RX_HEADROOM + ETH_HLEN + mtu + VNET_RX_TAILROOM);
+	return get_order(VNET_RX_HEADROOM + VNET_RX_HLEN + mtu + VNET_RX_TAILROOM);
 }
 
 /*
@@ -82,15 +86,21 @@ int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
 	if (IS_ERR(pool))
 		return PTR_ERR(pool);
 	r->pool = pool;
+	/*
+	 * The slots and their pages are charged to the memory cgroup of whoever
+	 * brings the device up or resizes it: any user can make a vnet device
+	 * in a user namespace.  (Refills in NAPI are not charged: softirq runs
+	 * on behalf of nobody; they replace pages that left with frames.)
+	 */
 	r->slot = vnet_should_fail(VNET_FAULT_RX_RING) ? NULL :
-		  kvcalloc(size, sizeof(*r->slot), GFP_KERNEL);
+		  kvcalloc(size, sizeof(*r->slot), GFP_KERNEL_ACCOUNT);
 	if (!r->slot)
 		return -ENOMEM;
 	r->size = size;
 	vnet_obj_add(VNET_OBJ_RX_RINGS, 1);
 	for (i = 0; i < r->size; i++) {
 		if (!vnet_should_fail(VNET_FAULT_RX_PAGE))
-			r->slot[i].page = page_pool_alloc_pages(pool, GFP_KERNEL);
+			r->slot[i].page = page_pool_alloc_pages(pool, GFP_KERNEL_ACCOUNT);
 		if (!r->slot[i].page)
 			return -ENOMEM;
 		vnet_obj_add(VNET_OBJ_RX_PAGES, 1);
@@ -160,17 +170,12 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 		return;
 	/* The skb takes the page; the slot needs a new one first. */
 	fresh = vnet_rx_page_alloc(priv);
-	if (unlikely(!fresh)) {
-		u64_stats_inc(&st->alloc_failed);
-		u64_stats_inc(&st->dropped);
-		return;
-	}
+	if (unlikely(!fresh))
+		goto lost;
 	skb = napi_build_skb(page_address(s->page), PAGE_SIZE << order);
 	if (unlikely(!skb)) {
 		page_pool_recycle_direct(priv->rx.pool, fresh);
-		u64_stats_inc(&st->alloc_failed);
-		u64_stats_inc(&st->dropped);
-		return;
+		goto lost;
 	}
 	s->page = fresh;
 	/* Freeing the skb returns the page to the pool. */
@@ -182,6 +187,14 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 
 	skb->protocol = eth_type_trans(skb, priv->dev);
 	napi_gro_receive(&priv->napi, skb);
+	return;
+
+lost:
+	/* The page stays in the slot; the stack never saw this frame. */
+	u64_stats_inc(&st->alloc_failed);
+	u64_stats_inc(&st->dropped);
+	u64_stats_inc(&st->lost);
+	u64_stats_add(&st->lost_bytes, len);
 }
 
 /* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */

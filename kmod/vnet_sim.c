@@ -35,12 +35,26 @@
 #include <linux/inet.h>
 #include <linux/inetdevice.h>
 #include <linux/moduleparam.h>
+#include <linux/user_namespace.h>
 #include <linux/netdevice.h>
+#include <net/net_namespace.h>
 #include "vnet.h"
 #include "vnet_trace.h"
 
 #define VNET_RX_RATE_MAX	10000000u
 #define VNET_RX_BURST_MAX	1024u
+
+/*
+ * The bounds of a device whose network namespace belongs to a user namespace
+ * other than the initial one: one any local user can make with `unshare -Urn`.
+ * The frames the generator makes cost softirq time that nobody is charged
+ * for, unlike the frames a process sends, which cost it its own CPU time.
+ * So there the generator is a trickle: enough to watch NAPI and ARP at work,
+ * not enough to load the machine (docs/architecture.md, who may create vnet
+ * devices).
+ */
+#define VNET_RX_RATE_USERNS	1000u
+#define VNET_RX_BURST_USERNS	64u
 
 /* ---- parsers, shared by the module parameters and the device attributes -- */
 
@@ -203,6 +217,31 @@ static void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip)
 
 /* ---- the generator ------------------------------------------------------- */
 
+/* The device lives in a netns that a user namespace other than the initial one owns. */
+static bool vnet_gen_bounded(struct vnet_priv *priv)
+{
+	return dev_net(priv->dev)->user_ns != &init_user_ns;
+}
+
+/*
+ * The rate and burst the generator runs at: the knobs, within the bounds of
+ * the device's namespace.  Also what the knobs show, so that a device that
+ * moved into such a namespace with a higher setting shows what it does.
+ */
+static u32 vnet_gen_rate(struct vnet_priv *priv)
+{
+	u32 rate = READ_ONCE(priv->gen.rate);
+
+	return vnet_gen_bounded(priv) ? min(rate, VNET_RX_RATE_USERNS) : rate;
+}
+
+static u32 vnet_gen_burst(struct vnet_priv *priv)
+{
+	u32 burst = READ_ONCE(priv->gen.burst);
+
+	return vnet_gen_bounded(priv) ? min(burst, VNET_RX_BURST_USERNS) : burst;
+}
+
 /*
  * Write one ARP request (who-has target_ip tell peer_ip) into FRAME, padded
  * with zeros to the Ethernet minimum, and return its length.
@@ -303,8 +342,8 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 {
 	struct vnet_priv *priv = container_of(t, struct vnet_priv, rx_timer);
-	u32 rate = READ_ONCE(priv->gen.rate);
-	u32 burst = READ_ONCE(priv->gen.burst);
+	u32 rate = vnet_gen_rate(priv);
+	u32 burst = vnet_gen_burst(priv);
 	u64 period;
 
 	if (!rate) {
@@ -375,9 +414,14 @@ void vnet_sim_init(struct vnet_priv *priv)
 
 /* ---- /sys/class/net/DEV/vnet/ ------------------------------------------ */
 
+static struct vnet_priv *vnet_gen_priv(struct device *d)
+{
+	return netdev_priv(to_net_dev(d));
+}
+
 static struct vnet_gen_cfg *vnet_gen_of(struct device *d)
 {
-	return &((struct vnet_priv *)netdev_priv(to_net_dev(d)))->gen;
+	return &vnet_gen_priv(d)->gen;
 }
 
 /* As net-sysfs does for the device's own attributes: admin of its netns. */
@@ -386,12 +430,16 @@ static bool vnet_gen_may_write(struct device *d)
 	return ns_capable(dev_net(to_net_dev(d))->user_ns, CAP_NET_ADMIN);
 }
 
-/* rx_rate and rx_burst: one word each, read by the generator with READ_ONCE(). */
-#define VNET_UINT_KNOB(name, field, parse)					\
+/*
+ * rx_rate and rx_burst: one word each, read by the generator with READ_ONCE().
+ * A value beyond the bound of the device's namespace is -EPERM: valid, but
+ * not for a device that an unprivileged user can make (vnet_gen_bounded()).
+ */
+#define VNET_UINT_KNOB(name, field, parse, bound)				\
 static ssize_t name##_show(struct device *d, struct device_attribute *attr,	\
 			   char *buf)						\
 {										\
-	return sysfs_emit(buf, "%u\n", READ_ONCE(vnet_gen_of(d)->field));	\
+	return sysfs_emit(buf, "%u\n", vnet_gen_##field(vnet_gen_priv(d)));	\
 }										\
 static ssize_t name##_store(struct device *d, struct device_attribute *attr,	\
 			    const char *buf, size_t len)			\
@@ -404,13 +452,15 @@ static ssize_t name##_store(struct device *d, struct device_attribute *attr,	\
 	err = parse(buf, &v);							\
 	if (err)								\
 		return err;							\
+	if (v > bound && vnet_gen_bounded(vnet_gen_priv(d)))			\
+		return -EPERM;							\
 	WRITE_ONCE(vnet_gen_of(d)->field, v);					\
 	return len;								\
 }										\
 static DEVICE_ATTR_RW(name)
 
-VNET_UINT_KNOB(rx_rate, rate, vnet_parse_rate);
-VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst);
+VNET_UINT_KNOB(rx_rate, rate, vnet_parse_rate, VNET_RX_RATE_USERNS);
+VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst, VNET_RX_BURST_USERNS);
 
 static ssize_t peer_mac_show(struct device *d, struct device_attribute *attr, char *buf)
 {

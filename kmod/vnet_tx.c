@@ -28,7 +28,9 @@
 
 #include <linux/etherdevice.h>
 #include <linux/if_arp.h>
+#include <linux/skbuff.h>
 #include <linux/slab.h>
+#include <net/dropreason.h>
 #include <net/xdp.h>
 #include "vnet.h"
 #include "vnet_trace.h"
@@ -83,6 +85,15 @@ static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
 	}
 }
 
+/*
+ * The backend runs the device.  Stable while a transmit runs: the hardware is
+ * switched only with the queue stopped under its lock (vnet_hw_switch()).
+ */
+static bool vnet_tx_to_backend(const struct vnet_priv *priv)
+{
+	return READ_ONCE(priv->hw) == &vnet_backend_hw;
+}
+
 /* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */
 noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
@@ -93,7 +104,15 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	u64 delay;
 	bool kick;
 
-	if (unlikely(skb->len < ETH_HLEN)) {
+	/*
+	 * A runt is no Ethernet frame.  And the backend's reader may keep a
+	 * frame for as long as it likes, so a frame for it must not pin user
+	 * pages (zerocopy sends): those are copied, and a frame whose copy
+	 * fails is dropped.
+	 */
+	if (unlikely(skb->len < ETH_HLEN ||
+		     (vnet_tx_to_backend(priv) &&
+		      skb_orphan_frags_rx(skb, GFP_ATOMIC)))) {
 		u64_stats_update_begin(&priv->tx_stats.syncp);
 		u64_stats_inc(&priv->tx_stats.dropped);
 		u64_stats_update_end(&priv->tx_stats.syncp);
@@ -117,12 +136,26 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	d = &r->desc[r->head & (r->size - 1)];
 	d->skb = skb;
 	d->xdpf = NULL;
+	d->dropped = 0;
 	d->posted_ns = ktime_get_ns();
 	d->due_ns = vnet_tx_due(priv, d->posted_ns);
 	delay = d->due_ns - d->posted_ns;	/* d is not ours after the publish */
 	/* BQL; false while the stack has more frames for us right now. */
 	kick = __netdev_tx_sent_queue(txq, skb->len, netdev_xmit_more());
 	skb_tx_timestamp(skb);
+	/*
+	 * A frame that waits for the backend's reader must not hold its
+	 * socket, nor through it the socket's network namespace, nor a
+	 * conntrack entry: a reader that stops would keep them all, and a
+	 * netns could never be destroyed.  tun does the same.  The ring and
+	 * BQL still push back on the stack; the socket's send buffer no
+	 * longer does.  The simulated NIC sends every frame within tx-usecs,
+	 * so its frames keep their socket, as on a real NIC.
+	 */
+	if (vnet_tx_to_backend(priv)) {
+		skb_orphan(skb);
+		nf_reset_ct(skb);
+	}
 
 	u64_stats_update_begin(&priv->tx_stats.syncp);
 	/* At xmit, data is the Ethernet header (also for AF_PACKET frames). */
@@ -183,7 +216,7 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 	struct vnet_tx_ring *r = &priv->tx;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 	u64 now = ktime_get_ns(), due = vnet_tx_due(priv, now);
-	int i, room;
+	int i, j, room;
 
 	__netif_tx_lock(txq, smp_processor_id());
 	if (unlikely(!priv->tx_enabled)) {
@@ -196,7 +229,11 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		return -ENXIO;
 	}
 	room = vnet_tx_room(r);
-	u64_stats_update_begin(&priv->tx_stats.syncp);
+	/*
+	 * Fill the descriptors and copy the frames to the taps first, outside
+	 * the stats writer section: that copy allocates, and a reader of the
+	 * counters would spin (on 32-bit) for as long as a writer is inside.
+	 */
 	for (i = 0; i < n && i < room; i++) {
 		struct vnet_tx_desc *d = &r->desc[(r->head + i) & (r->size - 1)];
 
@@ -206,9 +243,15 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		d->xdpf = frames[i];
 		d->posted_ns = now;
 		d->due_ns = due;
-		d->proto = vnet_count_proto(&priv->tx_stats.proto, frames[i]->data);
+		d->dropped = 0;
+		d->proto = vnet_proto_of(frames[i]->data);
 		vnet_tx_xdp_to_taps(dev, frames[i]);
 	}
+	u64_stats_update_begin(&priv->tx_stats.syncp);
+	for (j = 0; j < i; j++)
+		vnet_count_class(&priv->tx_stats.proto,
+				 r->desc[(r->head + j) & (r->size - 1)].proto);
+	/* Publish the descriptors: from here the completion may free them. */
 	smp_store_release(&r->head, r->head + i);
 	if (redirected) {
 		u64_stats_add(&priv->tx_stats.xdp_xmit, i);
@@ -233,20 +276,28 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 
 /*
  * Free what one descriptor holds; return its length.  SKB_BYTES: BQL's share.
- * BUDGET: the NAPI budget of a completion (0 from netpoll), -1 for a purge.
+ * BUDGET: the NAPI budget of a completion (0 from netpoll), -1 for a purge
+ * (process context).  SENT: the hardware sent the frame, so it is consumed;
+ * else it is dropped, which drop monitor (and perf's skb:kfree_skb) reports,
+ * with the reason where the context allows one.
  */
 static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, int budget,
-				      unsigned int *skb_bytes)
+				      bool sent, unsigned int *skb_bytes)
 {
 	unsigned int len;
 
 	if (d->skb) {
 		len = d->skb->len;
 		*skb_bytes += len;
-		if (budget >= 0)
+		if (sent && budget >= 0)
 			napi_consume_skb(d->skb, budget);
+		else if (sent)
+			consume_skb(d->skb);
+		else if (budget)
+			/* Purged at a stop or reset; or let go by the backend. */
+			kfree_skb_reason(d->skb, SKB_DROP_REASON_DEV_READY);
 		else
-			dev_kfree_skb_any(d->skb);
+			dev_kfree_skb_any(d->skb);	/* netpoll: IRQs may be off */
 	} else {
 		len = d->xdpf->len;
 		xdp_return_frame(d->xdpf);
@@ -271,7 +322,8 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 	struct net_device *dev = priv->dev;
 	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
 	u64 now = ktime_get_ns();
-	unsigned int pkts = 0, bytes = 0, skb_pkts = 0, skb_bytes = 0;
+	unsigned int pkts = 0, sent = 0, bytes = 0, dropped = 0;
+	unsigned int skb_pkts = 0, skb_bytes = 0;
 	u32 head = smp_load_acquire(&r->head), tail = r->tail, t = tail;
 	u32 proto[VNET_PROTO_NUM] = {};
 	bool traced = trace_vnet_tx_complete_enabled();
@@ -294,7 +346,14 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 			proto[d->proto]++;
 		pkts++;
 		skb_pkts += !!d->skb;
-		bytes += vnet_tx_desc_free(d, budget, &skb_bytes);
+		if (unlikely(d->dropped)) {
+			/* if_link.h: tx_dropped, and not a packet sent. */
+			dropped++;
+			vnet_tx_desc_free(d, budget, false, &skb_bytes);
+		} else {
+			sent++;
+			bytes += vnet_tx_desc_free(d, budget, true, &skb_bytes);
+		}
 		t++;
 	}
 	if (pkts) {
@@ -334,8 +393,9 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 	if (!pkts && !woken)
 		return next;
 	u64_stats_update_begin(&priv->txc_stats.syncp);
-	u64_stats_add(&priv->txc_stats.packets, pkts);
+	u64_stats_add(&priv->txc_stats.packets, sent);
 	u64_stats_add(&priv->txc_stats.bytes, bytes);
+	u64_stats_add(&priv->txc_stats.hw_dropped, dropped);
 	u64_stats_add(&priv->txc_stats.completions, pkts);
 	if (pkts)
 		u64_stats_inc(&priv->txc_stats.completion_runs);
@@ -398,7 +458,11 @@ int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size)
 	if (vnet_should_fail(VNET_FAULT_TX_RING))
 		return -ENOMEM;
 	/* 4096 descriptors are 160 KiB: kv, not a high-order kmalloc. */
-	r->desc = kvcalloc(size, sizeof(*r->desc), GFP_KERNEL);
+	/*
+	 * Charged to the memory cgroup of whoever brings the device up or
+	 * resizes it: any user can make a vnet device in a user namespace.
+	 */
+	r->desc = kvcalloc(size, sizeof(*r->desc), GFP_KERNEL_ACCOUNT);
 	if (!r->desc)
 		return -ENOMEM;
 	r->size = size;
@@ -426,16 +490,20 @@ void vnet_tx_purge(struct vnet_priv *priv)
 {
 	struct vnet_tx_ring *r = &priv->tx;
 	unsigned int purged = 0, sent = 0, sent_bytes = 0, skb_bytes = 0;
+	unsigned int dropped = 0;
 	u64 now = ktime_get_ns();
 
 	while (r->tail != r->head) {
 		struct vnet_tx_desc *d = &r->desc[r->tail & (r->size - 1)];
 		bool done = !vnet_hw_tx_pending(priv->hw, priv, d, r->tail, now);
-		unsigned int len = vnet_tx_desc_free(d, -1, &skb_bytes);
+		bool was_sent = done && !d->dropped;
+		unsigned int len = vnet_tx_desc_free(d, -1, was_sent, &skb_bytes);
 
-		if (done) {
+		if (was_sent) {
 			sent++;
 			sent_bytes += len;
+		} else if (done) {
+			dropped++;	/* let go by the backend unsent */
 		} else {
 			purged++;
 		}
@@ -445,11 +513,12 @@ void vnet_tx_purge(struct vnet_priv *priv)
 	/* The next hardware starts at the empty ring's tail (a reader may look: ONCE). */
 	WRITE_ONCE(r->sent, r->tail);
 	netdev_tx_reset_queue(netdev_get_tx_queue(priv->dev, 0));
-	if (purged || sent) {
+	if (purged || sent || dropped) {
 		u64_stats_update_begin(&priv->txc_stats.syncp);
 		u64_stats_add(&priv->txc_stats.packets, sent);
 		u64_stats_add(&priv->txc_stats.bytes, sent_bytes);
-		u64_stats_add(&priv->txc_stats.completions, sent);
+		u64_stats_add(&priv->txc_stats.completions, sent + dropped);
+		u64_stats_add(&priv->txc_stats.hw_dropped, dropped);
 		u64_stats_add(&priv->txc_stats.purged, purged);
 		u64_stats_update_end(&priv->txc_stats.syncp);
 		pr_debug("%s: %u frames sent, %u dropped still in the TX ring\n",

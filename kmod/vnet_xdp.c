@@ -43,7 +43,7 @@ static int vnet_xdp_set(struct net_device *dev, struct bpf_prog *prog,
 
 	if (prog && dev->mtu > VNET_XDP_MAX_MTU) {
 		NL_SET_ERR_MSG_MOD(extack,
-				   "MTU too large for XDP: a frame must fit one page (MTU 3506 with 4 KiB pages)");
+				   "MTU too large for XDP: a frame must fit one page (MTU 3502 with 4 KiB pages)");
 		return -EINVAL;
 	}
 	old = rtnl_dereference(priv->xdp_prog);
