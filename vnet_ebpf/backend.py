@@ -110,7 +110,7 @@ def io_error(name: str, op: str, err: OSError, size: int = 0) -> UserError:
     if code == errno.EMSGSIZE:
         return UserError(f"cannot {op} {name}: its next frame is larger than {size} bytes")
     if code == errno.EINVAL and op == "write to":
-        return UserError(f"cannot {op} {name}: a {size}-byte frame is not between 14 bytes and its MTU + 14")
+        return UserError(f"cannot {op} {name}: a {size}-byte frame is not between 14 bytes and its MTU + 18")
     if code == errno.EBADFD:
         return UserError(f"cannot {op} {name}: the file is not bound to a device")
     return UserError(f"cannot {op} {name}: {err.strerror or err}")

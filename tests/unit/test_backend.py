@@ -74,7 +74,7 @@ def test_bind_errors(code: int, message: str) -> None:
 @pytest.mark.parametrize(("code", "op", "message"), [
     (errno.ENXIO, "read from", "ns1/vnet0 was deleted"),
     (errno.ENETDOWN, "write to", "cannot write to ns1/vnet0: it is down (ip link set vnet0 up)"),
-    (errno.EINVAL, "write to", "cannot write to ns1/vnet0: a 9-byte frame is not between 14 bytes and its MTU + 14"),
+    (errno.EINVAL, "write to", "cannot write to ns1/vnet0: a 9-byte frame is not between 14 bytes and its MTU + 18"),
     (errno.EMSGSIZE, "read from", "cannot read from ns1/vnet0: its next frame is larger than 9 bytes"),
 ])
 def test_io_errors(code: int, op: str, message: str) -> None:

@@ -101,19 +101,24 @@ def bind_raw(fd: int, name: str) -> None:
     fcntl.ioctl(fd, VNET_BIND, pack_bind(name))
 
 
-@pytest.mark.smoke
-def test_tx_backpressure_stops_and_wakes_the_queue(bound: Backend) -> None:
-    """A reader that does not read: the ring fills, the queue stops, BQL holds bytes in
-    flight.  Reading again wakes it, and every frame arrives once, in order."""
-    # BQL would stop the queue long before the ring is full: its limit only rises to
-    # limit_min at a completion, so one frame goes through first.
+def prime_bql_for_a_full_ring(be: Backend) -> None:
+    """A TX ring of 64 that the stack can fill.  BQL would stop the queue long before the
+    ring is full: its limit only rises to limit_min at a completion, so one frame goes
+    through first."""
     Path("/sys/class/net/vnet0/queues/tx-0/byte_queue_limits/limit_min").write_text("1000000\n")
     lab.sh("ip", "link", "set", "vnet0", "down")
     lab.sh("ethtool", "-G", "vnet0", "tx", "64")
     lab.sh("ip", "link", "set", "vnet0", "up")
     send_seq("vnet0", range(1000, 1001))
-    assert read_seqs(bound, 1) == [1000]
+    assert read_seqs(be, 1) == [1000]
     lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the first frame completed")
+
+
+@pytest.mark.smoke
+def test_tx_backpressure_stops_and_wakes_the_queue(bound: Backend) -> None:
+    """A reader that does not read: the ring fills, the queue stops, BQL holds bytes in
+    flight.  Reading again wakes it, and every frame arrives once, in order."""
+    prime_bql_for_a_full_ring(bound)
     before = lab.ethtool_stats()
     n = 300
     send_seq("vnet0", range(n))
@@ -162,16 +167,18 @@ def test_rx_full_ring_blocks_or_eagain_and_loses_nothing(bound: Backend) -> None
 def test_rx_bad_lengths_are_length_errors_and_change_nothing_else(bound: Backend) -> None:
     before, ip_before = lab.ethtool_stats(), lab.ip_stats()
     mtu = int(Path("/sys/class/net/vnet0/mtu").read_text())
-    for size in (0, 1, 13, mtu + 15, 70000):
+    for size in (0, 1, 13, mtu + 19, 70000):
         with pytest.raises(OSError) as e:
             os.write(bound.fileno(), bytes(size))
         assert e.value.errno == errno.EINVAL, size
-    for size in (14, mtu + 14):  # the extremes that are frames
+    # The extremes that are frames: a bare header, and the MTU with a header and a VLAN
+    # tag (a VLAN device over vnet has its MTU: is_skb_forwardable()'s limit).
+    for size in (14, mtu + 18):
         frame = b"\xff" * 12 + ETHERTYPE.to_bytes(2, "big") + bytes(size - 14)
         assert os.write(bound.fileno(), frame) == size
     lab.wait_until(lambda: lab.ethtool_stats()["rx_packets"] - before["rx_packets"] == 2, what="2 received")
     d = lab.delta(lab.ethtool_stats(), before)
-    assert d["rx_length_errors"] == 5 and d["rx_bytes"] == 14 + mtu + 14
+    assert d["rx_length_errors"] == 5 and d["rx_bytes"] == 14 + mtu + 18
     changed = {k for k, v in d.items() if v}
     assert changed == {"rx_length_errors", "rx_packets", "rx_bytes", "rx_other", "napi_polls", "backend_rx_written"}
     ip = lab.ip_stats()
@@ -189,7 +196,7 @@ def test_fuzz_100k_random_writes(bound: Backend) -> None:
     os.set_blocking(bound.fileno(), True)
     accepted = rejected = 0
     for _ in range(100_000):
-        size = rng.randint(0, mtu + 14) if rng.random() < 0.1 else rng.randint(0, 70000)
+        size = rng.randint(0, mtu + 18) if rng.random() < 0.1 else rng.randint(0, 70000)
         start = rng.randint(0, len(pool) - size)
         try:
             os.write(bound.fileno(), pool[start:start + size])
@@ -357,3 +364,205 @@ def test_security(vnet: Path) -> None:
                         "vnet-wire", "vnet0", "vnet1"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and p.stderr.startswith("vnet-wire: ") and len(p.stderr.strip().splitlines()) == 1
     assert hw() == "simulated"
+
+
+# ---- the kernel review's findings, each shown by a test that failed before its fix -------
+
+def qstats(dev: str = "vnet0") -> dict[str, dict[str, int]]:
+    """Netlink qstats per queue type, as the kernel's ynl reports them (6.9+)."""
+    ifindex = int(Path(f"/sys/class/net/{dev}/ifindex").read_text())
+    rows = lab.ynl("netdev", "qstats-get", {"ifindex": ifindex, "scope": "queue"}, dump=True)
+    return {r["queue-type"]: r for r in rows}
+
+
+@pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed")
+def test_a_writer_waiting_through_a_failed_open_wakes(vnet: Path) -> None:
+    """A blocking write() that arrives while ndo_open runs waits for the rings; when the
+    open fails it must return -ENETDOWN, not sleep for ever.  The core keeps the device
+    marked running until a failed ndo_open has returned, so a wait condition built on
+    netif_running() slept through the failure.  The rxq fault fails the open after the
+    RX ring's 4096 pages were allocated: a window the looping writer lands in."""
+    lab.sh("ethtool", "-G", "vnet0", "rx", "4096")
+    be = Backend.open(nonblock=False)
+    be.bind("vnet0")
+    stop = threading.Event()
+    errors: list[int] = []
+    frame = seq_frame("vnet0", 0)
+
+    def writer() -> None:
+        while not stop.is_set():
+            try:
+                os.write(be.fileno(), frame)
+            except OSError as e:
+                errors.append(e.errno or 0)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    try:
+        for _ in range(20):
+            lab.inject("rxq", 1)
+            p = subprocess.run(["ip", "link", "set", "vnet0", "up"], capture_output=True, text=True)
+            assert p.returncode != 0, "the open did not fail"
+        stop.set()
+        t.join(10)
+        assert not t.is_alive(), "a write() slept through a failed open"
+        assert errors and set(errors) == {errno.ENETDOWN}
+    finally:
+        stop.set()
+        quiet_up()  # a writer still asleep goes through now
+        t.join(10)
+        be.close()
+
+
+@pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed")
+def test_netns_deletion_completes_while_the_reader_stalls(vnet: Path) -> None:
+    """Frames that wait for a reader that never reads must not hold their socket: it holds
+    its netns, and `ip netns del` would never tear the namespace (and the device in it)
+    down.  The frames in the ring are orphaned; those the qdisc holds behind the stopped
+    queue are dropped when the link goes down for the stalled reader (5 s).  The witness:
+    the device is deleted, which the bound file sees as POLLHUP."""
+    lab.sh("ip", "netns", "add", "vnstall")
+    ns = ["ip", "netns", "exec", "vnstall"]
+    lab.sh("ip", "link", "add", "vnet5", "netns", "vnstall", "type", "vnet")
+    lab.sh(*ns, "sh", "-ec", "echo 1 >/proc/sys/net/ipv6/conf/vnet5/disable_ipv6; ip link set vnet5 up;"
+           " ip addr add 10.9.0.1/24 dev vnet5;"
+           " ip neigh add 10.9.0.2 lladdr 02:00:00:00:00:09 dev vnet5 nud permanent")
+    from vnet_ebpf.backend import open_in_netns
+
+    be = open_in_netns("vnstall", "vnet5", nonblock=True)
+    try:
+        # A process in the namespace sends, and exits; nobody reads its frames.
+        lab.sh(*ns, "python3", "-c", "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+               " [s.sendto(bytes(100), ('10.9.0.2', 9)) for _ in range(50)]")
+        stats = lab.sh(*ns, "ethtool", "-S", "vnet5")
+        assert "backend_tx_read: 0" in stats
+        lab.sh("ip", "netns", "del", "vnstall")
+        end = time.monotonic() + 30
+        while not be.poll(select.POLLIN, 0.5) & select.POLLHUP:
+            assert time.monotonic() < end, "the namespace was not torn down: its device is still there"
+    finally:
+        be.close()
+        subprocess.run(["ip", "netns", "del", "vnstall"], capture_output=True, check=False)
+
+
+@pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed", r"too large for /dev/vnet")
+def test_a_frame_too_big_for_a_read_is_a_drop_not_a_send(bound: Backend) -> None:
+    """A frame larger than any read (a tc redirect from a dummy device of MTU 100000 does
+    not check ours) is dropped: tx_dropped, and not tx_packets, tx_bytes or qstats."""
+    lab.sh("modprobe", "dummy")
+    lab.sh("ip", "link", "add", "dm0", "type", "dummy")
+    try:
+        lab.sh("ip", "link", "set", "dm0", "mtu", "100000", "up")
+        lab.sh("tc", "qdisc", "add", "dev", "dm0", "clsact")
+        lab.sh("tc", "filter", "add", "dev", "dm0", "egress", "matchall", "action", "mirred", "egress",
+               "redirect", "dev", "vnet0")
+        before, ip_before = lab.ethtool_stats(), lab.ip_stats()
+        q_before = qstats() if lab.kernel_at_least(6, 9) else None
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind(("dm0", 0))
+            s.send(b"\xff" * 12 + ETHERTYPE.to_bytes(2, "big") + bytes(100000 - 14))
+        lab.wait_until(lambda: lab.ethtool_stats()["tx_other"] > before["tx_other"], what="the frame posted")
+        buf = bytearray(65536)
+        end = time.monotonic() + 10
+        while lab.ethtool_stats()["backend_tx_too_big"] == before["backend_tx_too_big"]:
+            assert bound.read(buf) <= 0 and time.monotonic() < end
+        lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the frame freed")
+        d = lab.delta(lab.ethtool_stats(), before)
+        assert (d["backend_tx_too_big"], d["tx_dropped"], d["tx_packets"], d["tx_bytes"]) == (1, 1, 0, 0)
+        assert d["tx_completions"] == 1 and d["backend_tx_read"] == 0
+        ip = lab.ip_stats()
+        assert ip["tx"]["dropped"] - ip_before["tx"]["dropped"] == 1
+        assert ip["tx"]["packets"] == ip_before["tx"]["packets"]
+        if q_before is not None:
+            assert qstats()["tx"]["tx-packets"] == q_before["tx"]["tx-packets"]
+        # The next frame goes through as ever.
+        assert read_seqs_after_send(bound, "vnet0") == [7]
+    finally:
+        lab.sh("ip", "link", "del", "dm0")
+
+
+@pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed")
+def test_tx_stop_and_wake_stay_paired_through_a_reset(bound: Backend) -> None:
+    """A queue stopped for a full ring, then reset (ethtool -G), then closed: every tx-stop
+    has its tx-wake at each rest (netdev.yaml), in ethtool -S and in qstats."""
+    prime_bql_for_a_full_ring(bound)
+    send_seq("vnet0", range(200))  # nobody reads: the ring fills, the queue stops
+    lab.wait_until(lambda: lab.ethtool_stats()["tx_queue_stopped"] >= 1, what="a stop")
+    s = lab.ethtool_stats()
+    assert s["tx_queue_stopped"] == s["tx_queue_woken"] + 1
+    lab.sh("ethtool", "-G", "vnet0", "tx", "128")  # a reset of the rings: what waited is purged
+    time.sleep(0.5)  # the qdisc's backlog fills the new ring, which stops again
+    lab.sh("ip", "link", "set", "vnet0", "down")
+    s = lab.ethtool_stats()
+    assert s["tx_queue_stopped"] == s["tx_queue_woken"] >= 1, s
+    assert s["tx_purged"] >= 64
+    quiet_up()  # qstats report only the queues of a device that is up
+    if lab.kernel_at_least(6, 10):
+        tx = qstats()["tx"]
+        assert tx["tx-stop"] == tx["tx-wake"] == s["tx_queue_stopped"]
+
+
+def test_qstats_rx_packets_leave_out_what_the_stack_never_saw(vnet: Path) -> None:
+    """netdev.yaml: rx-packets are frames passed to the stack (XDP included); frames the
+    driver drops for want of a buffer are if_link.h's rx_packets but not qstats'."""
+    if not lab.kernel_at_least(6, 9):
+        pytest.skip("netlink qstats are 6.9+")
+    quiet_up()
+    lab.set_knob("rx_rate", 2000)
+    lab.set_knob("rx_burst", 8)
+    lab.wait_until(lambda: lab.ethtool_stats()["rx_packets"] > 50, what="frames")
+    lab.inject("rx_refill", 5)
+    lab.wait_until(lambda: lab.injected()["rx_refill"][0] == 0, what="the faults used")
+    lab.set_knob("rx_rate", 0)
+    time.sleep(0.5)  # the last poll
+    s, q = lab.ethtool_stats(), qstats()["rx"]
+    assert s["rx_alloc_failed"] == 5 and s["rx_dropped"] == 5
+    assert q["rx-packets"] == s["rx_packets"] - 5
+    assert q["rx-bytes"] == s["rx_bytes"] - 5 * 60
+    assert q["rx-alloc-fail"] == 5
+
+
+def test_nowait_io_and_zero_length_reads(bound: Backend) -> None:
+    """RWF_NOWAIT (what io_uring asks for first) gets EAGAIN instead of a wait, on a
+    blocking file; read() of 0 bytes returns 0 and takes no frame."""
+    os.set_blocking(bound.fileno(), True)
+    buf = bytearray(2048)
+    with pytest.raises(OSError) as e:  # nothing to read: would block
+        os.preadv(bound.fileno(), [buf], -1, os.RWF_NOWAIT)
+    assert e.value.errno == errno.EAGAIN
+    send_seq("vnet0", range(3, 4))
+    lab.wait_until(lambda: bound.next_len() > 0, what="a frame waiting")
+    assert os.read(bound.fileno(), 0) == b""
+    assert bound.next_len() == 60  # still there
+    assert os.preadv(bound.fileno(), [buf], -1, os.RWF_NOWAIT) == 60
+    assert struct.unpack_from("!I", buf, 14)[0] == 3
+    # A full RX ring: a NOWAIT write gets EAGAIN rather than waiting for NAPI.
+    lab.sh("ip", "link", "set", "vnet0", "down")
+    lab.sh("ethtool", "-G", "vnet0", "rx", "16")
+    lab.sh("ip", "link", "set", "vnet0", "up")
+    lab.sh("ethtool", "-C", "vnet0", "rx-usecs", "1000000")  # the RX interrupt comes late
+    frame = seq_frame("vnet0", 0)
+    for _ in range(16):
+        os.write(bound.fileno(), frame)
+    with pytest.raises(OSError) as e:
+        os.pwritev(bound.fileno(), [frame], -1, os.RWF_NOWAIT)
+    assert e.value.errno == errno.EAGAIN
+    with Backend.open() as unbound, pytest.raises(OSError) as e:
+        os.read(unbound.fileno(), 0)
+    assert e.value.errno == errno.EBADFD
+
+
+@pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed")
+def test_a_stalled_reader_takes_the_link_down_until_it_reads(bound: Backend) -> None:
+    """Frames wait 5 s and the reader takes none: carrier off (ip link's carrier, once),
+    the qdisc's backlog dropped by the core; the next read brings the link back."""
+    carrier = Path("/sys/class/net/vnet0/carrier")
+    before = lab.ethtool_stats()
+    send_seq("vnet0", range(100))  # BQL stops the queue: most wait in the qdisc
+    lab.wait_until(lambda: carrier.read_text().strip() == "0", timeout=30, what="the carrier off")
+    assert lab.ethtool_stats()["backend_tx_stalls"] - before["backend_tx_stalls"] == 1
+    lab.wait_until(lambda: lab.qdisc_backlog("vnet0") == 0, what="the qdisc emptied")
+    seqs = read_seqs(bound, 1)
+    assert seqs and seqs[0] == 0  # the ring's frames waited, in order
+    assert carrier.read_text().strip() == "1"
+    assert read_seqs_after_send(bound, "vnet0")[-1:] == [7]

@@ -28,7 +28,7 @@ PASS_PROGS = """
 int pass_a(struct xdp_md *ctx) { return XDP_PASS; }
 int pass_b(struct xdp_md *ctx) { return XDP_PASS; }
 """
-XDP_MAX_MTU = 3506  # 4 KiB page - XDP headroom (256) - skb_shared_info (320) - Ethernet header
+XDP_MAX_MTU = 3502  # 4 KiB page - XDP headroom (256) - skb_shared_info (320) - Ethernet header - VLAN tag
 ATTACH_AND_EXIT = """
 import sys
 from bcc import BPF

@@ -37,7 +37,7 @@ BATCH = 256
 #: Frames a direction's delay/rate queue holds before the wire stops reading that side.
 QUEUE_LIMIT = 1000
 #: Write errors that drop the one frame and go on: the far device is down (ENETDOWN) or
-#: refuses the frame's length (EINVAL: longer than its MTU + 14).  The far device's own
+#: refuses the frame's length (EINVAL: longer than its MTU + 18).  The far device's own
 #: counters say which; the wire counts them as dropped_write.
 DROPPED_WRITE_ERRNOS = frozenset({errno.ENETDOWN, errno.EINVAL})
 
