@@ -1,6 +1,6 @@
 """`make soak`: the driver under long, hostile use, in the lab guest (as root).
 
-Seven parts, each from a freshly loaded module and each checked afterwards: no kernel
+Eight parts, each from a freshly loaded module and each checked afterwards: no kernel
 splat (tests/vm/lab.py's gate), the skb and unreclaimable slab back to their baseline,
 and the driver's objects (/sys/kernel/debug/vnet/objects: rings, pools, pages) at zero
 once its devices are down.  SOAK_SCALE scales every part's cycle count (CI: 0.05).
@@ -373,6 +373,49 @@ def faults(part: Part) -> None:
     part.figures.update(faults_injected=injected)
 
 
+USERNS_CYCLE = """
+set -e
+if ip link add v1 numtxqueues $1 numrxqueues $2 type vnet 2>/tmp/soak-userns-err; then
+    echo 1 >/proc/sys/net/ipv6/conf/v1/disable_ipv6
+    ip link set v1 up
+    ip addr add 10.7.0.1/24 dev v1
+    ip neigh add 10.7.0.2 lladdr 02:00:00:00:00:09 dev v1 nud permanent
+    for cpu in 0 1; do
+        taskset -c $cpu python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);
+[s.sendto(bytes(100), ('10.7.0.2', 9)) for _ in range(300)]" &
+    done
+    wait
+    ip link del v1
+    echo made
+else
+    echo "refused $(cat /tmp/soak-userns-err)"
+fi
+"""
+
+
+def userns_devices(part: Part) -> None:
+    """Devices an unprivileged user makes in `unshare -Urn` (the issue-20 crash: any queue
+    count was taken), with random queue counts: a count other than 1 is refused with the
+    driver's reason, the others carry UDP from both CPUs until deleted."""
+    part.cycles = cycles(200)
+    rng = random.Random(20)
+    fresh_module()
+    made = refused = 0
+    for _ in range(part.cycles):
+        tx, rx = rng.choice((1, 1, 2, 4, 16)), rng.choice((1, 1, 2, 4, 16))
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "unshare", "-Urn", "sh", "-c", USERNS_CYCLE, "sh", str(tx), str(rx)],
+                           capture_output=True, text=True, timeout=120)
+        out = p.stdout.strip()
+        if tx == rx == 1:
+            assert p.returncode == 0 and out == "made", (tx, rx, out, p.stderr)
+            made += 1
+        else:
+            assert out.startswith("refused Error: vnet has one"), (tx, rx, out, p.stderr)
+            refused += 1
+    part.figures.update(made=made, refused=refused)
+
+
 PARTS: dict[str, tuple[str, Callable[[Part], None]]] = {
     "load_unload": ("200 load/unload cycles under traffic, a tracer attached", load_unload),
     "up_down": ("1000 up/down cycles under RX and TX traffic", up_down),
@@ -381,6 +424,8 @@ PARTS: dict[str, tuple[str, Callable[[Part], None]]] = {
     "xdp": ("100 XDP attach/replace/detach cycles under load", xdp_cycles),
     "tracer": ("200 tracer detach/attach cycles per probe kind under pktgen on both CPUs", tracer_cycles),
     "faults": ("every fault point in open, resize and MTU change (10 rounds)", faults),
+    "userns": ("200 devices made by an unprivileged user, random queue counts, traffic from both CPUs",
+               userns_devices),
 }
 
 
