@@ -14,10 +14,13 @@ to the phase read, whatever the load of the machine:
   the commands can change, and its length is measured in docs/benchmarks.md.
 - ``ours``: SIGTERM is caught too, which only vnet_ebpf.entry's handler and the tools'
   own do: the outcome is the command's, and the tests assert it exactly.
-- ``finalizing``: no handler any more, but there was one: the command's code has ended
+- ``finalizing``: no handler any more, but ours was there: the command's code has ended
   and the interpreter, shutting down, has put the default actions back (death by the
   signal, after the command's output).  Told from ``exec`` by watching the process
-  while waiting for the instant.
+  while waiting for the instant.  Only our handler counts (SIGTERM caught): the lab
+  guest's commands are `/bin/sh` wrappers that `exec python3`, and dash catches SIGINT
+  while it runs a script, so "a SIGINT handler, then none" is also just the exec of the
+  interpreter.  A handler of SIGINT alone, the shell's or Python's, is ``interpreter``.
 - ``exited``: the command had already ended.
 """
 
@@ -89,23 +92,23 @@ def _phase(fields: dict[str, str]) -> str:
     return "ours" if caught & SIGTERM_BIT else "interpreter"
 
 
-def _caught_sigint(pid: int) -> bool:
+def _has_ours(pid: int) -> bool:
     fields = _status_fields(pid)
-    return fields is not None and bool(int(fields["SigCgt"], 16) & SIGINT_BIT)
+    return fields is not None and _phase(fields) == "ours"
 
 
 def sleep_watching(proc: subprocess.Popen[str], until: float) -> bool:
-    """Sleep until UNTIL (time.monotonic()); whether PROC had a SIGINT handler meanwhile."""
+    """Sleep until UNTIL (time.monotonic()); whether PROC had our handler meanwhile."""
     seen = False
     while (left := until - time.monotonic()) > 0:
-        seen = seen or _caught_sigint(proc.pid)
+        seen = seen or _has_ours(proc.pid)
         time.sleep(min(left, 0.002))
     return seen
 
 
 def interrupt(proc: subprocess.Popen[str], t0: float, timeout: float = 120, had_handler: bool = True) -> Outcome:
     """SIGINT to PROC now (T0: its spawn, from time.monotonic(); HAD_HANDLER: whether it
-    was seen with a SIGINT handler before); its outcome."""
+    was seen with our handler before); its outcome."""
     moved_from = None
     while True:
         fields = _freeze(proc.pid)

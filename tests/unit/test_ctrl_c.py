@@ -183,3 +183,15 @@ def test_vnet_lab_run_while_the_vm_runs_stops_it(fakes: Path, tmp_path: Path) ->
     check_one_line(outcome, "vnet-lab: interrupted; VM stopped")
     # The VM was stopped (and reaped): its process is gone.
     assert not Path(f"/proc/{int(started.read_text())}").exists()
+
+
+def test_a_shell_wrapper_before_the_exec_is_not_taken_for_our_handler(tmp_path: Path) -> None:
+    """The harness itself, as the lab guest's commands start: a /bin/sh script that
+    `exec`s the program.  dash catches SIGINT while it runs a script, so the process
+    has a SIGINT handler, then none once the exec happens.  That is the start of a
+    program (``exec``), not the end of ours (``finalizing``)."""
+    wrapper = tmp_path / "wrapper"
+    wrapper.write_text("#!/bin/sh\nsleep 0.3\nexec sleep 30\n")
+    wrapper.chmod(0o755)
+    outcome = ctrl_c.interrupt_at([str(wrapper)], 1.0)
+    assert (outcome.phase, outcome.status, outcome.stderr) == ("exec", -2, ""), outcome.describe()
