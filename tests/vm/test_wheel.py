@@ -87,7 +87,10 @@ def test_pipx_installed_top_fits_80x24_and_follows_a_resize_to_120x40(vnet: Path
 
     try:
         # Compiled and attached once the first screen shows; then the traffic.
-        lab.wait_until(lambda: any(r.startswith(" vnet-trace top") for r in pane()), 150, "the first screen")
+        try:
+            lab.wait_until(lambda: any(r.startswith(" vnet-trace top") for r in pane()), 420, "the first screen")
+        except AssertionError as err:
+            raise AssertionError(f"{err} ({dead()}):\n" + "\n".join(pane(join=True))) from None
         demo.traffic()
         try:
             lab.wait_until(lambda: any("who-has" in row for row in pane()), 60, "ARP requests on the screen")
