@@ -21,6 +21,9 @@ to the phase read, whatever the load of the machine:
   guest's commands are `/bin/sh` wrappers that `exec python3`, and dash catches SIGINT
   while it runs a script, so "a SIGINT handler, then none" is also just the exec of the
   interpreter.  A handler of SIGINT alone, the shell's or Python's, is ``interpreter``.
+- ``held``: SIGINT is blocked (whatever handles it): the lab guest's launcher blocks it
+  before the interpreter starts, and vnet_ebpf.entry unblocks it once its handler is
+  in, so the signal waits for ours and the outcome is ours.
 - ``exited``: the command had already ended.
 """
 
@@ -41,7 +44,7 @@ SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
 
 @dataclass
 class Outcome:
-    phase: str  # exec, interpreter, ours or exited
+    phase: str  # exec, interpreter, held, ours, finalizing or exited
     at: float  # seconds from the spawn to the SIGINT
     moved: float  # seconds the send was moved past the interpreter's phase
     status: int
@@ -86,6 +89,8 @@ def _freeze(pid: int) -> dict[str, str] | None:
 
 
 def _phase(fields: dict[str, str]) -> str:
+    if int(fields["SigBlk"], 16) & SIGINT_BIT:
+        return "held"
     caught = int(fields["SigCgt"], 16)
     if not caught & SIGINT_BIT:
         return "exec"
@@ -135,12 +140,12 @@ def interrupt(proc: subprocess.Popen[str], t0: float, timeout: float = 120, had_
 
 
 def interrupt_at(argv: list[str], delay: float, env: Mapping[str, str] | None = None,
-                 cwd: Path | None = None) -> Outcome:
+                 cwd: Path | None = None, timeout: float = 120) -> Outcome:
     """Start ARGV and send SIGINT DELAY seconds after the spawn."""
     t0 = time.monotonic()
     proc = spawn(argv, env, cwd)
     had_handler = sleep_watching(proc, t0 + delay)
-    return interrupt(proc, t0, had_handler=had_handler)
+    return interrupt(proc, t0, timeout, had_handler=had_handler)
 
 
 def interrupt_when(argv: list[str], ready: Path, delay: float, env: Mapping[str, str] | None = None,

@@ -60,9 +60,14 @@ def stop_at_once(prog: str) -> None:
     ignored, as Python leaves it."""
     global _prog
     _prog = prog
-    for signum in _WORDS:
-        if _signal.getsignal(signum) != _signal.SIG_IGN:
-            _signal.signal(signum, _stop_now)
+    handled = [signum for signum in _WORDS if _signal.getsignal(signum) != _signal.SIG_IGN]
+    for signum in handled:
+        _signal.signal(signum, _stop_now)
+    # A launcher may have blocked them until now (the lab guest's do, with
+    # `env --block-signal`): a Ctrl-C while the interpreter was starting then waits,
+    # pending, for this handler, instead of killing the process with nothing said.
+    # Unblocked, it is handled here and now.
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, handled)
 
 
 class Interruptible:

@@ -98,10 +98,12 @@ export PYTHONPATH="$SRC" PYTHONPYCACHEPREFIX=/tmp/pycache TERM="${TERM:-linux}"
 export VNET_LAB_IN_GUEST=1 VNET_LAB_GUEST="${GUEST:-unknown}" VNET_LAB_CLOCK="${CLOCK:-wall}" VNET_LAB_ACCEL="${ACCEL:-tcg}"
 # The project's console scripts, run from the shared checkout, through the same entry
 # points as installed ones (vnet_ebpf/entry.py).  -S: the entry point's SIGINT handler is
-# in place before site's imports, which it then runs itself.
+# in place before site's imports, which it then runs itself.  env blocks SIGINT and
+# SIGTERM first, and the entry point unblocks them once its handler is in: a Ctrl-C
+# while the interpreter starts (slow under emulation) waits for it and gets its one line.
 for tool in trace wire; do
-	printf '#!/bin/sh\nexec python3 -S -c "import vnet_ebpf.entry; vnet_ebpf.entry.%s()" "$@"\n' "$tool" \
-		>"/usr/local/bin/vnet-$tool"
+	printf '#!/usr/bin/env -S --block-signal=INT,TERM python3 -S\nimport vnet_ebpf.entry\nvnet_ebpf.entry.%s()\n' \
+		"$tool" >"/usr/local/bin/vnet-$tool"
 	chmod +x "/usr/local/bin/vnet-$tool"
 done
 cd "$SRC" || finish 1
