@@ -243,6 +243,35 @@ static u32 vnet_gen_burst(struct vnet_priv *priv)
 }
 
 /*
+ * The bound is also for all such devices together: a user can make as many
+ * devices as they like, so a bound per device alone would bound nothing.
+ * Every bounded device on the machine draws its frames from one budget of
+ * VNET_RX_RATE_USERNS a second; a tick that finds it spent generates fewer
+ * frames, or none.  Only the generator's timer (softirq) takes the lock.
+ */
+static DEFINE_SPINLOCK(vnet_gen_shared_lock);
+static u64 vnet_gen_shared_since;	/* start of the current second */
+static u32 vnet_gen_shared_used;	/* frames granted in it */
+
+static unsigned int vnet_gen_grant(struct vnet_priv *priv, unsigned int burst)
+{
+	u64 now;
+
+	if (!vnet_gen_bounded(priv))
+		return burst;
+	now = ktime_get_ns();
+	spin_lock(&vnet_gen_shared_lock);
+	if (now - vnet_gen_shared_since >= NSEC_PER_SEC) {
+		vnet_gen_shared_since = now;
+		vnet_gen_shared_used = 0;
+	}
+	burst = min(burst, VNET_RX_RATE_USERNS - vnet_gen_shared_used);
+	vnet_gen_shared_used += burst;
+	spin_unlock(&vnet_gen_shared_lock);
+	return burst;
+}
+
+/*
  * Write one ARP request (who-has target_ip tell peer_ip) into FRAME, padded
  * with zeros to the Ethernet minimum, and return its length.
  *
@@ -351,7 +380,8 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 		return HRTIMER_RESTART;
 	}
 	/* The RX interrupt; also for a full ring, which only NAPI can drain. */
-	if (vnet_rx_generate(priv, burst) || vnet_rx_used(&priv->rx))
+	if (vnet_rx_generate(priv, vnet_gen_grant(priv, burst)) ||
+	    vnet_rx_used(&priv->rx))
 		napi_schedule(&priv->napi);
 
 	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
