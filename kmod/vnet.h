@@ -93,6 +93,18 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 	u64_stats_t xdp_redirect_errors;	/* xdp_do_redirect() failures */
 };
 
+/*
+ * One writer section of STATS around BODY, counter updates only.  On 32-bit
+ * machines u64_stats_sync is a seqcount whose readers spin while a writer is
+ * inside: so nothing that takes long (the stack, a program, an allocation)
+ * runs in one.  On 64-bit machines it compiles to nothing.
+ */
+#define vnet_stats_update(stats, body) do {				\
+	u64_stats_update_begin(&(stats)->syncp);			\
+	body;								\
+	u64_stats_update_end(&(stats)->syncp);				\
+} while (0)
+
 struct vnet_gen_stats {			/* writer: the RX generator timer */
 	struct u64_stats_sync syncp;
 	u64_stats_t arp_generated;

@@ -389,21 +389,25 @@ static void vnet_get_queue_stats_rx(struct net_device *dev, int idx,
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 	struct rtnl_link_stats64 s = {};
-	u64 alloc_failed, lost, lost_bytes;
+	u64 packets, bytes, alloc_failed, lost, lost_bytes;
 
 	vnet_get_stats64(dev, &s);
+	/*
+	 * netdev.yaml: received and passed to the stack, XDP being its first
+	 * layer.  So not the frames dropped before XDP or the stack saw them,
+	 * which if_link.h's rx_packets (ip -s link) does count.  Read in one
+	 * snapshot with what is taken from them: frames lost between two
+	 * reads would make the difference wrap.
+	 */
 	vnet_read_stats(&priv->rx_stats, {
+		packets = u64_stats_read(&priv->rx_stats.packets);
+		bytes = u64_stats_read(&priv->rx_stats.bytes);
 		alloc_failed = u64_stats_read(&priv->rx_stats.alloc_failed);
 		lost = u64_stats_read(&priv->rx_stats.lost);
 		lost_bytes = u64_stats_read(&priv->rx_stats.lost_bytes);
 	});
-	/*
-	 * netdev.yaml: received and passed to the stack, XDP being its first
-	 * layer.  So not the frames dropped before XDP or the stack saw them,
-	 * which if_link.h's rx_packets (ip -s link) does count.
-	 */
-	rx->packets = s.rx_packets - lost;
-	rx->bytes = s.rx_bytes - lost_bytes;
+	rx->packets = packets - lost;
+	rx->bytes = bytes - lost_bytes;
 	rx->alloc_fail = alloc_failed;
 	/* Frames the "NIC" had no buffer for (rx_missed_errors). */
 	vnet_qstats_rx_missed(rx, s.rx_missed_errors);

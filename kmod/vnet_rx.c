@@ -137,22 +137,20 @@ void vnet_rx_ring_free(struct vnet_rx_ring *r)
 
 /* ---- NAPI ---------------------------------------------------------------- */
 
-/*
- * Run XDP on one RX slot, then turn what goes up into an skb for the stack.
- * Inside the rx_stats writer section.
- */
+/* Run XDP on one RX slot, then turn what goes up into an skb for the stack. */
 static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 			struct vnet_xdp_poll *x)
 {
 	struct vnet_rx_stats *st = &priv->rx_stats;
 	u32 order = priv->rx.order;
 	u32 len = s->len, headroom = VNET_RX_HEADROOM, metasize = 0;
+	const u32 taken = len;	/* XDP may change len; the counters keep this */
 	struct page *fresh;
 	struct sk_buff *skb;
 
 	/* if_link.h: a frame with a bad length is an rx_length_error, not a packet. */
 	if (unlikely(len < ETH_HLEN || len > VNET_RX_MAX_FRAME(order))) {
-		u64_stats_inc(&st->length_errors);
+		vnet_stats_update(st, u64_stats_inc(&st->length_errors));
 		return;	/* the page stays in the slot */
 	}
 	/*
@@ -161,9 +159,11 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 	 * drops, even in the driver; netdev.yaml: XDP is the stack's first
 	 * layer).  Bytes as on TX: the whole frame, as it arrived.
 	 */
-	u64_stats_inc(&st->packets);
-	u64_stats_add(&st->bytes, len);
-	vnet_count_proto(&st->proto, page_address(s->page) + headroom);
+	vnet_stats_update(st, {
+		u64_stats_inc(&st->packets);
+		u64_stats_add(&st->bytes, taken);
+		vnet_count_proto(&st->proto, page_address(s->page) + headroom);
+	});
 	/* A program is only ever attached with the MTU at one page (order 0). */
 	if (x->prog &&
 	    vnet_xdp_run(priv, x, s, &headroom, &len, &metasize) != VNET_XDP_UP)
@@ -191,10 +191,13 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 
 lost:
 	/* The page stays in the slot; the stack never saw this frame. */
-	u64_stats_inc(&st->alloc_failed);
-	u64_stats_inc(&st->dropped);
-	u64_stats_inc(&st->lost);
-	u64_stats_add(&st->lost_bytes, len);
+	vnet_stats_update(st, {
+		u64_stats_inc(&st->alloc_failed);
+		u64_stats_inc(&st->dropped);
+		u64_stats_inc(&st->lost);
+		/* As counted in bytes: qstats rx-bytes is their difference. */
+		u64_stats_add(&st->lost_bytes, taken);
+	});
 }
 
 /* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */
@@ -219,7 +222,6 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	 */
 	rcu_read_lock();
 	x.prog = rcu_dereference(priv->xdp_prog);
-	u64_stats_update_begin(&priv->rx_stats.syncp);
 	while (work < budget && r->tail != head) {
 		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)], &x);
 		/* Hand the slot back to the hardware only once we are done with it. */
@@ -230,10 +232,11 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 		priv->hw->rx_room(priv);
 	if (x.prog)
 		vnet_xdp_poll_flush(priv, &x);
-	u64_stats_inc(&priv->rx_stats.napi_polls);
-	if (work == budget)
-		u64_stats_inc(&priv->rx_stats.napi_budget_exhausted);
-	u64_stats_update_end(&priv->rx_stats.syncp);
+	vnet_stats_update(&priv->rx_stats, {
+		u64_stats_inc(&priv->rx_stats.napi_polls);
+		if (work == budget)
+			u64_stats_inc(&priv->rx_stats.napi_budget_exhausted);
+	});
 	rcu_read_unlock();
 
 	/* A full budget means the core keeps polling us: NAPI state is not ours. */

@@ -124,8 +124,10 @@ static void vnet_xdp_tx_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x)
 	for (i = sent; i < x->n_tx; i++) {
 		trace_xdp_exception(priv->dev, x->prog, XDP_TX);
 		xdp_return_frame_rx_napi(x->tx[i]);
-		u64_stats_inc(&priv->rx_stats.xdp_tx_errors);
-		u64_stats_inc(&priv->rx_stats.dropped);
+		vnet_stats_update(&priv->rx_stats, {
+			u64_stats_inc(&priv->rx_stats.xdp_tx_errors);
+			u64_stats_inc(&priv->rx_stats.dropped);
+		});
 	}
 	x->n_tx = 0;
 }
@@ -136,14 +138,25 @@ static struct page *vnet_xdp_fresh_page(struct vnet_priv *priv)
 	struct page *page = vnet_rx_page_alloc(priv);
 
 	if (unlikely(!page))
-		u64_stats_inc(&priv->rx_stats.alloc_failed);
+		vnet_stats_update(&priv->rx_stats, u64_stats_inc(&priv->rx_stats.alloc_failed));
 	return page;
+}
+
+/* One verdict of the program: xdp_packets and VERDICT, and DROPPED with it. */
+static void vnet_xdp_count(struct vnet_rx_stats *st, u64_stats_t *verdict, bool dropped)
+{
+	vnet_stats_update(st, {
+		u64_stats_inc(&st->xdp_packets);
+		u64_stats_inc(verdict);
+		if (dropped)
+			u64_stats_inc(&st->dropped);
+	});
 }
 
 /*
  * Run the program on the frame in slot S.  Returns VNET_XDP_UP when the frame
  * goes on to the stack, with *HEADROOM, *LEN and *METASIZE describing where the
- * program left it.  Called inside the rx_stats writer section.
+ * program left it.  Each outcome is counted in a writer section of its own.
  */
 enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *x,
 				  struct vnet_rx_slot *s, u32 *headroom, u32 *len,
@@ -159,17 +172,16 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 	xdp_init_buff(&xdp, PAGE_SIZE, priv->rx.rxq);
 	xdp_prepare_buff(&xdp, hard_start, *headroom, *len, true);
 	act = bpf_prog_run_xdp(x->prog, &xdp);
-	u64_stats_inc(&st->xdp_packets);
 
 	switch (act) {
 	case XDP_PASS:
-		u64_stats_inc(&st->xdp_pass);
+		vnet_xdp_count(st, &st->xdp_pass, false);
 		*headroom = xdp.data - hard_start;
 		*len = xdp.data_end - xdp.data;
 		*metasize = xdp.data - xdp.data_meta;
 		return VNET_XDP_UP;
 	case XDP_TX:
-		u64_stats_inc(&st->xdp_tx);
+		vnet_xdp_count(st, &st->xdp_tx, false);
 		fresh = vnet_xdp_fresh_page(priv);
 		if (!fresh)
 			goto tx_error;
@@ -184,7 +196,7 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 			vnet_xdp_tx_flush(priv, x);
 		return VNET_XDP_CONSUMED;
 	case XDP_REDIRECT:
-		u64_stats_inc(&st->xdp_redirect);
+		vnet_xdp_count(st, &st->xdp_redirect, false);
 		fresh = vnet_xdp_fresh_page(priv);
 		if (!fresh)
 			goto redirect_error;
@@ -201,23 +213,25 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 		fallthrough;
 	case XDP_ABORTED:
 		trace_xdp_exception(priv->dev, x->prog, act);
-		u64_stats_inc(&st->xdp_aborted);
-		break;
+		vnet_xdp_count(st, &st->xdp_aborted, true);
+		return VNET_XDP_DROPPED;
 	case XDP_DROP:
-		u64_stats_inc(&st->xdp_drop);
-		break;
+		vnet_xdp_count(st, &st->xdp_drop, true);
+		return VNET_XDP_DROPPED;
 	}
-	u64_stats_inc(&st->dropped);
-	return VNET_XDP_DROPPED;
 
 tx_error:
 	trace_xdp_exception(priv->dev, x->prog, XDP_TX);
-	u64_stats_inc(&st->xdp_tx_errors);
-	u64_stats_inc(&st->dropped);
+	vnet_stats_update(st, {
+		u64_stats_inc(&st->xdp_tx_errors);
+		u64_stats_inc(&st->dropped);
+	});
 	return VNET_XDP_DROPPED;
 redirect_error:
-	u64_stats_inc(&st->xdp_redirect_errors);
-	u64_stats_inc(&st->dropped);
+	vnet_stats_update(st, {
+		u64_stats_inc(&st->xdp_redirect_errors);
+		u64_stats_inc(&st->dropped);
+	});
 	return VNET_XDP_DROPPED;
 }
 
