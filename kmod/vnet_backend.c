@@ -162,6 +162,14 @@ static enum hrtimer_restart vnet_be_stall_timer(struct hrtimer *t)
 		spin_unlock(&be->tx_lock);
 		return HRTIMER_NORESTART;	/* nothing waits: the next doorbell arms us */
 	}
+	/*
+	 * Already stalled: a doorbell may have re-armed us while we ran (the
+	 * timer is not "queued" then).  The stall is counted once.
+	 */
+	if (be->stalled) {
+		spin_unlock(&be->tx_lock);
+		return HRTIMER_NORESTART;
+	}
 	if (sent == READ_ONCE(be->stall_sent)) {
 		WRITE_ONCE(be->stalled, true);
 		atomic64_inc(&priv->be_stats.tx_stalls);
@@ -236,7 +244,13 @@ INDIRECT_CALLABLE_SCOPE void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_n
 	be = rcu_dereference(priv->be);
 	if (!be)
 		goto out;
-	/* Frames wait: watch for a reader that stops (doorbells are serialized by the lock). */
+	/*
+	 * Frames wait: watch for a reader that stops (doorbells are serialized
+	 * by the lock).  The barrier orders the head just published before the
+	 * look at the timer, which clears its queued state before it reads
+	 * head: it is seen queued, or it sees the new frame.
+	 */
+	smp_mb();
 	if (!hrtimer_is_queued(&be->stall_timer) && !READ_ONCE(be->stalled)) {
 		WRITE_ONCE(be->stall_sent, READ_ONCE(priv->tx.sent));
 		hrtimer_start(&be->stall_timer, ns_to_ktime(VNET_BE_STALL_NS),
@@ -337,6 +351,18 @@ static unsigned int vnet_be_next_len(struct vnet_backend *be)
  * or -EAGAIN (none waits), -EMSGSIZE (it does not fit ROOM bytes: it stays;
  * FIONREAD tells its length).
  */
+/*
+ * The reader took a frame, sent or too big to send: the link partner answers
+ * again, so a stalled link is back.  Under tx_lock: before any stop.
+ */
+static void vnet_be_partner_alive(struct vnet_backend *be, struct vnet_priv *priv)
+{
+	if (unlikely(READ_ONCE(be->stalled))) {
+		WRITE_ONCE(be->stalled, false);
+		netif_carrier_on(priv->dev);
+	}
+}
+
 static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 {
 	struct vnet_priv *priv = vnet_be_priv_locked(be);
@@ -364,6 +390,7 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 		/* Freed by the completion as a drop, not as a frame sent. */
 		d->dropped = 1;
 		smp_store_release(&r->sent, sent + 1);
+		vnet_be_partner_alive(be, priv);
 		vnet_tx_irq_arm(priv, 0);
 		return -EAGAIN;
 	}
@@ -376,11 +403,7 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 	/* The copy is done before the completion can free the frame. */
 	smp_store_release(&r->sent, sent + 1);
 	atomic64_inc(&priv->be_stats.tx_read);
-	/* The link partner answers again: the link is back (under tx_lock: before any stop). */
-	if (unlikely(READ_ONCE(be->stalled))) {
-		WRITE_ONCE(be->stalled, false);
-		netif_carrier_on(priv->dev);
-	}
+	vnet_be_partner_alive(be, priv);
 	/* Sent: the TX-done interrupt, tx-usecs from now (interrupt moderation). */
 	vnet_tx_irq_arm(priv, (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC);
 	return len;

@@ -277,13 +277,15 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 /*
  * Free what one descriptor holds; return its length.  SKB_BYTES: BQL's share.
  * BUDGET: the NAPI budget of a completion (0 from netpoll), -1 for a purge
- * (process context).  SENT: the hardware sent the frame, so it is consumed;
- * else it is dropped, which drop monitor (and perf's skb:kfree_skb) reports,
- * with the reason where the context allows one.
+ * (process context).  WHY: SKB_NOT_DROPPED_YET when the hardware sent the
+ * frame, so it is consumed; else the reason it is dropped, which drop monitor
+ * (and perf's skb:kfree_skb) reports, where the context allows one.
  */
 static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, int budget,
-				      bool sent, unsigned int *skb_bytes)
+				      enum skb_drop_reason why,
+				      unsigned int *skb_bytes)
 {
+	bool sent = why == SKB_NOT_DROPPED_YET;
 	unsigned int len;
 
 	if (d->skb) {
@@ -294,8 +296,7 @@ static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, int budget,
 		else if (sent)
 			consume_skb(d->skb);
 		else if (budget)
-			/* Purged at a stop or reset; or let go by the backend. */
-			kfree_skb_reason(d->skb, SKB_DROP_REASON_DEV_READY);
+			kfree_skb_reason(d->skb, why);
 		else
 			dev_kfree_skb_any(d->skb);	/* netpoll: IRQs may be off */
 	} else {
@@ -349,10 +350,10 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 		if (unlikely(d->dropped)) {
 			/* if_link.h: tx_dropped, and not a packet sent. */
 			dropped++;
-			vnet_tx_desc_free(d, budget, false, &skb_bytes);
+			vnet_tx_desc_free(d, budget, SKB_DROP_REASON_PKT_TOO_BIG, &skb_bytes);
 		} else {
 			sent++;
-			bytes += vnet_tx_desc_free(d, budget, true, &skb_bytes);
+			bytes += vnet_tx_desc_free(d, budget, SKB_NOT_DROPPED_YET, &skb_bytes);
 		}
 		t++;
 	}
@@ -497,7 +498,11 @@ void vnet_tx_purge(struct vnet_priv *priv)
 		struct vnet_tx_desc *d = &r->desc[r->tail & (r->size - 1)];
 		bool done = !vnet_hw_tx_pending(priv->hw, priv, d, r->tail, now);
 		bool was_sent = done && !d->dropped;
-		unsigned int len = vnet_tx_desc_free(d, -1, was_sent, &skb_bytes);
+		/* Sent; or let go by the backend, too big; or purged at a stop. */
+		enum skb_drop_reason why = was_sent ? SKB_NOT_DROPPED_YET :
+					   done ? SKB_DROP_REASON_PKT_TOO_BIG :
+					   SKB_DROP_REASON_DEV_READY;
+		unsigned int len = vnet_tx_desc_free(d, -1, why, &skb_bytes);
 
 		if (was_sent) {
 			sent++;

@@ -13,7 +13,8 @@
  *            -EAGAIN (O_NONBLOCK): no frame waits.
  *   write()  gives the device one received Ethernet frame (no FCS).
  *            -EINVAL: shorter than an Ethernet header or longer than the MTU
- *            plus header (counted in rx_length_errors).
+ *            plus the header and one VLAN tag, MTU + 18 (counted in
+ *            rx_length_errors).
  *            -EAGAIN (O_NONBLOCK): the RX ring is full; without it, it waits.
  *            -ENETDOWN: the device is down.
  *   poll()   POLLIN: a frame waits; POLLOUT: the RX ring has room;

@@ -4,6 +4,7 @@ netdev netlink qstats (ynl), errno values, the skb slab and the driver's object 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -14,7 +15,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -446,21 +447,35 @@ def test_netns_deletion_completes_while_the_reader_stalls(vnet: Path) -> None:
 
 
 @pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed", r"too large for /dev/vnet")
-def test_a_frame_too_big_for_a_read_is_a_drop_not_a_send(bound: Backend) -> None:
-    """A frame larger than any read (a tc redirect from a dummy device of MTU 100000 does
-    not check ours) is dropped: tx_dropped, and not tx_packets, tx_bytes or qstats."""
+@contextlib.contextmanager
+def too_big_sender() -> Iterator[Callable[[], None]]:
+    """A way to post vnet0 a frame larger than any read: a tc redirect from a dummy
+    device of MTU 100000, which does not check ours."""
     lab.sh("modprobe", "dummy")
     lab.sh("ip", "link", "add", "dm0", "type", "dummy")
+
+    def send() -> None:
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind(("dm0", 0))
+            s.send(b"\xff" * 12 + ETHERTYPE.to_bytes(2, "big") + bytes(100000 - 14))
+
     try:
         lab.sh("ip", "link", "set", "dm0", "mtu", "100000", "up")
         lab.sh("tc", "qdisc", "add", "dev", "dm0", "clsact")
         lab.sh("tc", "filter", "add", "dev", "dm0", "egress", "matchall", "action", "mirred", "egress",
                "redirect", "dev", "vnet0")
+        yield send
+    finally:
+        lab.sh("ip", "link", "del", "dm0")
+
+
+def test_a_frame_too_big_for_a_read_is_a_drop_not_a_send(bound: Backend) -> None:
+    """A frame larger than any read is dropped: tx_dropped, and not tx_packets, tx_bytes
+    or qstats."""
+    with too_big_sender() as send:
         before, ip_before = lab.ethtool_stats(), lab.ip_stats()
         q_before = qstats() if lab.kernel_at_least(6, 9) else None
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
-            s.bind(("dm0", 0))
-            s.send(b"\xff" * 12 + ETHERTYPE.to_bytes(2, "big") + bytes(100000 - 14))
+        send()
         lab.wait_until(lambda: lab.ethtool_stats()["tx_other"] > before["tx_other"], what="the frame posted")
         buf = bytearray(65536)
         end = time.monotonic() + 10
@@ -477,8 +492,6 @@ def test_a_frame_too_big_for_a_read_is_a_drop_not_a_send(bound: Backend) -> None
             assert qstats()["tx"]["tx-packets"] == q_before["tx"]["tx-packets"]
         # The next frame goes through as ever.
         assert read_seqs_after_send(bound, "vnet0") == [7]
-    finally:
-        lab.sh("ip", "link", "del", "dm0")
 
 
 @pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed")
@@ -566,3 +579,21 @@ def test_a_stalled_reader_takes_the_link_down_until_it_reads(bound: Backend) -> 
     assert seqs and seqs[0] == 0  # the ring's frames waited, in order
     assert carrier.read_text().strip() == "1"
     assert read_seqs_after_send(bound, "vnet0")[-1:] == [7]
+
+
+@pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed", r"too large for /dev/vnet")
+def test_a_stall_ends_also_when_the_reader_takes_only_a_too_big_frame(bound: Backend) -> None:
+    """The stall is counted once, however long it lasts; and a read that takes a frame
+    only to drop it (too big) is the link partner answering too: the carrier comes back.
+    Before, it stayed off with nothing left to read."""
+    carrier = Path("/sys/class/net/vnet0/carrier")
+    with too_big_sender() as send:
+        before = lab.ethtool_stats()
+        send()
+        lab.wait_until(lambda: carrier.read_text().strip() == "0", timeout=30, what="the carrier off")
+        time.sleep(6)  # past a second stall period
+        assert lab.ethtool_stats()["backend_tx_stalls"] - before["backend_tx_stalls"] == 1
+        buf = bytearray(65536)
+        assert bound.read(buf) <= 0  # the frame is taken and dropped: nothing to read
+        assert lab.ethtool_stats()["backend_tx_too_big"] - before["backend_tx_too_big"] == 1
+        assert carrier.read_text().strip() == "1"
