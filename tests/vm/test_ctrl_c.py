@@ -6,8 +6,9 @@ the kernel (tests/ctrl_c.py): from vnet_ebpf.entry's handler on, exactly one lin
 traceback, status 130.  The guest's launcher (init.sh) blocks SIGINT before the
 interpreter starts and the entry point unblocks it, so a SIGINT during the interpreter's
 start (about the first 0.2-0.4 s under emulation, docs/benchmarks.md) waits for our
-handler.  Only a SIGINT sent before env has blocked it, in its first milliseconds, would
-be death by the signal with nothing printed; none of these instants is that early.
+handler.  Only a SIGINT sent before env has blocked it would be death by the signal with
+nothing printed: about the first 0.05 s, up to 0.12 s with three lab VMs on two host
+cores, so no instant here is earlier than 0.2 s.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tests import ctrl_c
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("delay", [0.1, 0.2, 0.6, 1.2, 2.5])
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.2, 2.5])
 def test_ctrl_c_in_the_first_seconds_is_one_line(vnet: Path, delay: float) -> None:
     outcome = ctrl_c.interrupt_at(["vnet-trace", "napi", "1", "5"], delay)
     said = outcome.describe()
