@@ -9,7 +9,7 @@
  * (netdev_xmit_more).  The interrupt only schedules the TX NAPI, whose poll,
  * vnet_tx_poll(), runs vnet_tx_complete(): it frees finished descriptors,
  * reports them to BQL and wakes the queue, then re-arms the interrupt for the
- * frames still in flight.  So the ring really fills under load and the queue
+ * frames still in flight, no sooner than tx-usecs later (moderation).  So the ring really fills under load and the queue
  * really stops, as on a NIC; and netpoll (netconsole), which polls every NAPI
  * of the device with IRQs off and a budget of 0, can reclaim a full ring.
  *
@@ -56,10 +56,16 @@ void vnet_tx_irq_arm(struct vnet_priv *priv, u64 delay_ns)
 	spin_unlock_irqrestore(&priv->tx_timer_lock, flags);
 }
 
+/* tx-usecs in ns: how long the "hardware" takes, and its interrupt moderation. */
+static u64 vnet_tx_moderation_ns(struct vnet_priv *priv)
+{
+	return (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
+}
+
 /* When a frame posted now is done: tx-usecs is read once per post (ethtool -C). */
 static u64 vnet_tx_due(struct vnet_priv *priv, u64 now)
 {
-	return now + (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
+	return now + vnet_tx_moderation_ns(priv);
 }
 
 /*
@@ -427,13 +433,20 @@ int vnet_tx_poll(struct napi_struct *napi, int budget)
 		return 0;
 	/*
 	 * Frames still in flight: the interrupt comes back when the oldest is
-	 * due.  Armed while the NAPI is still ours, before it completes, so
-	 * that napi_disable() in vnet_quiesce() returns only after it is armed
-	 * and its hrtimer_cancel() wins; an early interrupt just polls again
-	 * (NAPI_STATE_MISSED).  A frame posted after our look armed it itself.
+	 * due, but no sooner than tx-usecs from now.  That is interrupt
+	 * moderation, as a NIC's tx-usecs (igb's ITR) does it: under load one
+	 * interrupt and one poll free every frame finished meanwhile, instead
+	 * of a run for every frame or two.  A frame may so wait up to tx-usecs
+	 * more for its completion.
+	 *
+	 * Armed while the NAPI is still ours, before it completes, so that
+	 * napi_disable() in vnet_quiesce() returns only after it is armed and
+	 * its hrtimer_cancel() wins; an early interrupt just polls again
+	 * (NAPI_STATE_MISSED).  A frame posted after our look armed it itself,
+	 * for its own due time: tx-usecs after its post, so no sooner either.
 	 */
 	if (next != U64_MAX)
-		vnet_tx_irq_arm(priv, next);
+		vnet_tx_irq_arm(priv, max(next, vnet_tx_moderation_ns(priv)));
 	napi_complete_done(napi, 0);
 	return 0;
 }
