@@ -247,26 +247,37 @@ static u32 vnet_gen_burst(struct vnet_priv *priv)
  * devices as they like, so a bound per device alone would bound nothing.
  * Every bounded device on the machine draws its frames from one budget of
  * VNET_RX_RATE_USERNS a second; a tick that finds it spent generates fewer
- * frames, or none.  Only the generator's timer (softirq) takes the lock.
+ * frames, or none, and its timer sleeps until the next second: so the ticks
+ * of a spent budget cost one a second per device, not one a period.  Only
+ * the generator's timer (softirq) takes the lock.
  */
 static DEFINE_SPINLOCK(vnet_gen_shared_lock);
 static u64 vnet_gen_shared_since;	/* start of the current second */
 static u32 vnet_gen_shared_used;	/* frames granted in it */
 
-static unsigned int vnet_gen_grant(struct vnet_priv *priv, unsigned int burst)
+/*
+ * How many of BURST frames the device may make now.  *WAIT_NS: when the
+ * budget is spent, the nanoseconds until it refills, else 0.
+ */
+static unsigned int vnet_gen_grant(struct vnet_priv *priv, unsigned int burst,
+				   u64 *wait_ns)
 {
 	u64 now;
 
+	*wait_ns = 0;
 	if (!vnet_gen_bounded(priv))
 		return burst;
-	now = ktime_get_ns();
 	spin_lock(&vnet_gen_shared_lock);
+	/* Read under the lock: a time read before it could move the window back. */
+	now = ktime_get_ns();
 	if (now - vnet_gen_shared_since >= NSEC_PER_SEC) {
 		vnet_gen_shared_since = now;
 		vnet_gen_shared_used = 0;
 	}
 	burst = min(burst, VNET_RX_RATE_USERNS - vnet_gen_shared_used);
 	vnet_gen_shared_used += burst;
+	if (vnet_gen_shared_used == VNET_RX_RATE_USERNS)
+		*wait_ns = vnet_gen_shared_since + NSEC_PER_SEC - now;
 	spin_unlock(&vnet_gen_shared_lock);
 	return burst;
 }
@@ -373,20 +384,25 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 	struct vnet_priv *priv = container_of(t, struct vnet_priv, rx_timer);
 	u32 rate = vnet_gen_rate(priv);
 	u32 burst = vnet_gen_burst(priv);
-	u64 period;
+	unsigned int granted;
+	u64 period, wait;
 
 	if (!rate) {
 		hrtimer_forward_now(t, ns_to_ktime(VNET_RX_IDLE_NS));
 		return HRTIMER_RESTART;
 	}
+	granted = vnet_gen_grant(priv, burst, &wait);
 	/* The RX interrupt; also for a full ring, which only NAPI can drain. */
-	if (vnet_rx_generate(priv, vnet_gen_grant(priv, burst)) ||
+	if ((granted && vnet_rx_generate(priv, granted)) ||
 	    vnet_rx_used(&priv->rx))
 		napi_schedule(&priv->napi);
 
 	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
-	/* Overruns (a slow machine) skip ticks rather than bunching them up. */
-	hrtimer_forward_now(t, ns_to_ktime(max_t(u64, period, 1000)));
+	/*
+	 * Overruns (a slow machine) skip ticks rather than bunching them up.
+	 * A spent budget: the next tick when it refills.
+	 */
+	hrtimer_forward_now(t, ns_to_ktime(max3(period, (u64)1000, wait)));
 	return HRTIMER_RESTART;
 }
 

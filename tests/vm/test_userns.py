@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import textwrap
 import time
@@ -224,6 +225,46 @@ def test_the_bound_is_for_all_of_a_users_devices_together(vnet: Path) -> None:
     # The budget is per second from the first grant: a measured time spans at most
     # seconds + 1 of them.
     assert RATE_BOUND <= int(generated) <= RATE_BOUND * (seconds + 1), p.stdout
+
+
+#: The generator's timer expiries (the kernel's own timer tracepoint).
+GEN_TICKS_BT = r"""
+tracepoint:timer:hrtimer_expire_entry /(uint64)args->function == FUNC/ { @ticks = count(); }
+"""
+
+
+def test_a_spent_budget_also_stops_the_ticks(vnet: Path) -> None:
+    """Four devices at the bound in bursts of 1 would tick 4,000 times a second; once
+    their shared budget is spent each timer sleeps until it refills, so the ticks stay
+    near the 1,000 frames a second the budget allows (the timer tracepoint counts them)."""
+    script = textwrap.dedent(f"""\
+        mount -t sysfs sysfs /sys
+        for i in 1 2 3 4; do
+            ip link add v$i type vnet
+            echo {RATE_BOUND} >/sys/class/net/v$i/vnet/rx_rate; echo 1 >/sys/class/net/v$i/vnet/rx_burst
+            echo 1 >/proc/sys/net/ipv6/conf/v$i/disable_ipv6
+            ip link set v$i up
+        done
+        echo up
+        sleep 8
+        """)
+    proc = subprocess.Popen([*AS_NOBODY, "unshare", "-Urnm", "sh", "-ec", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "up\n", proc.stderr
+        time.sleep(1)
+        program = GEN_TICKS_BT.replace("FUNC", str(lab.ksym("vnet_rx_timer_fn")))
+        with lab.BpftraceWitness(program, ("@ticks",)) as ticks:
+            t0 = time.monotonic()
+            time.sleep(3)
+            out = ticks.finish()
+            seconds = time.monotonic() - t0
+    finally:
+        proc.wait(timeout=60)
+    m = re.search(r"@ticks: (\d+)", out)
+    assert m, out
+    # 1,000 frames, 4 waits per device and vnet0's idle ticks (20) a second, with room.
+    assert int(m.group(1)) <= 1500 * seconds, (m.group(1), seconds)
 
 
 def test_roots_generator_is_not_bounded(vnet: Path) -> None:
