@@ -152,6 +152,12 @@ static enum hrtimer_restart vnet_be_stall_timer(struct hrtimer *t)
 	 */
 	if (!spin_trylock(&be->tx_lock))
 		goto again;
+	/*
+	 * Pairs with the doorbell's barrier (vnet_be_tx_kick()): our timer
+	 * is no longer "queued" before we read head, so either the doorbell
+	 * sees us unqueued and re-arms, or we see its frame.
+	 */
+	smp_mb();
 	priv = vnet_be_priv_locked(be);
 	if (!priv || !be->live) {
 		spin_unlock(&be->tx_lock);
@@ -180,8 +186,22 @@ static enum hrtimer_restart vnet_be_stall_timer(struct hrtimer *t)
 	WRITE_ONCE(be->stall_sent, sent);
 	spin_unlock(&be->tx_lock);
 again:
-	hrtimer_forward_now(t, ns_to_ktime(VNET_BE_STALL_NS));
-	return HRTIMER_RESTART;
+	/*
+	 * Not hrtimer_forward_now(): a doorbell may hrtimer_start() us while
+	 * we run, and only hrtimer_start() is serialized against that.
+	 */
+	hrtimer_start(t, ns_to_ktime(VNET_BE_STALL_NS), HRTIMER_MODE_REL_SOFT);
+	return HRTIMER_NORESTART;
+}
+
+/* Frames wait for the reader: watch for one that stops taking them. */
+static void vnet_be_watch_stall(struct vnet_backend *be, struct vnet_priv *priv)
+{
+	if (!hrtimer_is_queued(&be->stall_timer) && !READ_ONCE(be->stalled)) {
+		WRITE_ONCE(be->stall_sent, READ_ONCE(priv->tx.sent));
+		hrtimer_start(&be->stall_timer, ns_to_ktime(VNET_BE_STALL_NS),
+			      HRTIMER_MODE_REL_SOFT);
+	}
 }
 
 static enum hrtimer_restart vnet_be_wake_timer(struct hrtimer *t)
@@ -251,11 +271,7 @@ INDIRECT_CALLABLE_SCOPE void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_n
 	 * head: it is seen queued, or it sees the new frame.
 	 */
 	smp_mb();
-	if (!hrtimer_is_queued(&be->stall_timer) && !READ_ONCE(be->stalled)) {
-		WRITE_ONCE(be->stall_sent, READ_ONCE(priv->tx.sent));
-		hrtimer_start(&be->stall_timer, ns_to_ktime(VNET_BE_STALL_NS),
-			      HRTIMER_MODE_REL_SOFT);
-	}
+	vnet_be_watch_stall(be, priv);
 	/* wq_has_sleeper() orders the ring update before the look at the queue. */
 	if (!wq_has_sleeper(&be->wq))
 		goto out;
@@ -347,22 +363,26 @@ static unsigned int vnet_be_next_len(struct vnet_backend *be)
 }
 
 /*
- * tx_lock held.  Copy the next frame into rbuf and mark it sent; its length,
- * or -EAGAIN (none waits), -EMSGSIZE (it does not fit ROOM bytes: it stays;
- * FIONREAD tells its length).
- */
-/*
  * The reader took a frame, sent or too big to send: the link partner answers
- * again, so a stalled link is back.  Under tx_lock: before any stop.
+ * again, so a stalled link is back.  Under tx_lock: before any stop.  The
+ * watch starts again for the frames still waiting: with the queue stopped
+ * no doorbell might come to start it.
  */
 static void vnet_be_partner_alive(struct vnet_backend *be, struct vnet_priv *priv)
 {
 	if (unlikely(READ_ONCE(be->stalled))) {
 		WRITE_ONCE(be->stalled, false);
 		netif_carrier_on(priv->dev);
+		if (priv->tx.sent != smp_load_acquire(&priv->tx.head))
+			vnet_be_watch_stall(be, priv);
 	}
 }
 
+/*
+ * tx_lock held.  Copy the next frame into rbuf and mark it sent; its length,
+ * or -EAGAIN (none waits), -EMSGSIZE (it does not fit ROOM bytes: it stays;
+ * FIONREAD tells its length).
+ */
 static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 {
 	struct vnet_priv *priv = vnet_be_priv_locked(be);
