@@ -94,14 +94,15 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 };
 
 /*
- * One writer section of STATS around BODY, counter updates only.  On 32-bit
- * machines u64_stats_sync is a seqcount whose readers spin while a writer is
- * inside: so nothing that takes long (the stack, a program, an allocation)
- * runs in one.  On 64-bit machines it compiles to nothing.
+ * One writer section of STATS around the statements given, counter updates
+ * only.  On 32-bit machines u64_stats_sync is a seqcount whose readers spin
+ * while a writer is inside: so nothing that takes long (the stack, a
+ * program, an allocation) runs in one.  On 64-bit machines it compiles to
+ * nothing.
  */
-#define vnet_stats_update(stats, body) do {				\
+#define vnet_stats_update(stats, ...) do {				\
 	u64_stats_update_begin(&(stats)->syncp);			\
-	body;								\
+	__VA_ARGS__;							\
 	u64_stats_update_end(&(stats)->syncp);				\
 } while (0)
 

@@ -27,7 +27,10 @@ static_assert(offsetof(struct vnet_priv, tx) == offsetof(struct vnet_ring_view, 
 static_assert(offsetof(struct vnet_priv, rx) == offsetof(struct vnet_ring_view, rx));
 
 #define VNET_NUMDEVS_MAX	16
-/* The slowest completion (tx-usecs max) is 1 s: a stall is much longer. */
+/*
+ * The slowest completion is 2 s: tx-usecs at most 1 s, and as long again
+ * for the moderated interrupt (vnet_tx_poll()).  A stall is much longer.
+ */
 #define VNET_WATCHDOG		(5 * HZ)
 /*
  * With the backend, a full ring means a reader that does not read: a slow
@@ -400,14 +403,20 @@ static void vnet_get_queue_stats_rx(struct net_device *dev, int idx,
 	 * reads would make the difference wrap.
 	 */
 	vnet_read_stats(&priv->rx_stats, {
-		packets = u64_stats_read(&priv->rx_stats.packets);
-		bytes = u64_stats_read(&priv->rx_stats.bytes);
-		alloc_failed = u64_stats_read(&priv->rx_stats.alloc_failed);
 		lost = u64_stats_read(&priv->rx_stats.lost);
 		lost_bytes = u64_stats_read(&priv->rx_stats.lost_bytes);
+		alloc_failed = u64_stats_read(&priv->rx_stats.alloc_failed);
+		packets = u64_stats_read(&priv->rx_stats.packets);
+		bytes = u64_stats_read(&priv->rx_stats.bytes);
 	});
-	rx->packets = packets - lost;
-	rx->bytes = bytes - lost_bytes;
+	/*
+	 * On 64-bit machines the snapshot is no snapshot (no seqcount): a
+	 * frame counted and lost between two loads could make the difference
+	 * wrap.  A lost frame was counted first, and its loss is read first;
+	 * the clamp covers what the CPU may still reorder.
+	 */
+	rx->packets = packets > lost ? packets - lost : 0;
+	rx->bytes = bytes > lost_bytes ? bytes - lost_bytes : 0;
 	rx->alloc_fail = alloc_failed;
 	/* Frames the "NIC" had no buffer for (rx_missed_errors). */
 	vnet_qstats_rx_missed(rx, s.rx_missed_errors);

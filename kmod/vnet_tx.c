@@ -9,7 +9,8 @@
  * (netdev_xmit_more).  The interrupt only schedules the TX NAPI, whose poll,
  * vnet_tx_poll(), runs vnet_tx_complete(): it frees finished descriptors,
  * reports them to BQL and wakes the queue, then re-arms the interrupt for the
- * frames still in flight, no sooner than tx-usecs later (moderation).  So the ring really fills under load and the queue
+ * frames still in flight, no sooner than tx-usecs later (moderation).
+ * So the ring really fills under load and the queue
  * really stops, as on a NIC; and netpoll (netconsole), which polls every NAPI
  * of the device with IRQs off and a budget of 0, can reclaim a full ring.
  *

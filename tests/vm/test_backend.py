@@ -457,7 +457,13 @@ def too_big_sender() -> Iterator[Callable[[], None]]:
     def send() -> None:
         with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
             s.bind(("dm0", 0))
-            s.send(b"\xff" * 12 + ETHERTYPE.to_bytes(2, "big") + bytes(100000 - 14))
+            try:
+                s.send(b"\xff" * 12 + ETHERTYPE.to_bytes(2, "big") + bytes(100000 - 14))
+            except OSError as err:
+                if err.errno != errno.EMSGSIZE:
+                    raise
+                # 6.1's AF_PACKET makes no skb that large (6.12's does).
+                pytest.skip("this kernel's AF_PACKET refuses a 100000-byte frame")
 
     try:
         lab.sh("ip", "link", "set", "dm0", "mtu", "100000", "up")
@@ -597,3 +603,4 @@ def test_a_stall_ends_also_when_the_reader_takes_only_a_too_big_frame(bound: Bac
         assert bound.read(buf) <= 0  # the frame is taken and dropped: nothing to read
         assert lab.ethtool_stats()["backend_tx_too_big"] - before["backend_tx_too_big"] == 1
         assert carrier.read_text().strip() == "1"
+
