@@ -215,6 +215,15 @@ struct vnet_priv {
 
 #include <linux/if_ether.h>
 
+/*
+ * tx-usecs in ns: how long the "hardware" takes to send a frame, and how far
+ * apart its TX-done interrupts come (moderation; ethtool -C).
+ */
+static inline u64 vnet_tx_moderation_ns(const struct vnet_priv *priv)
+{
+	return (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
+}
+
 /* Free TX slots as a producer sees them: the completion released the tail. */
 static inline u32 vnet_tx_room(const struct vnet_tx_ring *r)
 {

@@ -425,7 +425,7 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 	atomic64_inc(&priv->be_stats.tx_read);
 	vnet_be_partner_alive(be, priv);
 	/* Sent: the TX-done interrupt, tx-usecs from now (interrupt moderation). */
-	vnet_tx_irq_arm(priv, (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC);
+	vnet_tx_irq_arm(priv, vnet_tx_moderation_ns(priv));
 	return len;
 }
 

@@ -9,10 +9,10 @@
  * (netdev_xmit_more).  The interrupt only schedules the TX NAPI, whose poll,
  * vnet_tx_poll(), runs vnet_tx_complete(): it frees finished descriptors,
  * reports them to BQL and wakes the queue, then re-arms the interrupt for the
- * frames still in flight, no sooner than tx-usecs later (moderation).
- * So the ring really fills under load and the queue
- * really stops, as on a NIC; and netpoll (netconsole), which polls every NAPI
- * of the device with IRQs off and a budget of 0, can reclaim a full ring.
+ * frames still in flight, no sooner than tx-usecs later (moderation).  So
+ * the ring really fills under load and the queue really stops, as on a NIC;
+ * and netpoll (netconsole), which polls every NAPI of the device with IRQs
+ * off and a budget of 0, can reclaim a full ring.
  *
  * XDP frames share the ring: XDP_TX from our own NAPI poll and ndo_xdp_xmit
  * (frames redirected to us) post them through vnet_tx_xdp_frames().  They
@@ -55,12 +55,6 @@ void vnet_tx_irq_arm(struct vnet_priv *priv, u64 delay_ns)
 	    ktime_to_ns(hrtimer_get_remaining(t)) > (s64)delay_ns)
 		hrtimer_start(t, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_SOFT);
 	spin_unlock_irqrestore(&priv->tx_timer_lock, flags);
-}
-
-/* tx-usecs in ns: how long the "hardware" takes, and its interrupt moderation. */
-static u64 vnet_tx_moderation_ns(struct vnet_priv *priv)
-{
-	return (u64)READ_ONCE(priv->tx_usecs) * NSEC_PER_USEC;
 }
 
 /* When a frame posted now is done: tx-usecs is read once per post (ethtool -C). */
