@@ -18,10 +18,20 @@
  * 6.1, is a helper call).  Probes run with preemption off and never nest
  * on one CPU for these events, so a CPU's slot has a single writer.
  */
+/*
+ * The driver's structs are only needed by the probes on its functions
+ * (kprobe and fentry: -DDRIVER_PROBES), which read its memory.  The trace
+ * events hand over plain values, so their build leaves out
+ * <linux/netdevice.h> and everything it pulls in: that header is most of
+ * what a compile costs (docs/benchmarks.md).
+ */
+#ifdef DRIVER_PROBES
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
-#include <linux/if_ether.h>
 #include "vnet_rings.h"
+#endif
+#include <linux/types.h>
+#include <uapi/linux/if_ether.h>
 
 #define HIST_SLOTS	16	/* log2 buckets: 0, 1, 2-3, ..., 16384-32767 */
 #define WORK_SLOTS	257	/* NAPI work 0..256, one bucket each */
@@ -66,29 +76,6 @@ struct cpu_stats {
 BPF_F_TABLE("array", int, struct cpu_stats, stats, NCPU, BPF_F_MMAPABLE);
 BPF_F_TABLE("array", int, u64, read_gen, 1, BPF_F_MMAPABLE);
 
-/* size, head and tail, in this order in both rings of kmod/vnet_rings.h: one read. */
-struct ring_idx {
-	u32 size, head, tail;
-};
-_Static_assert(offsetof(struct vnet_tx_ring, tail) == offsetof(struct vnet_tx_ring, size) + 8,
-	       "vnet_tx_ring: size, head, tail must be adjacent");
-_Static_assert(offsetof(struct vnet_rx_ring, tail) == offsetof(struct vnet_rx_ring, size) + 8,
-	       "vnet_rx_ring: size, head, tail must be adjacent");
-
-struct poll_start {
-	u64 ts;
-	u32 active;
-	u32 budget;
-};
-BPF_PERCPU_ARRAY(poll_starts, struct poll_start, 1);
-
-struct txc_start {
-	struct vnet_ring_view *priv;
-	u32 tail;
-	u32 active;
-};
-BPF_PERCPU_ARRAY(txc_starts, struct txc_start, 1);
-
 struct arp_event {
 	u64 ts_ns;
 	u32 ifindex;
@@ -101,22 +88,6 @@ BPF_RINGBUF_OUTPUT(arp_events, 64);
 
 /* Explicit reads of driver memory: clear to read, and independent of BCC's rewriter. */
 #define VREAD(dst, src) bpf_probe_read_kernel(&(dst), sizeof(dst), &(src))
-
-static __always_inline int dev_ifindex(struct net_device *dev)
-{
-	int ifindex = 0;
-
-	VREAD(ifindex, dev->ifindex);
-	return ifindex;
-}
-
-static __always_inline int priv_ifindex(struct vnet_ring_view *priv)
-{
-	struct net_device *dev = NULL;
-
-	VREAD(dev, priv->dev);
-	return dev ? dev_ifindex(dev) : 0;
-}
 
 static __always_inline struct cpu_stats *my_stats(void)
 {
@@ -339,6 +310,46 @@ int tp_arp(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+#ifdef DRIVER_PROBES
+/* size, head and tail, in this order in both rings of kmod/vnet_rings.h: one read. */
+struct ring_idx {
+	u32 size, head, tail;
+};
+_Static_assert(offsetof(struct vnet_tx_ring, tail) == offsetof(struct vnet_tx_ring, size) + 8,
+	       "vnet_tx_ring: size, head, tail must be adjacent");
+_Static_assert(offsetof(struct vnet_rx_ring, tail) == offsetof(struct vnet_rx_ring, size) + 8,
+	       "vnet_rx_ring: size, head, tail must be adjacent");
+
+struct poll_start {
+	u64 ts;
+	u32 active;
+	u32 budget;
+};
+BPF_PERCPU_ARRAY(poll_starts, struct poll_start, 1);
+
+struct txc_start {
+	struct vnet_ring_view *priv;
+	u32 tail;
+	u32 active;
+};
+BPF_PERCPU_ARRAY(txc_starts, struct txc_start, 1);
+
+static __always_inline int dev_ifindex(struct net_device *dev)
+{
+	int ifindex = 0;
+
+	VREAD(ifindex, dev->ifindex);
+	return ifindex;
+}
+
+static __always_inline int priv_ifindex(struct vnet_ring_view *priv)
+{
+	struct net_device *dev = NULL;
+
+	VREAD(dev, priv->dev);
+	return dev ? dev_ifindex(dev) : 0;
+}
+
 /*
  * ---- what a probe on a driver function sees, kprobe or fentry alike ----------
  *
@@ -550,3 +561,4 @@ MODULE_KFUNC_PROBE(vnet, vnet_build_arp, struct net_device *dev, u8 *frame,
 	return 0;
 }
 #endif
+#endif /* DRIVER_PROBES */

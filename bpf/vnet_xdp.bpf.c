@@ -16,7 +16,7 @@
  * returns XDP_ABORTED and is counted there.
  */
 #include <uapi/linux/bpf.h>
-#include <linux/if_ether.h>
+#include <uapi/linux/if_ether.h>	/* not <linux/if_ether.h>: it pulls in <linux/skbuff.h> */
 
 #ifndef DROP_ARP
 #define DROP_ARP 0

@@ -141,6 +141,8 @@ class Tracer(bccglue.Loaded):
 
     def __enter__(self) -> Tracer:
         flags = [f"-DIFINDEX={self.dev.ifindex}", f"-DNCPU={self.ncpu}"]
+        if self.kind != "tracepoint":  # probes that read the driver's structs
+            flags.append("-DDRIVER_PROBES")
         if self.kind == "fentry":  # BCC attaches what is compiled in: only these groups
             flags += [f"-DFENTRY_{group.upper()}" for group in self.groups]
         self.bpf = bccglue.load(SOURCE, flags)
