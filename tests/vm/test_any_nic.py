@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from tests.vm import lab
-from tests.vm.test_rx import NapiWitness
 from tests.vm.test_trace import Trace
+from vnet_ebpf.lab.witnesses import NapiWitness
 
 LAN = os.environ.get("VNET_LAB_LAN", "")
 GATEWAY = "10.0.2.2"

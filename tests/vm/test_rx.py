@@ -7,45 +7,12 @@ import re
 import struct
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.vm import lab
-
-# Filtered on the device's ifindex through the napi_struct (kernel BTF), not on the
-# dev_name string: bpftrace 0.23 reads that __data_loc field as empty on 6.12; and on
-# the poll function, RX's: the device's TX NAPI (completions) polls through the same
-# tracepoint.
-NAPI_BT = r"""
-tracepoint:napi:napi_poll /((struct napi_struct *)args->napi)->dev->ifindex == IFINDEX && POLL_FILTER/ {
-    @work[args->work] = count();
-    @over = sum(args->work > args->budget ? 1 : 0);
-    @budget = max(args->budget);
-}
-"""
-
-
-class NapiWitness(lab.BpftraceWitness):
-    """bpftrace on the kernel's own napi:napi_poll tracepoint: work per poll."""
-
-    def __init__(self, dev: str = "vnet0", poll: str | None = "vnet_napi_poll") -> None:
-        """Polls of DEV; of its POLL function only (None: every NAPI of DEV)."""
-        ifindex = Path(f"/sys/class/net/{dev}/ifindex").read_text().strip()
-        poll_filter = f"(uint64)((struct napi_struct *)args->napi)->poll == {hex(lab.ksym(poll))}" if poll else "1"
-        program = NAPI_BT.replace("IFINDEX", ifindex).replace("POLL_FILTER", poll_filter)
-        super().__init__(program, ("@work", "@over", "@budget"))
-        self.budget = 0
-
-    def stop(self) -> tuple[Counter[int], int]:
-        """Work per poll -> polls, and the polls over budget; the largest budget is in .budget."""
-        out = self.finish()
-        work = Counter({int(k): int(v) for k, v in re.findall(r"@work\[(-?\d+)\]: (\d+)", out)})
-        over = re.search(r"@over: (\d+)", out)
-        budget = re.search(r"@budget: (\d+)", out)
-        self.budget = int(budget.group(1)) if budget else 0
-        return work, int(over.group(1)) if over else 0
+from vnet_ebpf.lab.witnesses import NapiWitness
 
 
 def generate(rate: int, burst: int, seconds: float) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from tests.vm import lab
-from tests.vm.test_rx import NapiWitness, generate, read_pcap
+from tests.vm.test_rx import generate, read_pcap
+from vnet_ebpf.lab.witnesses import NapiWitness
 
 KPROBE_EVENTS = Path("/sys/kernel/debug/tracing/kprobe_events")
 # Every registered kprobe, also those made through perf_event_open (as BCC does),
