@@ -350,16 +350,20 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 	u64 tx_dropped, purged, rx_dropped, ring_full, length_errors;
 
 	vnet_read_stats(&priv->txc_stats, {
+		/* LESSON 7 TODO: report the frames and bytes sent (txc_stats.packets, .bytes) */
 		s->tx_packets = u64_stats_read(&priv->txc_stats.packets);
 		s->tx_bytes = u64_stats_read(&priv->txc_stats.bytes);
+		/* LESSON 7 END */
 		purged = u64_stats_read(&priv->txc_stats.purged) +
 			 u64_stats_read(&priv->txc_stats.hw_dropped);
 	});
 	vnet_read_stats(&priv->tx_stats,
 			tx_dropped = u64_stats_read(&priv->tx_stats.dropped));
 	vnet_read_stats(&priv->rx_stats, {
+		/* LESSON 7 TODO: report the frames and bytes received (rx_stats.packets, .bytes) */
 		s->rx_packets = u64_stats_read(&priv->rx_stats.packets);
 		s->rx_bytes = u64_stats_read(&priv->rx_stats.bytes);
+		/* LESSON 7 END */
 		rx_dropped = u64_stats_read(&priv->rx_stats.dropped);
 		length_errors = u64_stats_read(&priv->rx_stats.length_errors);
 	});
@@ -498,10 +502,14 @@ static void vnet_setup(struct net_device *dev)
 	dev->needs_free_netdev = true;
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
 	dev->watchdog_timeo = VNET_WATCHDOG;
+	/* LESSON 2 TODO: allow jumbo frames up to VNET_MAX_MTU (ether_setup() stops at 1500) */
 	/* Jumbo frames: RX buffers grow with the MTU (XDP needs <= one page). */
 	dev->max_mtu = VNET_MAX_MTU;
+	/* LESSON 2 END */
+	/* LESSON 2 TODO: give the device a random, locally administered MAC address */
 	/* Locally administered, random per device: no two instances collide. */
 	eth_hw_addr_random(dev);
+	/* LESSON 2 END */
 	vnet_set_xdp_features(dev);
 	/* /sys/class/net/DEV/vnet/: the simulated NIC's knobs (vnet_sim.c). */
 	dev->sysfs_groups[0] = &vnet_gen_group;
@@ -651,8 +659,10 @@ static int __init vnet_init(void)
 	}
 
 	rtnl_lock();
+	/* LESSON 1 TODO: make numdevs devices (vnet_create_one), stopping at the first error */
 	for (i = 0; i < numdevs && !err; i++)
 		err = vnet_create_one();
+	/* LESSON 1 END */
 	rtnl_unlock();
 	/*
 	 * /dev/vnet last: a file opened while the module is still loading would
@@ -666,7 +676,9 @@ static int __init vnet_init(void)
 		vnet_fault_exit();
 		return err;
 	}
+	/* LESSON 1 TODO: say in the kernel log that the module is loaded, and with how many devices */
 	pr_info("loaded, %u device(s)\n", numdevs);
+	/* LESSON 1 END */
 	return 0;
 }
 

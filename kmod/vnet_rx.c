@@ -51,7 +51,9 @@ static struct page_pool *vnet_rx_pool_create(struct vnet_priv *priv, u32 order,
 
 	if (vnet_should_fail(VNET_FAULT_RX_POOL))
 		return ERR_PTR(-ENOMEM);
+	/* LESSON 10 TODO: bind the pool to the device and its RX NAPI (vnet_pp_params_bind) */
 	vnet_pp_params_bind(&pp, priv->dev, &priv->napi);
+	/* LESSON 10 END */
 	pool = page_pool_create(&pp);
 	if (!IS_ERR(pool))
 		vnet_obj_add(VNET_OBJ_POOLS, 1);
@@ -222,7 +224,11 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	 */
 	rcu_read_lock();
 	x.prog = rcu_dereference(priv->xdp_prog);
-	while (work < budget && r->tail != head) {
+	while (r->tail != head) {
+		/* LESSON 6 TODO: stop at the budget: the core polls again while we use all of it */
+		if (work == budget)
+			break;
+		/* LESSON 6 END */
 		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)], &x);
 		/* Hand the slot back to the hardware only once we are done with it. */
 		smp_store_release(&r->tail, r->tail + 1);

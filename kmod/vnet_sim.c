@@ -305,11 +305,15 @@ noinline u32 vnet_build_arp(struct net_device *dev, u8 *frame,
 	arp->ar_pro = htons(ETH_P_IP);
 	arp->ar_hln = ETH_ALEN;
 	arp->ar_pln = 4;
+	/* LESSON 8 TODO: a request, from the peer: ar_op, then the sender's MAC and IP */
 	arp->ar_op = htons(ARPOP_REQUEST);
 
 	ether_addr_copy(p, peer_mac);		/* sender hardware address */
 	p += ETH_ALEN;
 	memcpy(p, &peer_ip, 4);			/* sender protocol address */
+	/* LESSON 8 SKELETON: memset(&arp->ar_op, 0, sizeof(arp->ar_op) + ETH_ALEN + 4); */
+	/* LESSON 8 SKELETON: p += ETH_ALEN; */
+	/* LESSON 8 END */
 	p += 4;
 	eth_zero_addr(p);			/* target hardware address: unknown */
 	p += ETH_ALEN;
@@ -392,10 +396,14 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 		return HRTIMER_RESTART;
 	}
 	granted = vnet_gen_grant(priv, burst, &wait);
+	/* LESSON 5 TODO: write the granted frames, then raise the RX interrupt: schedule NAPI */
 	/* The RX interrupt; also for a full ring, which only NAPI can drain. */
 	if ((granted && vnet_rx_generate(priv, granted)) ||
 	    vnet_rx_used(&priv->rx))
 		napi_schedule(&priv->napi);
+	/* LESSON 5 SKELETON: if (granted) */
+	/* LESSON 5 SKELETON: 	vnet_rx_generate(priv, granted); */
+	/* LESSON 5 END */
 
 	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
 	/*

@@ -69,6 +69,7 @@ static u64 vnet_tx_due(struct vnet_priv *priv, u64 now)
  */
 static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
 {
+	/* LESSON 3 TODO: stop the queue when the ring is full; undo it if a completion just made room */
 	struct vnet_tx_ring *r = &priv->tx;
 
 	if (vnet_tx_room(r))
@@ -84,6 +85,7 @@ static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
 		netif_tx_wake_queue(txq);
 		u64_stats_inc(&priv->tx_stats.queue_woken);
 	}
+	/* LESSON 3 END */
 }
 
 /*
@@ -141,8 +143,11 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	d->posted_ns = ktime_get_ns();
 	d->due_ns = vnet_tx_due(priv, d->posted_ns);
 	delay = d->due_ns - d->posted_ns;	/* d is not ours after the publish */
+	/* LESSON 4 TODO: tell BQL the bytes now in flight; kick unless more frames follow at once */
 	/* BQL; false while the stack has more frames for us right now. */
 	kick = __netdev_tx_sent_queue(txq, skb->len, netdev_xmit_more());
+	/* LESSON 4 SKELETON: kick = !netdev_xmit_more(); */
+	/* LESSON 4 END */
 	skb_tx_timestamp(skb);
 	/*
 	 * A frame that waits for the backend's reader must not hold its
@@ -361,7 +366,9 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 	if (pkts) {
 		/* The slots are clear before xmit can see them free (vnet_tx_room()). */
 		smp_store_release(&r->tail, t);
+		/* LESSON 4 TODO: tell BQL how many frames and bytes completed */
 		netdev_tx_completed_queue(txq, skb_pkts, skb_bytes);
+		/* LESSON 4 END */
 	}
 	/*
 	 * Make the new tail visible before testing the queue state (see

@@ -216,8 +216,11 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 		vnet_xdp_count(st, &st->xdp_aborted, true);
 		return VNET_XDP_DROPPED;
 	case XDP_DROP:
+		/* LESSON 9 TODO: count the drop; the page stays in the slot for the next frame */
 		vnet_xdp_count(st, &st->xdp_drop, true);
 		return VNET_XDP_DROPPED;
+		/* LESSON 9 SKELETON: return VNET_XDP_UP; */
+		/* LESSON 9 END */
 	}
 
 tx_error:

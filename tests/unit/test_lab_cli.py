@@ -13,7 +13,7 @@ COMMANDS = sorted(lab_cli.main.commands)
 
 
 def test_the_commands() -> None:
-    assert COMMANDS == ["build", "demo", "run", "shell"]
+    assert COMMANDS == ["build", "check", "demo", "lesson", "run", "shell"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -64,3 +64,19 @@ def test_a_corrupt_image_json_is_no_image(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.output.strip().splitlines() == [
         "vnet-lab: no bookworm lab image for these inputs: run `sudo vnet-lab build --guest bookworm` first"
     ]
+
+
+@pytest.mark.parametrize("args", [["lesson", "99"], ["lesson", "0", "--skeleton", "x"], ["check", "12", "--kmod", "."]])
+def test_no_such_lesson_is_one_line_and_status_2(args: list[str]) -> None:
+    result = CliRunner().invoke(lab_cli.main, args)
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "no lesson" in result.output
+
+
+def test_a_skeleton_is_written_without_a_vm(tmp_path: Path) -> None:
+    result = CliRunner().invoke(lab_cli.main, ["lesson", "4", "--skeleton", str(tmp_path / "k")])
+    assert result.exit_code == 0, result.output
+    assert "TODO 4 at vnet_tx.c:" in result.output
+    assert "/* TODO 4: tell BQL" in (tmp_path / "k" / "vnet_tx.c").read_text()
+    again = CliRunner().invoke(lab_cli.main, ["lesson", "4", "--skeleton", str(tmp_path / "k")])
+    assert again.exit_code == 1 and "not empty" in again.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from vnet_ebpf.errors import UserError, reported
 from vnet_ebpf.lab import guests, runner
 from vnet_ebpf.lab import image as image_mod
 from vnet_ebpf.lab.guests import Guest
+from vnet_ebpf.lessons import catalog, markers
 from vnet_ebpf.wire.cli import parse_duration, parse_rate
 
 PROG = "vnet-lab"
@@ -176,6 +178,73 @@ def demo(guest: str | None, seconds: int, timeout: float, wire: bool, rate: str 
                     raise UserError(f"{opt}: {err}", status=2) from None
                 cmd += [opt, value]
     sys.exit(_run(g, cmd, timeout, True, False, True))
+
+
+def _lesson(number: int) -> catalog.Lesson:
+    try:
+        return catalog.lesson(number)
+    except LookupError as err:
+        raise UserError(str(err), status=2) from None
+
+
+def _lesson_cmd(number: int, kmod: str | None = None) -> list[str]:
+    cmd = ["python3", "-m", "vnet_ebpf.lessons.main", "run", str(number)]
+    return [*cmd, "--kmod", kmod] if kmod else cmd
+
+
+@main.command()
+@guest_option
+@click.argument("number", type=int)
+@click.option("--skeleton", "skeleton", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the lesson's skeleton of kmod/ into DIR (new or empty) instead; no VM.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Stop the VM after this many seconds (exit status 124).")
+@reported(PROG)
+def lesson(guest: str | None, number: int, skeleton: Path | None, timeout: float) -> None:
+    """Lesson NUMBER (lessons/NN-*/README.md): its experiment in the guest, narrated
+    step by step, then its checks and a score (exit status 0 when all pass).
+
+    With --skeleton DIR: a copy of kmod/ with the lesson's code replaced by TODOs,
+    to fill in and check with `vnet-lab check NUMBER --kmod DIR`.
+    """
+    item = _lesson(number)
+    if skeleton is not None:
+        try:
+            sites = markers.write_skeleton(find_checkout() / "kmod", number, skeleton)
+        except (OSError, markers.MarkerError) as err:
+            raise UserError(f"--skeleton {skeleton}: {err}") from None
+        print(f"lesson {number} ({item.title}): the skeleton is in {skeleton}; its TODOs:")
+        for site in sites:
+            print(f"  {site}")
+        print(f"check it with: vnet-lab check {number} --kmod {skeleton}")
+        return
+    sys.exit(_run(_guest(guest), _lesson_cmd(number), timeout, False, False, True))
+
+
+@main.command()
+@guest_option
+@click.argument("number", type=int)
+@click.option("--kmod", "kmod", metavar="DIR", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The driver to check: a skeleton you filled in, or any copy of kmod/.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Stop the VM after this many seconds (exit status 124).")
+@reported(PROG)
+def check(guest: str | None, number: int, kmod: Path, timeout: float) -> None:
+    """Build the driver in DIR in the guest and run lesson NUMBER's checks against it
+    (exit status 0 when all pass).  DIR may be anywhere: its sources are copied into
+    the checkout's .lab/learner/, which the guest sees."""
+    _lesson(number)
+    files = markers.sources(kmod)
+    if not any(f.name == "Kbuild" for f in files):
+        raise UserError(f"--kmod {kmod}: no Kbuild file there: is it a copy of kmod/?", status=2)
+    dest = find_checkout() / ".lab" / "learner"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for f in files:
+        shutil.copyfile(f, dest / f.name)
+    sys.exit(_run(_guest(guest), _lesson_cmd(number, ".lab/learner"), timeout, False, False, True,
+                  build_driver=False))
 
 
 # `python3 -m vnet_ebpf.lab.cli` without an installed vnet-lab script; the console script

@@ -1,0 +1,1 @@
+"""The lessons: the driver's phases as runnable, checked experiments (lessons/)."""
