@@ -66,7 +66,7 @@ def cleanup() -> None:
 def run_lesson(number: int, ko: Path | None, kmod: Path, build_log: str = "") -> Grade:
     """Lesson NUMBER on the driver KO (built from KMOD); None: it did not build."""
     item = lesson(number)
-    print(f"\n######## lesson {item.number}: {item.title} ({item.folder}/README.md)", flush=True)
+    print(f"\n######## lesson {item.number}: {item.title} (lessons/README.md)", flush=True)
     session = Session(number, ko or Path("/nonexistent"), kmod)
     if ko is None:
         print(build_log.rstrip("\n"))
