@@ -118,9 +118,11 @@ FRAMES = 3000
 
 
 def pktgen_burst(dev: str, count: int) -> None:
-    """COUNT frames of 60 bytes from pktgen, as fast as the driver takes them."""
+    """COUNT frames of 60 bytes from pktgen, as fast as the driver takes them; returns
+    once the TX ring has drained (the qdisc empty, no BQL bytes in flight)."""
     pktgen.setup(dev, count=count)
     pktgen.run()
+    w.wait_until(lambda: w.tx_idle(dev), timeout=60, what="the TX ring to drain")
 
 
 @lesson(3)
@@ -136,7 +138,6 @@ def tx_ring(s: Session) -> None:
     before = s.ethtool()
     s.step(f"pktgen sends {FRAMES} frames as fast as the driver takes them")
     pktgen_burst("vnet0", FRAMES)
-    w.wait_until(lambda: w.tx_idle("vnet0"), timeout=60, what="the TX ring to drain")
     d = s.delta(before)
     s.show("ethtool", "-S", "vnet0")
     g = s.grade
@@ -163,7 +164,6 @@ def bql(s: Session) -> None:
     before = s.ethtool()
     s.step(f"pktgen sends {FRAMES} frames; BQL lets only limit bytes be in flight")
     pktgen_burst("vnet0", FRAMES)
-    w.wait_until(lambda: w.tx_idle("vnet0"), timeout=60, what="the TX ring to drain")
     s.show("grep", ".", *(str(bql_dir / n) for n in ("limit", "inflight")))
     d = s.delta(before)
     limit = w.bql("vnet0", "limit")
@@ -256,7 +256,6 @@ def stats(s: Session) -> None:
     s.up("vnet0", "10.0.0.1/24")
     s.generate(rate=20, burst=1, seconds=2)
     pktgen_burst("vnet0", 500)
-    w.wait_until(lambda: w.tx_idle("vnet0"), timeout=60, what="the TX ring to drain")
     eth = s.ethtool()
     s.show("ip", "-s", "link", "show", "vnet0")
     s.show("ethtool", "-S", "vnet0")
