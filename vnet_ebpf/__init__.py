@@ -1,3 +1,3 @@
-"""vnet-ebpf: an eBPF/XDP-assisted companion for the vnet virtual NIC driver."""
+"""vnet-ebpf: an eBPF/XDP-assisted companion for the vnet virtual NIC driver.
 
-__version__ = "0.1.0"
+The version is the package's own (pyproject.toml), as --version prints it."""
