@@ -1,6 +1,6 @@
-"""The lessons, in the order the driver grows.  Each has a folder lessons/NN-SLUG/
-with its README.md, an experiment and a checker (vnet_ebpf/lessons/experiments.py),
-and marked code in kmod/ that its skeleton removes (vnet_ebpf/lessons/markers.py)."""
+"""The lessons, in the order the driver grows (lessons/README.md lists them).  Each
+has an experiment and a checker (vnet_ebpf/lessons/experiments.py) and marked code
+in kmod/ that its skeleton removes (vnet_ebpf/lessons/markers.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ class Lesson:
     number: int
     slug: str
     title: str
-
-    @property
-    def folder(self) -> str:
-        return f"lessons/{self.number:02d}-{self.slug}"
 
 
 LESSONS: tuple[Lesson, ...] = (

@@ -4,7 +4,6 @@ written against this."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -98,7 +97,3 @@ class Session:
 
     def link_stats(self, dev: str = "vnet0") -> dict[str, dict[str, int]]:
         return w.ip_stats(dev)
-
-
-def in_guest() -> bool:
-    return os.environ.get("VNET_LAB_IN_GUEST") == "1"
