@@ -85,6 +85,6 @@ def test_every_guest_has_the_restricted_lan() -> None:
     for s in (spec(), spec(accel="kvm"), spec(interactive=True)):
         argv = qemu.qemu_argv(s)
         # QEMU's user network, restricted: the guest reaches QEMU's gateway and nothing beyond.
-        assert value_after(argv, "-netdev") == ["user,id=lan,restrict=on"]
+        assert value_after(argv, "-netdev") == ["user,id=lan,restrict=on,ipv6=off"]
         # virtio-net on it, without an iPXE option ROM (not needed for -kernel, not on every host).
         assert "virtio-net-pci,netdev=lan,romfile=" in value_after(argv, "-device")
