@@ -1,5 +1,5 @@
 """The driver builds for the running kernel as a user builds it: `make -C kmod` with
-the kernel's extra warnings (W=1) and none of them, and through DKMS."""
+the kernel's extra warnings (W=1) and none of them (the lab's own build), and through DKMS."""
 
 from __future__ import annotations
 
@@ -25,17 +25,20 @@ def sources(dest: Path) -> Path:
 
 
 @pytest.mark.smoke
-def test_w1_build_has_no_warnings(tmp_path: Path) -> None:
-    src = sources(tmp_path / "kmod")
-    kdir = f"/lib/modules/{os.uname().release}/build"
-    proc = subprocess.run(["make", "-C", str(src), f"KDIR={kdir}", "W=1"], capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    warnings = [line for line in out.splitlines() if "warning:" in line or "Warning:" in line]
+def test_w1_build_has_no_warnings() -> None:
+    """The lab builds vnet.ko for each guest kernel from a clean copy of kmod/ with the
+    kernel's extra warnings, `make W=1`, and keeps the output beside it in build.log
+    (vnet_ebpf/lab/guest/init.sh).  So the module every test loads is the one checked
+    here, and the check costs no second build."""
+    ko = Path(os.environ["VNET_LAB_KO"])
+    log = (ko.parent / "build.log").read_text().splitlines()
+    assert log, "empty build log"
+    command, out = log[0].split(), log[1:]
+    assert command[0] == "make" and "W=1" in command, log[0]
+    warnings = [line for line in out if "warning:" in line or "Warning:" in line]
     assert warnings == [], "\n".join(warnings)
-    assert (src / "vnet.ko").is_file()
     # The module carries the running kernel's version magic: it loads here.
-    info = lab.sh("modinfo", "-F", "vermagic", str(src / "vnet.ko"))
+    info = lab.sh("modinfo", "-F", "vermagic", str(ko))
     assert info.split()[0] == os.uname().release
 
 

@@ -57,6 +57,14 @@ def check(cols: int, rows: int) -> list[str]:
     return screen
 
 
+def traffic_seen() -> str:
+    """What the driver's own counters say went through vnet0: on a failure, it tells a
+    tracer that saw nothing from traffic that did not flow."""
+    stats = lab.ethtool_stats("vnet0")
+    keys = ("tx_packets", "rx_packets", "arp_generated", "tx_completions", "rx_ring_full", "tx_queue_stopped")
+    return ", ".join(f"{k} {stats.get(k)}" for k in keys)
+
+
 def test_pipx_installed_top_fits_80x24_and_follows_a_resize_to_120x40(vnet: Path, tmp_path: Path) -> None:
     wheels = sorted((CHECKOUT / "dist").glob("vnet_ebpf-*.whl"))
     assert wheels, "no wheel in dist/: `make wheel` builds it (make vm and make test do)"
@@ -95,7 +103,7 @@ def test_pipx_installed_top_fits_80x24_and_follows_a_resize_to_120x40(vnet: Path
         try:
             lab.wait_until(lambda: any("who-has" in row for row in pane()), 60, "ARP requests on the screen")
         except AssertionError as err:
-            raise AssertionError(f"{err}:\n" + "\n".join(pane(join=True))) from None
+            raise AssertionError(f"{err} ({dead()}; {traffic_seen()}):\n" + "\n".join(pane(join=True))) from None
         small = check(80, 24)
         assert len(small) <= 23  # the cursor's row stays on the screen
         tmux("resize-window", "-t", SESSION, "-x", "120", "-y", "40")

@@ -111,13 +111,15 @@ cd "$SRC" || finish 1
 kver=$(uname -r)
 # The driver is built per guest kernel in .lab/kbuild/<release>/ of the checkout, from a
 # copy of kmod/: guests of different kernels can run at once on one checkout, and going
-# back to a kernel finds its vnet.ko.  The build (about 30 s under emulation, 90 s with
-# BTF) is skipped when kmod/ is unchanged since and vnet.ko is the file it produced.
+# back to a kernel finds its vnet.ko.  The build is skipped when kmod/ is unchanged since
+# and vnet.ko is the file it produced.  It builds with the kernel's extra warnings (W=1)
+# and keeps its output beside vnet.ko in build.log, which tests/vm/test_build.py reads:
+# the module every test loads is the one checked for warnings, without a second build.
 kbuild=.lab/kbuild/$kver
 export VNET_LAB_KO="$SRC/$kbuild/vnet.ko"
 stamp=$kbuild/.vnet-lab-built
 if [ "$BUILD" = 1 ] && [ -f "$kbuild/vnet.ko" ] && [ -f "$stamp" ] &&
-	[ "$(cat "$stamp")" = "$KMOD_DIGEST $(sha256sum <"$kbuild/vnet.ko")" ]; then
+	[ -f "$kbuild/build.log" ] && [ "$(cat "$stamp")" = "$KMOD_DIGEST W=1 $(sha256sum <"$kbuild/vnet.ko")" ]; then
 	BUILD=0
 fi
 if [ "$BUILD" = 1 ]; then
@@ -126,15 +128,18 @@ if [ "$BUILD" = 1 ]; then
 	# on one checkout (the full suite and the soak in CI) may build at the same time.
 	build=.lab/kbuild/.build-$kver-$(cat /proc/sys/kernel/random/uuid)
 	mkdir -p "$build" "$kbuild" && cp kmod/*.c kmod/*.h kmod/Kbuild kmod/Makefile "$build/"
-	if ! make -s -C "$build" KDIR="/lib/modules/$kver/build" >/tmp/kbuild.log 2>&1; then
+	cmd="make -s -C $build KDIR=/lib/modules/$kver/build W=1"
+	echo "$cmd" >/tmp/kbuild.log
+	if ! $cmd >>/tmp/kbuild.log 2>&1; then
 		cat /tmp/kbuild.log >/dev/console
 		echo "vnet-lab: building the driver for $kver failed (output above)" >/dev/console
 		rm -rf "$build"
 		finish 1
 	fi
 	# Warnings are worth seeing even when the build succeeds.
-	grep -q . /tmp/kbuild.log && cat /tmp/kbuild.log >/dev/console
-	echo "$KMOD_DIGEST $(sha256sum <"$build/vnet.ko")" >"$build/stamp"
+	[ "$(wc -l </tmp/kbuild.log)" -gt 1 ] && cat /tmp/kbuild.log >/dev/console
+	echo "$KMOD_DIGEST W=1 $(sha256sum <"$build/vnet.ko")" >"$build/stamp"
+	cp /tmp/kbuild.log "$build/build.log" && mv -f "$build/build.log" "$kbuild/build.log"
 	mv -f "$build/vnet.ko" "$kbuild/vnet.ko" && mv -f "$build/stamp" "$stamp"
 	rm -rf "$build"
 fi
