@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,53 @@ def test_a_failed_check_prints_its_hint_and_the_todo_sites() -> None:
                                      "         hint: report sent bytes",
                                      "         see TODO 4 at vnet_tx.c:144: tell BQL"]
     assert g.score() == "lesson 4 score: 1/2" and not g.ok
+
+
+LESSONS_DIR = KMOD.parent / "lessons"
+SECTIONS = ("## The concept", "## Read in kmod/", "## The experiment", "## Questions", "## Build it yourself")
+
+
+def folder(item: catalog.Lesson) -> Path:
+    return LESSONS_DIR / f"{item.number:02d}-{item.slug}"
+
+
+@pytest.mark.parametrize("item", catalog.LESSONS, ids=lambda x: f"{x.number:02d}-{x.slug}")
+def test_each_lesson_has_a_folder_whose_readme_has_every_section(item: catalog.Lesson) -> None:
+    text = (folder(item) / "README.md").read_text()
+    assert text.startswith(f"# Lesson {item.number}: ")
+    assert f"vnet-lab lesson {item.number}\n" in text
+    positions = [text.find(s) for s in SECTIONS]
+    assert -1 not in positions and positions == sorted(positions), positions
+
+
+def reading_list(text: str) -> list[tuple[str, list[str]]]:
+    """The "Read in kmod/" bullets: (the file named first, the functions named after it)."""
+    section = text.split("## Read in kmod/", 1)[1].split("\n## ", 1)[0]
+    bullets = ["".join(b.split("\n")) for b in section.split("\n- ")[1:]]
+    found = []
+    for bullet in bullets:
+        names = re.findall(r"`([^`]+)`", bullet)
+        found.append((names[0], [n[:-2] for n in names[1:] if n.endswith("()")]))
+    return found
+
+
+@pytest.mark.parametrize("item", catalog.LESSONS, ids=lambda x: f"{x.number:02d}-{x.slug}")
+def test_what_a_lesson_says_to_read_is_there(item: catalog.Lesson) -> None:
+    """Every file a lesson points to exists, and every function it names is in that file:
+    a rename in kmod/ that forgets the lesson fails here."""
+    entries = reading_list((folder(item) / "README.md").read_text())
+    assert entries
+    for path, functions in entries:
+        where = KMOD.parent / path
+        assert where.exists(), path
+        source = "".join(p.read_text() for p in ([where] if where.is_file() else sorted(where.glob("*.py"))))
+        for fn in functions:
+            assert re.search(rf"\b{fn}\b", source), f"{fn}() is not in {path}"
+
+
+def test_the_lessons_index_links_every_folder() -> None:
+    index = (LESSONS_DIR / "README.md").read_text()
+    for item in catalog.LESSONS:
+        assert f"({folder(item).name}/README.md)" in index, item
+    folders = sorted(p.name for p in LESSONS_DIR.iterdir() if p.is_dir())
+    assert folders == [folder(x).name for x in catalog.LESSONS]

@@ -323,7 +323,7 @@ def arp(s: Session) -> None:
 def xdp(s: Session) -> None:
     from vnet_ebpf.lessons import xdp_asm
 
-    s.step("an XDP program of 9 instructions that drops ARP frames, attached in native mode")
+    s.step("an XDP program of 10 instructions that drops ARP frames, attached in native mode")
     s.load()
     s.up("vnet0")
     s.interlude(xdp_asm.DROP_ARP_LISTING)
