@@ -124,24 +124,28 @@ if [ "$BUILD" = 1 ] && [ -f "$kbuild/vnet.ko" ] && [ -f "$stamp" ] &&
 fi
 if [ "$BUILD" = 1 ]; then
 	mark "status building vnet.ko for $kver"
-	# In a directory of this VM's own, then renamed into place: two VMs of one kernel
-	# on one checkout (the full suite and the soak in CI) may build at the same time.
-	build=.lab/kbuild/.build-$kver-$(cat /proc/sys/kernel/random/uuid)
-	mkdir -p "$build" "$kbuild" && cp kmod/*.c kmod/*.h kmod/Kbuild kmod/Makefile "$build/"
+	# In the guest's own /tmp: files copied onto the shared checkout get the host's
+	# clock, which make may find in the future ("clock skew" warnings), and objects
+	# build faster off the share.  The results are then renamed into place: two VMs
+	# of one kernel on one checkout (the full suite and the soak in CI) may build at
+	# the same time.
+	build=/tmp/kbuild-$kver
+	tmp=$kbuild/.new-$(cat /proc/sys/kernel/random/uuid)
+	rm -rf "$build" && mkdir -p "$build" "$kbuild" && cp kmod/*.c kmod/*.h kmod/Kbuild kmod/Makefile "$build/"
 	cmd="make -s -C $build KDIR=/lib/modules/$kver/build W=1"
 	echo "$cmd" >/tmp/kbuild.log
 	if ! $cmd >>/tmp/kbuild.log 2>&1; then
 		cat /tmp/kbuild.log >/dev/console
 		echo "vnet-lab: building the driver for $kver failed (output above)" >/dev/console
-		rm -rf "$build"
 		finish 1
 	fi
 	# Warnings are worth seeing even when the build succeeds.
 	[ "$(wc -l </tmp/kbuild.log)" -gt 1 ] && cat /tmp/kbuild.log >/dev/console
-	echo "$KMOD_DIGEST W=1 $(sha256sum <"$build/vnet.ko")" >"$build/stamp"
-	cp /tmp/kbuild.log "$build/build.log" && mv -f "$build/build.log" "$kbuild/build.log"
-	mv -f "$build/vnet.ko" "$kbuild/vnet.ko" && mv -f "$build/stamp" "$stamp"
-	rm -rf "$build"
+	mkdir -p "$tmp" && cp "$build/vnet.ko" /tmp/kbuild.log "$tmp/" &&
+		echo "$KMOD_DIGEST W=1 $(sha256sum <"$tmp/vnet.ko")" >"$tmp/stamp"
+	mv -f "$tmp/kbuild.log" "$kbuild/build.log" && mv -f "$tmp/vnet.ko" "$kbuild/vnet.ko" &&
+		mv -f "$tmp/stamp" "$stamp"
+	rm -rf "$tmp" "$build"
 fi
 if [ "$LOAD" = 1 ]; then
 	mark "status loading vnet.ko"
