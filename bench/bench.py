@@ -58,8 +58,8 @@ def spread(values: list[int] | list[float]) -> float | None:
 def tx_pps(dev: str, burst: int = 1) -> int:
     """One pktgen run, from the same BQL state every time: a down/up resets the queue's
     BQL limit and history (netdev_tx_reset_queue).  Without it a run inherits the limit
-    the previous run left, and plain runs land in one of two steady states ~9 % apart
-    (docs/benchmarks.md, 2026-12-02)."""
+    the previous run left, and plain runs land in one of two steady states
+    (docs/benchmarks.md has how far apart)."""
     sh("ip", "link", "set", dev, "down")
     sh("ip", "link", "set", dev, "up")
     return pktgen.tx_pps(dev, COUNT, burst)

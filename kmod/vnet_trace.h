@@ -4,8 +4,8 @@
  * its ARP generator, for perf, ftrace, bpftrace and vnet-trace.
  *
  * A kprobe on a driver function costs its caller the kprobe path on every
- * call (about 0.9 us per frame under emulation, measured in docs/benchmarks.md);
- * a tracepoint is a patched-out branch until someone listens, and then one
+ * call (docs/benchmarks.md has what it measured); a tracepoint is a
+ * patched-out branch until someone listens, and then one
  * indirect call.  So the hot paths report here, and vnet-trace attaches BPF
  * raw-tracepoint programs to these events by default.
  *

@@ -145,8 +145,6 @@ def report_obj(seconds: float, rows: list[Row]) -> dict[str, Any]:
     }
 
 
-REPORT_COLUMNS = ("FRAMES", "BYTES", "DROPPED_LOSS", "DROPPED_WRITE", "QUEUED")
-
 
 def report_lines(seconds: float, rows: list[Row]) -> list[str]:
     """The table printed on exit: a header, one line per direction, the run's length."""
