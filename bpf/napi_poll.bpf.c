@@ -14,8 +14,21 @@
  * The layout of struct cpu_stats is the same idea as vnet_trace.bpf.c's:
  * one slot a CPU of a mappable plain array, read by user space as memory.
  */
-#include <linux/netdevice.h>
-#include <net/net_namespace.h>
+/*
+ * No kernel header but <linux/types.h>: the four kernel fields read here are
+ * at offsets given as -D flags, which the tracer reads from the running
+ * kernel's BTF (vnet_ebpf/probes/btf.py, napi.py's KERNEL_FIELDS):
+ * napi->dev, dev->ifindex, dev->nd_net.net and net->ns.inum.
+ */
+#include <linux/types.h>
+
+struct napi_struct;
+struct net_device;
+struct net;
+
+/* The kernel field at byte OFF of the struct at P. */
+#define KREAD(dst, p, off) \
+	bpf_probe_read_kernel(&(dst), sizeof(dst), (const char *)(p) + (off))
 
 #define WORK_SLOTS	257	/* NAPI work 0..256, one bucket each */
 
@@ -50,15 +63,15 @@ TRACEPOINT_PROBE(napi, napi_poll)
 	u32 cpu = bpf_get_smp_processor_id();
 	struct cpu_stats *c;
 
-	bpf_probe_read_kernel(&dev, sizeof(dev), &napi->dev);
+	KREAD(dev, napi, NAPI_DEV);
 	if (!dev)
 		return 0;
-	bpf_probe_read_kernel(&ifindex, sizeof(ifindex), &dev->ifindex);
+	KREAD(ifindex, dev, NETDEV_IFINDEX);
 	if (ifindex != IFINDEX)
 		return 0;
-	bpf_probe_read_kernel(&net, sizeof(net), &dev->nd_net.net);
+	KREAD(net, dev, NETDEV_NET);
 	if (net)
-		bpf_probe_read_kernel(&ino, sizeof(ino), &net->ns.inum);
+		KREAD(ino, net, NET_INUM);
 	if (ino != NETNS_INO)
 		return 0;
 	c = stats.lookup(&cpu);

@@ -19,18 +19,23 @@
  * on one CPU for these events, so a CPU's slot has a single writer.
  */
 /*
- * The driver's structs are only needed by the probes on its functions
- * (kprobe and fentry: -DDRIVER_PROBES), which read its memory.  The trace
- * events hand over plain values, so their build leaves out
- * <linux/netdevice.h> and everything it pulls in: that header is most of
- * what a compile costs (docs/benchmarks.md).
+ * The probes on the driver's functions (kprobe and fentry: -DDRIVER_PROBES)
+ * read driver and kernel memory; the trace events hand over plain values.
+ * Neither build includes <linux/netdevice.h>, which with all it pulls in is
+ * most of what a compile costs (docs/benchmarks.md).  The few kernel fields
+ * the probes read are at offsets given as -D flags, which the tracer reads
+ * from the running kernel's BTF (vnet_ebpf/probes/btf.py):
+ *   NETDEV_IFINDEX  struct net_device, ifindex
+ *   NETDEV_PRIV     where netdev_priv(dev) points, from dev
+ *   NAPI_DEV        struct napi_struct, dev
+ *   SKB_DATA        struct sk_buff, data
  */
-#ifdef DRIVER_PROBES
-#include <linux/netdevice.h>
-#include <linux/skbuff.h>
-#include "vnet_rings.h"
-#endif
 #include <linux/types.h>
+#ifdef DRIVER_PROBES
+#include <uapi/linux/ptrace.h>
+#include "vnet_rings.h"
+struct napi_struct;
+#endif
 #include <uapi/linux/if_ether.h>
 
 #define HIST_SLOTS	16	/* log2 buckets: 0, 1, 2-3, ..., 16384-32767 */
@@ -334,12 +339,22 @@ struct txc_start {
 };
 BPF_PERCPU_ARRAY(txc_starts, struct txc_start, 1);
 
+/* The kernel field at byte OFF of the struct at P (offsets from BTF, above). */
+#define KREAD(dst, p, off) \
+	bpf_probe_read_kernel(&(dst), sizeof(dst), (const char *)(p) + (off))
+
 static __always_inline int dev_ifindex(struct net_device *dev)
 {
 	int ifindex = 0;
 
-	VREAD(ifindex, dev->ifindex);
+	KREAD(ifindex, dev, NETDEV_IFINDEX);
 	return ifindex;
+}
+
+/* netdev_priv(): struct vnet_priv, which starts with the ring view. */
+static __always_inline struct vnet_ring_view *ring_view(struct net_device *dev)
+{
+	return (struct vnet_ring_view *)((char *)dev + NETDEV_PRIV);
 }
 
 static __always_inline int priv_ifindex(struct vnet_ring_view *priv)
@@ -366,9 +381,9 @@ static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device 
 
 	if (dev_ifindex(dev) != IFINDEX)
 		return;
-	priv = netdev_priv(dev);
+	priv = ring_view(dev);
 	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->tx.size);
-	VREAD(data, skb->data);
+	KREAD(data, skb, SKB_DATA);
 	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
 	/* Occupancy with this frame posted: size means this frame fills the ring. */
 	count_xmit((u32)(ring.head - ring.tail) + 1, ring.size, proto, bpf_ktime_get_ns());
@@ -388,13 +403,13 @@ static __always_inline void poll_entered(struct napi_struct *napi, int budget)
 	if (!st)
 		return;
 	st->active = 0;
-	VREAD(dev, napi->dev);
+	KREAD(dev, napi, NAPI_DEV);
 	if (!dev || dev_ifindex(dev) != IFINDEX)
 		return;
 	c = my_stats();
 	if (!c)
 		return;
-	priv = netdev_priv(dev);
+	priv = ring_view(dev);
 	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->rx.size);
 	st->budget = budget;
 	st->ts = bpf_ktime_get_ns();

@@ -12,8 +12,15 @@
 #ifndef VNET_RINGS_H
 #define VNET_RINGS_H
 
-#include <linux/netdevice.h>
+#include <linux/types.h>
 
+/*
+ * Only pointers to these: the BPF programs compile this header without the
+ * kernel's big headers (vnet_ebpf/probes/btf.py says why).
+ */
+struct net_device;
+struct sk_buff;
+struct page;
 struct xdp_frame;
 struct page_pool;
 struct xdp_rxq_info;

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -20,6 +21,9 @@ import pytest
 from tests.vm import lab
 from tests.vm.test_rx import generate, read_pcap
 from vnet_ebpf.lab.witnesses import NapiWitness
+from vnet_ebpf.probes import btf
+from vnet_ebpf.probes.napi import KERNEL_FIELDS as NAPI_FIELDS
+from vnet_ebpf.probes.tracer import KERNEL_FIELDS
 
 KPROBE_EVENTS = Path("/sys/kernel/debug/tracing/kprobe_events")
 # Every registered kprobe, also those made through perf_event_open (as BCC does),
@@ -371,3 +375,24 @@ def test_driver_stats_read_what_ethtool_prints(vnet: Path) -> None:
             stats.read()
     finally:
         stats.close()
+
+
+@pytest.mark.smoke
+def test_the_kernel_field_offsets_from_btf_are_paholes() -> None:
+    """The driver probes read kernel fields at offsets our own BTF reader finds
+    (vnet_ebpf/probes/btf.py); pahole, reading the same BTF, is the witness."""
+    types = btf.load()
+    # A dotted path's first member here; the rest (nd_net.net, ns.inum) is checked by
+    # test_any_nic.py, whose polls only count when the netns inode read through it matches.
+    fields = {(name, member.split(".")[0]) for name, member in (*KERNEL_FIELDS.values(), *NAPI_FIELDS.values())}
+    for name, member in sorted(fields):
+        layout = lab.sh("pahole", "-C", name, str(btf.VMLINUX))
+        found = re.search(rf"[ *]{member}\b[^;]*;\s+/\*\s+(\d+)", layout)  # maybe __attribute__((...))
+        assert found, f"pahole shows no {name}.{member}:\n{layout}"
+        assert types.offset(name, member) == int(found.group(1)), (name, member)
+    layout = lab.sh("pahole", "-C", "net_device", str(btf.VMLINUX))
+    priv = re.search(r"\bpriv\[\][^;]*;\s+/\*\s+(\d+)", layout)
+    size = re.search(r"/\* size: (\d+),", layout)
+    assert size
+    expected = int(priv.group(1)) if priv else (int(size.group(1)) + 31) // 32 * 32
+    assert types.netdev_priv() == expected

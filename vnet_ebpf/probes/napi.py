@@ -7,13 +7,21 @@ import os
 import time
 from typing import Any
 
+from vnet_ebpf.errors import UserError
 from vnet_ebpf.model import COUNTERS, Snapshot
-from vnet_ebpf.probes import bccglue, bpfstats, device
+from vnet_ebpf.probes import bccglue, bpfstats, btf, device
 
 SOURCE = "napi_poll.bpf.c"
 #: The counters of struct cpu_stats in bpf/napi_poll.bpf.c, in order (a subset of COUNTERS).
 POLL_COUNTERS = ("polls", "poll_packets", "poll_exhausted", "poll_over_budget")
 assert set(POLL_COUNTERS) <= set(COUNTERS)
+# The kernel fields bpf/napi_poll.bpf.c reads: macro -> (struct, member), from BTF.
+KERNEL_FIELDS = {
+    "NAPI_DEV": ("napi_struct", "dev"),
+    "NETDEV_IFINDEX": ("net_device", "ifindex"),
+    "NETDEV_NET": ("net_device", "nd_net.net"),
+    "NET_INUM": ("net", "ns.inum"),
+}
 
 
 def netns_inode() -> int:
@@ -40,6 +48,10 @@ class NapiTracer(bccglue.Loaded):
         from vnet_ebpf.probes.tracer import possible_cpus
 
         flags = [f"-DIFINDEX={self.dev.ifindex}", f"-DNETNS_INO={netns_inode()}", f"-DNCPU={possible_cpus()}"]
+        try:
+            flags += btf.field_flags(KERNEL_FIELDS)
+        except btf.BTFError as err:
+            raise UserError(f"napi -i {self.dev.name} finds the kernel's fields in its BTF: {err}") from None
         self.bpf = bccglue.load(SOURCE, flags)  # BCC attaches TRACEPOINT_PROBE itself
         self.cells = bccglue.MappedArray(self.bpf["stats"])
         self.fields = {name: self.cells.field(name) for name, _ in self.cells.leaf._fields_}

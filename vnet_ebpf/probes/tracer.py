@@ -11,7 +11,7 @@ from typing import Any
 
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.model import COUNTERS, ArpEvent, Snapshot
-from vnet_ebpf.probes import bccglue, bpfstats, device
+from vnet_ebpf.probes import bccglue, bpfstats, btf, device
 
 #: How the probes reach the driver.  "tracepoint": BPF raw-tracepoint programs on the
 #: driver's trace events (kmod/vnet_trace.h), the default: far cheaper on the transmit
@@ -111,6 +111,23 @@ def possible_cpus() -> int:
     return 1 + max(int(part.split("-")[-1]) for part in text.split(","))
 
 
+# The kernel fields the driver probes of bpf/vnet_trace.bpf.c read: macro -> (struct, member).
+KERNEL_FIELDS = {
+    "NETDEV_IFINDEX": ("net_device", "ifindex"),
+    "NAPI_DEV": ("napi_struct", "dev"),
+    "SKB_DATA": ("sk_buff", "data"),
+}
+
+
+def kernel_field_flags(kind: str) -> list[str]:
+    """-D flags with where those fields are in the running kernel, from its BTF."""
+    try:
+        return btf.field_flags(KERNEL_FIELDS, netdev_priv=True)
+    except btf.BTFError as err:
+        raise UserError(f"--probes {kind} finds the kernel's fields in its BTF: {err} "
+                        "(--probes tracepoint needs no BTF)") from None
+
+
 class Tracer(bccglue.Loaded):
     """The probes of one device; use as a context manager so detach always happens."""
 
@@ -142,7 +159,7 @@ class Tracer(bccglue.Loaded):
     def __enter__(self) -> Tracer:
         flags = [f"-DIFINDEX={self.dev.ifindex}", f"-DNCPU={self.ncpu}"]
         if self.kind != "tracepoint":  # probes that read the driver's structs
-            flags.append("-DDRIVER_PROBES")
+            flags += ["-DDRIVER_PROBES", *kernel_field_flags(self.kind)]
         if self.kind == "fentry":  # BCC attaches what is compiled in: only these groups
             flags += [f"-DFENTRY_{group.upper()}" for group in self.groups]
         self.bpf = bccglue.load(SOURCE, flags)

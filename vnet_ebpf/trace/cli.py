@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from vnet_ebpf.probes.xdp import XdpConfig
 
 PROG = "vnet-trace"
-COMPILE_NOTE = "compiling and attaching the BPF {what} (about 35 s under emulation)"
+COMPILE_NOTE = "compiling and attaching the BPF {what}"
 
 iface_option = click.option("-i", "--interface", "iface", default="vnet0", show_default=True,
                             help="The device to trace (as tcpdump -i).")
