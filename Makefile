@@ -16,7 +16,7 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo test lint unit wheel vm vm-smoke vm-all bench bench-wire soak soak-short repro-detach deps clean
+.PHONY: demo test lint unit wheel vm vm-smoke vm-all lessons bench bench-wire soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -55,6 +55,11 @@ vm: deps wheel
 # Both of the above, side by side (one host core each under emulation): what `make test` runs.
 vm-all: deps wheel
 	@scripts/vm-tests.sh $(LAB) $(VM_TIMEOUT) "$(SMOKE_GUESTS)" $(PYTEST_VM)
+
+# Every lesson's checker passes on the real driver and fails on its skeleton (lessons/).
+lessons: deps
+	@TIMEFORMAT="== lessons: proved on $${VNET_LAB_GUEST:-the default guest} in %0R s"; \
+		time $(LAB) run --timeout $(VM_TIMEOUT) -- python3 -m vnet_ebpf.lessons.main prove
 
 # On the other guests: the W=1 build, load/unload and one test per area (pytest -m smoke).
 vm-smoke: deps wheel

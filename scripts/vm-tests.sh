@@ -1,6 +1,7 @@
 #!/bin/bash
 # The guest tests of `make test`, in two lines of VM runs side by side:
-#   1. every test on the default guest, except the modules of SECOND_LINE;
+#   1. every test on the default guest, except the modules of SECOND_LINE, then the
+#      lessons' proof (python3 -m vnet_ebpf.lessons.main prove);
 #   2. the smoke subset (pytest -m smoke) on each guest of SMOKE_GUESTS, one after the
 #      other, then SECOND_LINE's modules and the short soak (soak/soak.py at a twentieth of
 #      the cycles) on the default guest.
@@ -39,9 +40,18 @@ smoke=$!
 "$lab" run --timeout "$timeout" -- "$@" "${ignore[@]}" tests/vm
 full=$?
 echo "== vm: the guest tests on ${VNET_LAB_GUEST:-the default guest} but $SECOND_LINE: exit $full after $(( $(date +%s) - start )) s"
+# Every lesson passes on the real driver and fails on its skeleton (lessons/README.md).
+t=$(date +%s)
+"$lab" run --timeout "$timeout" -- python3 -m vnet_ebpf.lessons.main prove >.lab/lessons.log 2>&1
+lessons=$?
+echo "== lessons: each lesson's checker on the real driver and on its skeleton: exit $lessons in $(( $(date +%s) - t )) s"
+sed -n '/^######## the lessons/,$p' .lab/lessons.log
+[ "$lessons" = 0 ] || cat .lab/lessons.log
+echo "== vm: the first line done after $(( $(date +%s) - start )) s"
 wait "$smoke"
 
 status=$full
+[ "$lessons" = 0 ] || status=1
 for g in $smoke_guests; do
 	read -r rc secs <".lab/smoke-$g.rc" 2>/dev/null || { rc=1; secs=?; }
 	echo "== vm-smoke: smoke tests on $g: exit $rc in $secs s"
