@@ -106,6 +106,18 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 	u64_stats_update_end(&(stats)->syncp);				\
 } while (0)
 
+/*
+ * Read counters of STATS in BODY as one snapshot: BODY runs again if a
+ * writer was inside meanwhile (32-bit machines; on 64-bit it runs once).
+ */
+#define vnet_read_stats(stats, body) do {				\
+	unsigned int __start;						\
+	do {								\
+		__start = u64_stats_fetch_begin(&(stats)->syncp);	\
+		body;							\
+	} while (u64_stats_fetch_retry(&(stats)->syncp, __start));	\
+} while (0)
+
 struct vnet_gen_stats {			/* writer: the RX generator timer */
 	struct u64_stats_sync syncp;
 	u64_stats_t arp_generated;
@@ -149,6 +161,12 @@ struct vnet_priv;
 
 struct vnet_hw_ops {
 	const char *name;		/* /sys/class/net/DEV/vnet/hw */
+	/*
+	 * How long the TX queue may stay stopped before the core calls
+	 * ndo_tx_timeout (dev->watchdog_timeo): well past this hardware's
+	 * slowest completion, so that only a hung "NIC" fires it.
+	 */
+	unsigned long watchdog_timeo;
 	/* The rings are live: start producing RX frames, consuming TX frames. */
 	void (*start)(struct vnet_priv *priv);
 	/* Stop touching the rings; when it returns, nothing of the hardware does. */
@@ -173,7 +191,7 @@ struct vnet_priv {
 	struct vnet_tx_ring tx;
 	struct vnet_rx_ring rx;
 
-	struct napi_struct napi;	/* RX: the hardware's frames, and XDP */
+	struct napi_struct rx_napi;	/* RX: the hardware's frames, and XDP */
 	struct napi_struct tx_napi;	/* TX completion, as virtio_net's napi_tx */
 
 	const struct vnet_hw_ops *hw;	/* the NIC: simulated, or the backend */
@@ -303,7 +321,7 @@ int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size);
 void vnet_tx_ring_free(struct vnet_tx_ring *r);
 void vnet_tx_timer_init(struct vnet_priv *priv);
 void vnet_tx_irq_arm(struct vnet_priv *priv, u64 delay_ns);
-void vnet_tx_stop(struct vnet_priv *priv);
+void vnet_tx_irq_cancel(struct vnet_priv *priv);
 void vnet_tx_purge(struct vnet_priv *priv);
 
 /* vnet_rx.c */
@@ -332,7 +350,7 @@ INDIRECT_CALLABLE_DECLARE(u64 vnet_be_tx_pending(struct vnet_priv *priv,
 
 /* vnet_sim.c: the simulated hardware, its knobs (module defaults, per-device sysfs) */
 extern const struct vnet_hw_ops vnet_sim_hw;
-extern const struct attribute_group vnet_gen_group;
+extern const struct attribute_group vnet_sysfs_group;
 void vnet_sim_init(struct vnet_priv *priv);
 u32 vnet_build_arp(struct net_device *dev, u8 *frame, const u8 *peer_mac,
 		   __be32 peer_ip, __be32 target_ip);

@@ -299,6 +299,14 @@ static void vnet_be_rx_room(struct vnet_priv *priv)
 
 const struct vnet_hw_ops vnet_backend_hw = {
 	.name		= "backend",
+	/*
+	 * A full ring means a reader that does not read: a slow link partner
+	 * (as one sending PAUSE frames), not a hung NIC.  The queue stays
+	 * stopped for as long as the process likes; the watchdog only fires
+	 * after a day, so that a paused process does not look like a broken
+	 * driver.
+	 */
+	.watchdog_timeo	= 24 * 3600 * HZ,
 	.start		= vnet_be_start,
 	.stop		= vnet_be_stop,
 	.tx_kick	= vnet_be_tx_kick,
@@ -315,7 +323,7 @@ static enum hrtimer_restart vnet_be_rx_irq(struct hrtimer *t)
 	rcu_read_lock();
 	priv = rcu_dereference(be->priv);
 	if (priv)
-		napi_schedule(&priv->napi);
+		napi_schedule(&priv->rx_napi);
 	rcu_read_unlock();
 	return HRTIMER_NORESTART;
 }
@@ -635,8 +643,11 @@ static __poll_t vnet_be_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
-/* Point the file and the device at each other (both locks: see vnet_be_take()). */
-static void vnet_be_link(struct vnet_backend *be, struct vnet_priv *priv)
+/*
+ * Point the file at the device, under both of the file's locks (see
+ * vnet_be_take()); vnet_be_bind() then points the device at the file.
+ */
+static void vnet_be_set_priv(struct vnet_backend *be, struct vnet_priv *priv)
 {
 	spin_lock(&be->tx_lock);
 	spin_lock(&be->rx_lock);
@@ -689,7 +700,7 @@ static long vnet_be_bind(struct file *file, struct vnet_bind __user *arg)
 		goto out;
 	}
 	b.ifindex = dev->ifindex;
-	vnet_be_link(be, priv);
+	vnet_be_set_priv(be, priv);
 	WRITE_ONCE(be->bound, true);
 	rcu_assign_pointer(priv->be, be);
 	/* The generator stops, frames still with the simulated NIC are dropped. */
@@ -791,7 +802,7 @@ static int vnet_be_release(struct inode *inode, struct file *file)
 	priv = rtnl_dereference(be->priv);
 	if (priv) {
 		vnet_hw_switch(priv, &vnet_sim_hw);
-		vnet_be_link(be, NULL);
+		vnet_be_set_priv(be, NULL);
 		RCU_INIT_POINTER(priv->be, NULL);
 		netdev_info(priv->dev, "/dev/vnet closed: simulated hardware again\n");
 	}

@@ -8,70 +8,86 @@
 #include <linux/log2.h>
 #include "vnet.h"
 
-/* ethtool -S: one index per counter, so names and values cannot get out of order. */
-enum vnet_stat {
-	VNET_TX_PACKETS, VNET_TX_BYTES, VNET_TX_DROPPED,
-	VNET_RX_PACKETS, VNET_RX_BYTES, VNET_RX_DROPPED, VNET_RX_LENGTH_ERRORS,
-	VNET_TX_ARP, VNET_TX_IPV4, VNET_TX_IPV6, VNET_TX_OTHER,
-	VNET_RX_ARP, VNET_RX_IPV4, VNET_RX_IPV6, VNET_RX_OTHER,
-	VNET_NAPI_POLLS, VNET_NAPI_BUDGET_EXHAUSTED,
-	VNET_ARP_GENERATED, VNET_RX_RING_FULL, VNET_RX_ALLOC_FAILED,
-	VNET_TX_COMPLETIONS, VNET_TX_COMPLETION_RUNS, VNET_TX_PURGED,
-	VNET_TX_QUEUE_STOPPED, VNET_TX_QUEUE_WOKEN, VNET_TX_BUSY,
-	VNET_TX_TIMEOUTS,
-	VNET_XDP_PACKETS, VNET_XDP_PASS, VNET_XDP_DROP, VNET_XDP_TX,
-	VNET_XDP_REDIRECT, VNET_XDP_ABORTED, VNET_XDP_TX_ERRORS,
-	VNET_XDP_REDIRECT_ERRORS, VNET_XDP_XMIT, VNET_XDP_XMIT_ERRORS,
-	VNET_BE_TX_READ, VNET_BE_RX_WRITTEN, VNET_BE_RX_RING_FULL, VNET_BE_TX_TOO_BIG,
-	VNET_BE_TX_STALLS,
-	VNET_RX_PURGED,
-	VNET_NUM_STATS
+/*
+ * ethtool -S: one table, one line per counter.  A counter lives in one of
+ * the blocks of struct vnet_priv (vnet.h), each with a single writer; the
+ * line says which block and where in it, and its name.  Adding a counter is
+ * its field in vnet.h and its line here.  The order of the lines is the
+ * order ethtool prints.
+ */
+enum vnet_stat_block {
+	VNET_BLK_LINK,		/* struct rtnl_link_stats64, as ip -s link shows it */
+	VNET_BLK_TX,		/* priv->tx_stats: written at xmit */
+	VNET_BLK_TXC,		/* priv->txc_stats: written at TX completion */
+	VNET_BLK_RX,		/* priv->rx_stats: written in the NAPI poll */
+	VNET_BLK_GEN,		/* priv->gen_stats: written by the generator timer */
+	VNET_BLK_ATOMIC,	/* an atomic64_t of struct vnet_priv: process context */
+	VNET_BLK_WOKEN,		/* the queue's wakes: xmit's and the completion's */
 };
 
-static const char vnet_stat_names[VNET_NUM_STATS][ETH_GSTRING_LEN] = {
-	[VNET_TX_PACKETS] = "tx_packets",
-	[VNET_TX_BYTES] = "tx_bytes",
-	[VNET_TX_DROPPED] = "tx_dropped",
-	[VNET_RX_PACKETS] = "rx_packets",
-	[VNET_RX_BYTES] = "rx_bytes",
-	[VNET_RX_DROPPED] = "rx_dropped",
-	[VNET_RX_LENGTH_ERRORS] = "rx_length_errors",
-	[VNET_TX_ARP] = "tx_arp",
-	[VNET_TX_IPV4] = "tx_ipv4",
-	[VNET_TX_IPV6] = "tx_ipv6",
-	[VNET_TX_OTHER] = "tx_other",
-	[VNET_RX_ARP] = "rx_arp",
-	[VNET_RX_IPV4] = "rx_ipv4",
-	[VNET_RX_IPV6] = "rx_ipv6",
-	[VNET_RX_OTHER] = "rx_other",
-	[VNET_NAPI_POLLS] = "napi_polls",
-	[VNET_NAPI_BUDGET_EXHAUSTED] = "napi_budget_exhausted",
-	[VNET_ARP_GENERATED] = "arp_generated",
-	[VNET_RX_RING_FULL] = "rx_ring_full",
-	[VNET_RX_ALLOC_FAILED] = "rx_alloc_failed",
-	[VNET_TX_COMPLETIONS] = "tx_completions",
-	[VNET_TX_COMPLETION_RUNS] = "tx_completion_runs",
-	[VNET_TX_PURGED] = "tx_purged",
-	[VNET_TX_QUEUE_STOPPED] = "tx_queue_stopped",
-	[VNET_TX_QUEUE_WOKEN] = "tx_queue_woken",
-	[VNET_TX_BUSY] = "tx_busy",
-	[VNET_TX_TIMEOUTS] = "tx_timeouts",
-	[VNET_XDP_PACKETS] = "xdp_packets",
-	[VNET_XDP_PASS] = "xdp_pass",
-	[VNET_XDP_DROP] = "xdp_drop",
-	[VNET_XDP_TX] = "xdp_tx",
-	[VNET_XDP_REDIRECT] = "xdp_redirect",
-	[VNET_XDP_ABORTED] = "xdp_aborted",
-	[VNET_XDP_TX_ERRORS] = "xdp_tx_errors",
-	[VNET_XDP_REDIRECT_ERRORS] = "xdp_redirect_errors",
-	[VNET_XDP_XMIT] = "xdp_xmit",
-	[VNET_XDP_XMIT_ERRORS] = "xdp_xmit_errors",
-	[VNET_BE_TX_READ] = "backend_tx_read",
-	[VNET_BE_RX_WRITTEN] = "backend_rx_written",
-	[VNET_BE_RX_RING_FULL] = "backend_rx_ring_full",
-	[VNET_BE_TX_TOO_BIG] = "backend_tx_too_big",
-	[VNET_BE_TX_STALLS] = "backend_tx_stalls",
-	[VNET_RX_PURGED] = "rx_purged",
+struct vnet_stat_desc {
+	char name[ETH_GSTRING_LEN];
+	u8 block;
+	u32 offset;		/* of the counter in its block */
+};
+
+#define VNET_LINK(name, field) \
+	{ name, VNET_BLK_LINK, offsetof(struct rtnl_link_stats64, field) }
+#define VNET_TX(name, field) \
+	{ name, VNET_BLK_TX, offsetof(struct vnet_tx_stats, field) }
+#define VNET_TXC(name, field) \
+	{ name, VNET_BLK_TXC, offsetof(struct vnet_txc_stats, field) }
+#define VNET_RX(name, field) \
+	{ name, VNET_BLK_RX, offsetof(struct vnet_rx_stats, field) }
+#define VNET_GEN(name, field) \
+	{ name, VNET_BLK_GEN, offsetof(struct vnet_gen_stats, field) }
+#define VNET_ATOMIC(name, field) \
+	{ name, VNET_BLK_ATOMIC, offsetof(struct vnet_priv, field) }
+
+static const struct vnet_stat_desc vnet_stats[] = {
+	VNET_LINK("tx_packets", tx_packets),
+	VNET_LINK("tx_bytes", tx_bytes),
+	VNET_LINK("tx_dropped", tx_dropped),
+	VNET_LINK("rx_packets", rx_packets),
+	VNET_LINK("rx_bytes", rx_bytes),
+	VNET_LINK("rx_dropped", rx_dropped),
+	VNET_LINK("rx_length_errors", rx_length_errors),
+	VNET_TX("tx_arp", proto.arp),
+	VNET_TX("tx_ipv4", proto.ipv4),
+	VNET_TX("tx_ipv6", proto.ipv6),
+	VNET_TX("tx_other", proto.other),
+	VNET_RX("rx_arp", proto.arp),
+	VNET_RX("rx_ipv4", proto.ipv4),
+	VNET_RX("rx_ipv6", proto.ipv6),
+	VNET_RX("rx_other", proto.other),
+	VNET_RX("napi_polls", napi_polls),
+	VNET_RX("napi_budget_exhausted", napi_budget_exhausted),
+	VNET_GEN("arp_generated", arp_generated),
+	VNET_GEN("rx_ring_full", ring_full),
+	VNET_RX("rx_alloc_failed", alloc_failed),
+	VNET_TXC("tx_completions", completions),
+	VNET_TXC("tx_completion_runs", completion_runs),
+	VNET_TXC("tx_purged", purged),
+	VNET_TX("tx_queue_stopped", queue_stopped),
+	{ "tx_queue_woken", VNET_BLK_WOKEN, 0 },
+	VNET_TX("tx_busy", busy),
+	VNET_ATOMIC("tx_timeouts", tx_timeouts),
+	VNET_RX("xdp_packets", xdp_packets),
+	VNET_RX("xdp_pass", xdp_pass),
+	VNET_RX("xdp_drop", xdp_drop),
+	VNET_RX("xdp_tx", xdp_tx),
+	VNET_RX("xdp_redirect", xdp_redirect),
+	VNET_RX("xdp_aborted", xdp_aborted),
+	VNET_RX("xdp_tx_errors", xdp_tx_errors),
+	VNET_RX("xdp_redirect_errors", xdp_redirect_errors),
+	VNET_TX("xdp_xmit", xdp_xmit),
+	VNET_TX("xdp_xmit_errors", xdp_xmit_errors),
+	VNET_ATOMIC("backend_tx_read", be_stats.tx_read),
+	VNET_ATOMIC("backend_rx_written", be_stats.rx_written),
+	VNET_ATOMIC("backend_rx_ring_full", be_stats.rx_ring_full),
+	VNET_ATOMIC("backend_tx_too_big", be_stats.tx_too_big),
+	VNET_ATOMIC("backend_tx_stalls", be_stats.tx_stalls),
+	VNET_ATOMIC("rx_purged", rx_purged),
 };
 
 static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
@@ -82,91 +98,66 @@ static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *inf
 
 static int vnet_get_sset_count(struct net_device *dev, int sset)
 {
-	return sset == ETH_SS_STATS ? VNET_NUM_STATS : -EOPNOTSUPP;
+	return sset == ETH_SS_STATS ? ARRAY_SIZE(vnet_stats) : -EOPNOTSUPP;
 }
 
 static void vnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 {
-	if (sset == ETH_SS_STATS)
-		memcpy(data, vnet_stat_names, sizeof(vnet_stat_names));
+	unsigned int i;
+
+	if (sset != ETH_SS_STATS)
+		return;
+	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++)
+		memcpy(data + i * ETH_GSTRING_LEN, vnet_stats[i].name, ETH_GSTRING_LEN);
+}
+
+/*
+ * Every counter of the table in BLOCK, read from STATS (that block of struct
+ * vnet_priv, guarded by SYNCP) into D at the line's index, in one snapshot:
+ * counters written together (packets and bytes) agree.
+ */
+static void vnet_read_block(const void *stats, const struct u64_stats_sync *syncp,
+			    enum vnet_stat_block block, u64 *d)
+{
+	unsigned int start, i;
+
+	do {
+		start = u64_stats_fetch_begin(syncp);
+		for (i = 0; i < ARRAY_SIZE(vnet_stats); i++)
+			if (vnet_stats[i].block == block)
+				d[i] = u64_stats_read(stats + vnet_stats[i].offset);
+	} while (u64_stats_fetch_retry(syncp, start));
 }
 
 static void vnet_get_ethtool_stats(struct net_device *dev,
 				   struct ethtool_stats *stats, u64 *d)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct vnet_tx_stats *t = &priv->tx_stats;
-	struct vnet_txc_stats *c = &priv->txc_stats;
-	struct vnet_rx_stats *r = &priv->rx_stats;
-	struct vnet_gen_stats *g = &priv->gen_stats;
-	struct rtnl_link_stats64 s = {};
+	struct rtnl_link_stats64 link = {};
 	u64 woken_by_xmit, woken_by_completion;
-	unsigned int start;
+	unsigned int i;
 
 	/* The interface counters exactly as ip -s link shows them. */
-	vnet_get_stats64(dev, &s);
-	d[VNET_TX_PACKETS] = s.tx_packets;
-	d[VNET_TX_BYTES] = s.tx_bytes;
-	d[VNET_TX_DROPPED] = s.tx_dropped;
-	d[VNET_RX_PACKETS] = s.rx_packets;
-	d[VNET_RX_BYTES] = s.rx_bytes;
-	d[VNET_RX_DROPPED] = s.rx_dropped;
-	d[VNET_RX_LENGTH_ERRORS] = s.rx_length_errors;
+	vnet_get_stats64(dev, &link);
+	vnet_read_block(&priv->tx_stats, &priv->tx_stats.syncp, VNET_BLK_TX, d);
+	vnet_read_block(&priv->txc_stats, &priv->txc_stats.syncp, VNET_BLK_TXC, d);
+	vnet_read_block(&priv->rx_stats, &priv->rx_stats.syncp, VNET_BLK_RX, d);
+	vnet_read_block(&priv->gen_stats, &priv->gen_stats.syncp, VNET_BLK_GEN, d);
+	vnet_read_stats(&priv->tx_stats,
+			woken_by_xmit = u64_stats_read(&priv->tx_stats.queue_woken));
+	vnet_read_stats(&priv->txc_stats,
+			woken_by_completion = u64_stats_read(&priv->txc_stats.queue_woken));
 
-	do {
-		start = u64_stats_fetch_begin(&t->syncp);
-		d[VNET_TX_ARP] = u64_stats_read(&t->proto.arp);
-		d[VNET_TX_IPV4] = u64_stats_read(&t->proto.ipv4);
-		d[VNET_TX_IPV6] = u64_stats_read(&t->proto.ipv6);
-		d[VNET_TX_OTHER] = u64_stats_read(&t->proto.other);
-		d[VNET_TX_QUEUE_STOPPED] = u64_stats_read(&t->queue_stopped);
-		woken_by_xmit = u64_stats_read(&t->queue_woken);
-		d[VNET_TX_BUSY] = u64_stats_read(&t->busy);
-		d[VNET_XDP_XMIT] = u64_stats_read(&t->xdp_xmit);
-		d[VNET_XDP_XMIT_ERRORS] = u64_stats_read(&t->xdp_xmit_errors);
-	} while (u64_stats_fetch_retry(&t->syncp, start));
+	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++) {
+		const struct vnet_stat_desc *s = &vnet_stats[i];
 
-	do {
-		start = u64_stats_fetch_begin(&c->syncp);
-		d[VNET_TX_COMPLETIONS] = u64_stats_read(&c->completions);
-		d[VNET_TX_COMPLETION_RUNS] = u64_stats_read(&c->completion_runs);
-		d[VNET_TX_PURGED] = u64_stats_read(&c->purged);
-		woken_by_completion = u64_stats_read(&c->queue_woken);
-	} while (u64_stats_fetch_retry(&c->syncp, start));
-	d[VNET_TX_QUEUE_WOKEN] = woken_by_xmit + woken_by_completion;
-
-	do {
-		start = u64_stats_fetch_begin(&r->syncp);
-		d[VNET_RX_ARP] = u64_stats_read(&r->proto.arp);
-		d[VNET_RX_IPV4] = u64_stats_read(&r->proto.ipv4);
-		d[VNET_RX_IPV6] = u64_stats_read(&r->proto.ipv6);
-		d[VNET_RX_OTHER] = u64_stats_read(&r->proto.other);
-		d[VNET_NAPI_POLLS] = u64_stats_read(&r->napi_polls);
-		d[VNET_NAPI_BUDGET_EXHAUSTED] = u64_stats_read(&r->napi_budget_exhausted);
-		d[VNET_RX_ALLOC_FAILED] = u64_stats_read(&r->alloc_failed);
-		d[VNET_XDP_PACKETS] = u64_stats_read(&r->xdp_packets);
-		d[VNET_XDP_PASS] = u64_stats_read(&r->xdp_pass);
-		d[VNET_XDP_DROP] = u64_stats_read(&r->xdp_drop);
-		d[VNET_XDP_TX] = u64_stats_read(&r->xdp_tx);
-		d[VNET_XDP_REDIRECT] = u64_stats_read(&r->xdp_redirect);
-		d[VNET_XDP_ABORTED] = u64_stats_read(&r->xdp_aborted);
-		d[VNET_XDP_TX_ERRORS] = u64_stats_read(&r->xdp_tx_errors);
-		d[VNET_XDP_REDIRECT_ERRORS] = u64_stats_read(&r->xdp_redirect_errors);
-	} while (u64_stats_fetch_retry(&r->syncp, start));
-
-	do {
-		start = u64_stats_fetch_begin(&g->syncp);
-		d[VNET_ARP_GENERATED] = u64_stats_read(&g->arp_generated);
-		d[VNET_RX_RING_FULL] = u64_stats_read(&g->ring_full);
-	} while (u64_stats_fetch_retry(&g->syncp, start));
-
-	d[VNET_TX_TIMEOUTS] = atomic64_read(&priv->tx_timeouts);
-	d[VNET_BE_TX_READ] = atomic64_read(&priv->be_stats.tx_read);
-	d[VNET_BE_RX_WRITTEN] = atomic64_read(&priv->be_stats.rx_written);
-	d[VNET_BE_RX_RING_FULL] = atomic64_read(&priv->be_stats.rx_ring_full);
-	d[VNET_BE_TX_TOO_BIG] = atomic64_read(&priv->be_stats.tx_too_big);
-	d[VNET_BE_TX_STALLS] = atomic64_read(&priv->be_stats.tx_stalls);
-	d[VNET_RX_PURGED] = atomic64_read(&priv->rx_purged);
+		if (s->block == VNET_BLK_LINK)
+			d[i] = *(u64 *)((void *)&link + s->offset);
+		else if (s->block == VNET_BLK_ATOMIC)
+			d[i] = atomic64_read((void *)priv + s->offset);
+		else if (s->block == VNET_BLK_WOKEN)
+			d[i] = woken_by_xmit + woken_by_completion;
+	}
 }
 
 static void vnet_get_ringparam(struct net_device *dev,

@@ -52,7 +52,7 @@ static struct page_pool *vnet_rx_pool_create(struct vnet_priv *priv, u32 order,
 	if (vnet_should_fail(VNET_FAULT_RX_POOL))
 		return ERR_PTR(-ENOMEM);
 	/* LESSON 10 TODO: bind the pool to the device and its RX NAPI (vnet_pp_params_bind) */
-	vnet_pp_params_bind(&pp, priv->dev, &priv->napi);
+	vnet_pp_params_bind(&pp, priv->dev, &priv->rx_napi);
 	/* LESSON 10 END */
 	pool = page_pool_create(&pp);
 	if (!IS_ERR(pool))
@@ -188,7 +188,7 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 		skb_metadata_set(skb, metasize);
 
 	skb->protocol = eth_type_trans(skb, priv->dev);
-	napi_gro_receive(&priv->napi, skb);
+	napi_gro_receive(&priv->rx_napi, skb);
 	return;
 
 lost:
@@ -205,7 +205,7 @@ lost:
 /* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */
 noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 {
-	struct vnet_priv *priv = container_of(napi, struct vnet_priv, napi);
+	struct vnet_priv *priv = container_of(napi, struct vnet_priv, rx_napi);
 	struct vnet_rx_ring *r = &priv->rx;
 	u32 head = smp_load_acquire(&r->head);
 	u32 waiting = head - r->tail;

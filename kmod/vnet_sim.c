@@ -311,7 +311,8 @@ noinline u32 vnet_build_arp(struct net_device *dev, u8 *frame,
 	ether_addr_copy(p, peer_mac);		/* sender hardware address */
 	p += ETH_ALEN;
 	memcpy(p, &peer_ip, 4);			/* sender protocol address */
-	/* LESSON 8 SKELETON: memset(&arp->ar_op, 0, sizeof(arp->ar_op) + ETH_ALEN + 4); */
+	/* LESSON 8 SKELETON: arp->ar_op = 0; */
+	/* LESSON 8 SKELETON: memset(p, 0, ETH_ALEN + 4); */
 	/* LESSON 8 SKELETON: p += ETH_ALEN; */
 	/* LESSON 8 END */
 	p += 4;
@@ -400,7 +401,7 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 	/* The RX interrupt; also for a full ring, which only NAPI can drain. */
 	if ((granted && vnet_rx_generate(priv, granted)) ||
 	    vnet_rx_used(&priv->rx))
-		napi_schedule(&priv->napi);
+		napi_schedule(&priv->rx_napi);
 	/* LESSON 5 SKELETON: if (granted) */
 	/* LESSON 5 SKELETON: 	vnet_rx_generate(priv, granted); */
 	/* LESSON 5 END */
@@ -452,6 +453,12 @@ static void vnet_sim_rx_room(struct vnet_priv *priv)
 
 const struct vnet_hw_ops vnet_sim_hw = {
 	.name		= "simulated",
+	/*
+	 * The slowest completion is 2 s: tx-usecs at most 1 s, and as long
+	 * again for the moderated interrupt (vnet_tx_poll()).  A stall is much
+	 * longer.
+	 */
+	.watchdog_timeo	= 5 * HZ,
 	.start		= vnet_sim_start,
 	.stop		= vnet_sim_stop,
 	.tx_kick	= vnet_sim_tx_kick,
@@ -592,7 +599,7 @@ static struct attribute *vnet_gen_attrs[] = {
 };
 
 /* Set as the device's own sysfs group before it registers: the core adds and removes it. */
-const struct attribute_group vnet_gen_group = {
+const struct attribute_group vnet_sysfs_group = {
 	.name = "vnet",
 	.attrs = vnet_gen_attrs,
 };

@@ -489,9 +489,10 @@ int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size)
 
 /*
  * The TX side is quiet (queue stopped under its lock, NAPI disabled): cancel
- * the interrupt.  After this nothing else touches the ring.
+ * the TX-done interrupt, the other half of vnet_tx_irq_arm().  After this
+ * nothing else touches the ring.
  */
-void vnet_tx_stop(struct vnet_priv *priv)
+void vnet_tx_irq_cancel(struct vnet_priv *priv)
 {
 	hrtimer_cancel(&priv->tx_timer);
 }

@@ -83,7 +83,7 @@ int vnet_xdp_rxq_reg(struct vnet_priv *priv, struct vnet_rx_ring *r)
 	rxq = kzalloc(sizeof(*rxq), GFP_KERNEL);
 	if (!rxq)
 		return -ENOMEM;
-	err = xdp_rxq_info_reg(rxq, priv->dev, 0, priv->napi.napi_id);
+	err = xdp_rxq_info_reg(rxq, priv->dev, 0, priv->rx_napi.napi_id);
 	if (err)
 		goto err_free;
 	/* xdp_return_frame() gives a frame's page back to the ring's pool. */
