@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from vnet_ebpf import units
 from vnet_ebpf.backend import Backend
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.wire import cli, pcap
@@ -53,7 +54,7 @@ def test_parse_side_errors(text: str) -> None:
     ("10ms", 0.01), ("500us", 0.0005), ("1s", 1.0), ("1.5 s", 1.5), ("2msec", 0.002), ("0", 0.0), (".5ms", 0.0005),
 ])
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert cli.parse_duration(text) == pytest.approx(seconds)
+    assert units.parse_duration(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -64,7 +65,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
 ])
 def test_parse_duration_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
-        cli.parse_duration(text)
+        units.parse_duration(text)
 
 
 @pytest.mark.parametrize(("text", "rate"), [
@@ -72,7 +73,7 @@ def test_parse_duration_errors(text: str, message: str) -> None:
     ("10Mbit/s", 10e6),
 ])
 def test_parse_rate(text: str, rate: float) -> None:
-    assert cli.parse_rate(text) == pytest.approx(rate)
+    assert units.parse_rate(text) == pytest.approx(rate)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -83,19 +84,19 @@ def test_parse_rate(text: str, rate: float) -> None:
 ])
 def test_parse_rate_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        cli.parse_rate(text)
+        units.parse_rate(text)
 
 
 @pytest.mark.parametrize(("text", "percent"), [("5", 5.0), ("5%", 5.0), ("0.1", 0.1), ("100", 100.0), ("0", 0.0)])
 def test_parse_percent(text: str, percent: float) -> None:
-    assert cli.parse_percent(text) == percent
+    assert units.parse_percent(text) == percent
 
 
 @pytest.mark.parametrize(("text", "message"), [("101", "more than 100%"), ("-1", "not a percentage"),
                                                ("half", "not a percentage")])
 def test_parse_percent_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        cli.parse_percent(text)
+        units.parse_percent(text)
 
 
 def test_describe() -> None:

@@ -16,7 +16,7 @@ from vnet_ebpf.lab import guests, runner
 from vnet_ebpf.lab import image as image_mod
 from vnet_ebpf.lab.guests import Guest
 from vnet_ebpf.lessons import catalog, markers
-from vnet_ebpf.wire.cli import parse_duration, parse_rate
+from vnet_ebpf.units import parse_duration, parse_rate
 
 PROG = "vnet-lab"
 DEFAULT_TIMEOUT = 1800.0
