@@ -21,7 +21,7 @@ from vnet_ebpf.errors import UserError
 from vnet_ebpf.probes import bccglue, device, emulation
 from vnet_ebpf.probes import napi as napi_mod
 from vnet_ebpf.probes import tracer as tracer_mod
-from vnet_ebpf.trace import cli
+from vnet_ebpf.trace import cli, session
 from vnet_ebpf.views import text
 
 ROW = re.compile(r"^\d\d:\d\d:\d\d ")
@@ -61,7 +61,7 @@ class FakeTracer:
         n = self.reads * self.step
         self.reads += 1
         if self.stop_at is not None and self.reads >= self.stop_at:
-            cli.STOP.set()  # what the SIGINT handler does
+            session.STOP.set()  # what the SIGINT handler does
         counters = dict.fromkeys(model.COUNTERS, 0)
         counters.update(polls=n, poll_packets=4 * n, poll_ns=1000 * n, xmit=n, txc_runs=n, txc_freed=n)
         work = [0] * 257
@@ -89,7 +89,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeTracer]]:
     FakeTracer.made = []
     FakeTracer.raise_on_enter = None
     FakeTracer.stop_at = None
-    cli.STOP.clear()
+    session.STOP.clear()
     driver = {"vnet0": "vnet", "eth0": "virtio_net"}
     real_resolve = device.resolve
 
@@ -112,7 +112,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeTracer]]:
     yield FakeTracer
     signal.signal(signal.SIGINT, old[0])
     signal.signal(signal.SIGTERM, old[1])
-    cli.STOP.clear()
+    session.STOP.clear()
 
 
 def run(*args: str) -> Any:

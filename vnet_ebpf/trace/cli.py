@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from types import FrameType
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from vnet_ebpf import model
-from vnet_ebpf.errors import UserError, reported
+from vnet_ebpf.errors import reported
+from vnet_ebpf.trace.session import (
+    STOP,
+    Snapshotting,
+    attached,
+    check_alive,
+    every,
+    intervals,
+    napi_tracing,
+    on_signal,
+    tracing,
+)
 from vnet_ebpf.views import ndjson, text
 
 # Rich's screens, BCC, pyroute2 and the probes are imported by the commands that use
@@ -29,12 +38,9 @@ from vnet_ebpf.views import ndjson, text
 if TYPE_CHECKING:
     from rich.live import Live
 
-    from vnet_ebpf.probes.device import Device
-    from vnet_ebpf.probes.tracer import Tracer
     from vnet_ebpf.probes.xdp import XdpConfig
 
 PROG = "vnet-trace"
-COMPILE_NOTE = "compiling and attaching the BPF {what}"
 
 iface_option = click.option("-i", "--interface", "iface", default="vnet0", show_default=True,
                             help="The device to trace (as tcpdump -i).")
@@ -52,132 +58,28 @@ probes_option = click.option(
          "auto: the first of these the kernel, BCC and vnet.ko offer.")
 
 
-#: Set by SIGINT/SIGTERM.  A flag, not KeyboardInterrupt: a signal that lands while
-#: BCC runs our ring-buffer callback would raise inside a ctypes callback, where
-#: Python prints the exception and drops it, and the tool would never stop.
-STOP = threading.Event()
-
-
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    STOP.set()
-
-
-class _Attachable(Protocol):
-    def __enter__(self) -> object: ...
-    def close(self) -> None: ...
-
-
-class Snapshotting(_Attachable, Protocol):
-    """What the interval loop reads: the vnet Tracer and the generic NapiTracer."""
-
-    dev: Device
-
-    def alive(self) -> bool: ...
-    def snapshot(self) -> model.Snapshot: ...
-
-
-A = TypeVar("A", bound=_Attachable)
-
-
-@contextmanager
-def attached(iface: str, make: Callable[[Device], A], quiet: bool, what: str = "probes", command: str = "",
-             any_driver: bool = False) -> Iterator[A]:
-    """Checks, compile with a spinner, attach; detach on every way out (Ctrl-C, SIGTERM, errors).
-    MAKE builds the BPF side (probes or an XDP program) for the resolved device, which
-    must be a vnet device unless ANY_DRIVER (COMMAND names the command for the error)."""
-    from vnet_ebpf.probes import bccglue, device, emulation
-
-    bccglue.require_root()
-    bccglue.import_bcc()
-    dev = device.resolve(iface, any_driver=any_driver, command=command)
-    hazard = emulation.warning()
-    if hazard:
-        print(hazard, file=sys.stderr)
-    signal.signal(signal.SIGTERM, _on_signal)
-    bpf = make(dev)
-    try:
-        # Ctrl-C during the compile raises KeyboardInterrupt out of here (the command
-        # reports "interrupted", status 130); once attached it only asks to stop.
-        if quiet:
-            bpf.__enter__()
-        else:
-            from rich.console import Console
-
-            with Console(stderr=True).status(COMPILE_NOTE.format(what=what)):
-                bpf.__enter__()
-        signal.signal(signal.SIGINT, _on_signal)
-        yield bpf
-    finally:
-        bpf.close()
-
-
-def tracing(iface: str, groups: list[str], quiet: bool, shows: list[str] | None = None,
-            probes: str = "auto", command: str = "") -> AbstractContextManager[Tracer]:
-    """The probes of GROUPS on the vnet device IFACE (PROBES: a --probes choice),
-    attached for the duration of a `with`."""
-    from vnet_ebpf.probes.tracer import Tracer, probe_kind
-
-    return attached(iface, lambda dev: Tracer(dev, groups, shows, probe_kind(probes)), quiet, command=command)
-
-
-def napi_tracing(iface: str, quiet: bool, probes: str) -> AbstractContextManager[Snapshotting]:
-    """The NAPI polls of IFACE: vnet's own events on a vnet device, else the kernel's
-    napi:napi_poll tracepoint (any driver)."""
-    from vnet_ebpf.probes.napi import NapiTracer
-    from vnet_ebpf.probes.tracer import Tracer, probe_kind
-
-    def make(dev: Device) -> Snapshotting:
-        if dev.is_vnet:
-            return Tracer(dev, ["poll"], ["work_hist", "poll_ns_hist"], probe_kind(probes))
-        if probes not in ("auto", "tracepoint"):
-            raise UserError(f"--probes {probes} reaches vnet's functions; {iface} is a {dev.driver} device, "
-                            "traced through the kernel's napi:napi_poll tracepoint (--probes auto)")
-        return NapiTracer(dev)
-
-    return attached(iface, make, quiet, command="napi", any_driver=True)
-
-
-def check_alive(tracer: Snapshotting) -> None:
-    if not tracer.alive():
-        why = "vnet module unloaded or device deleted" if tracer.dev.is_vnet else "device deleted"
-        raise UserError(f"{tracer.dev.name} went away while tracing ({why})")
-
-
-def intervals(tracer: Snapshotting, interval: float, count: int,
-              tick: Callable[[float], None] | None = None) -> Iterator[model.Interval]:
-    """One Interval per INTERVAL seconds, COUNT times (0: until interrupted)."""
-    prev = tracer.snapshot()
-    n = 0
-    while count == 0 or n < count:
-        deadline = time.monotonic() + interval
-        while (left := deadline - time.monotonic()) > 0 and not STOP.is_set():
-            if tick:
-                tick(min(left, 0.2))
-            else:
-                # One wake-up per interval: a signal's handler sets STOP, which ends the wait.
-                STOP.wait(left)
-        if STOP.is_set():
-            return
-        check_alive(tracer)
-        cur = tracer.snapshot()
-        yield model.interval(prev, cur)
-        prev = cur
-        n += 1
-
-
-def every(interval: float, count: int, alive: Callable[[], bool], gone: str) -> Iterator[int]:
-    """Once per INTERVAL seconds, COUNT times (0: until stopped by a signal); a UserError
-    saying GONE when ALIVE() turns false."""
-    n = 0
-    while (count == 0 or n < count) and not STOP.wait(interval):
-        if not alive():
-            raise UserError(gone)
-        yield n
-        n += 1
-
-
 def emit(line: str) -> None:
     print(line, flush=True)
+
+
+R = TypeVar("R")
+
+
+def print_reports(iface: str, tracer: Snapshotting, interval: float, count: int, as_json: bool, header: str,
+                  report: Callable[[model.Interval], R], obj: Callable[[str, R, model.CostReport], dict[str, Any]],
+                  lines: Callable[[R], list[str]]) -> None:
+    """The interval loop of napi and rings: each interval's REPORT as one NDJSON object
+    (OBJ), or as text rows (LINES) under HEADER with the probes' cost on a line of its own."""
+    if not as_json:
+        emit(header)
+    for iv in intervals(tracer, interval, count):
+        r, cost = report(iv), model.cost_report(iv)
+        if as_json:
+            emit(ndjson.dumps(obj(iface, r, cost)))
+        else:
+            for line in lines(r):
+                emit(line)
+            emit(text.cost_line(cost))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -219,15 +121,8 @@ def napi(iface: str, as_json: bool, probes: str, interval: float, count: int) ->
     with napi_tracing(iface, as_json, probes) as tracer:
         if not as_json:
             emit(f"Tracing NAPI polls of {iface}... Hit Ctrl-C to end.")
-            emit(text.NAPI_HEADER)
-        for iv in intervals(tracer, interval, count):
-            r = model.napi_report(iv)
-            if as_json:
-                emit(ndjson.dumps(ndjson.napi_obj(iface, r, model.cost_report(iv))))
-            else:
-                for line in text.napi_lines(r):
-                    emit(line)
-                emit(text.cost_line(model.cost_report(iv)))
+        print_reports(iface, tracer, interval, count, as_json, text.NAPI_HEADER, model.napi_report, ndjson.napi_obj,
+                      text.napi_lines)
 
 
 @main.command(epilog=examples(
@@ -258,15 +153,8 @@ def rings(iface: str, as_json: bool, live: bool, probes: str, interval: float, c
             return
         if not as_json:
             emit(f"Tracing the rings of {iface}... Hit Ctrl-C to end.")
-            emit(text.RINGS_HEADER)
-        for iv in intervals(tracer, interval, count):
-            r = model.rings_report(iv)
-            if as_json:
-                emit(ndjson.dumps(ndjson.rings_obj(iface, r, model.cost_report(iv))))
-            else:
-                for line in text.rings_lines(r):
-                    emit(line)
-                emit(text.cost_line(model.cost_report(iv)))
+        print_reports(iface, tracer, interval, count, as_json, text.RINGS_HEADER, model.rings_report,
+                      ndjson.rings_obj, text.rings_lines)
 
 
 @main.command(epilog=examples(
@@ -461,8 +349,8 @@ def queues(iface: str, as_json: bool, interval: float, count: int) -> None:
     dev = device.resolve(iface, any_driver=True)
     reader = qstats.QueueReader(dev)
     try:
-        signal.signal(signal.SIGINT, _on_signal)
-        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
         prev = reader.snapshot()
         if not as_json:
             where = "netlink qstats" if prev.source == "qstats" else "sysfs (no per-queue counters: device totals)"
