@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from soak.soak import pktgen_both_cpus  # the repository's, not an installed package
-from tests.vm import lab
+from tests.vm import guest
 
 TRACEFS = Path("/sys/kernel/tracing")
 TARGETS = {"vnet": ("vnet0", "vnet_start_xmit"), "dummy": ("dummy0", "dummy_xmit")}
@@ -53,8 +53,8 @@ def log(msg: str) -> None:
 def setup(target: str) -> str:
     dev, _ = TARGETS[target]
     if target == "vnet":
-        lab.unload()
-        lab.load()
+        guest.unload()
+        guest.load()
         log(f"vnet .text at {Path('/sys/module/vnet/sections/.text').read_text().strip()}")
     else:
         subprocess.run(["modprobe", "dummy"], check=True)
@@ -102,7 +102,7 @@ def main() -> int:
     dev = setup(args.target)
     func = TARGETS[args.target][1]
     write(TRACEFS / "current_tracer", "nop")
-    mark = lab.kmsg_mark()
+    mark = guest.kmsg_mark()
     log(f"start: {args.variant} on {func} ({dev}), {args.iterations} iterations, "
         f"{os.cpu_count()} CPUs, kernel {os.uname().release}")
     start = time.monotonic()
@@ -112,7 +112,7 @@ def main() -> int:
             one_cycle(args.variant, func, rng)
             if done % 10 == 0:
                 log(f"iteration {done}")
-    splats = lab.splats(mark.read())
+    splats = guest.splats(mark.read())
     result = {"variant": args.variant, "target": args.target, "iterations": args.iterations,
               "completed": done, "seconds": round(time.monotonic() - start), "splats": splats[:5],
               "kernel": os.uname().release, "cpus": os.cpu_count()}

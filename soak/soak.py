@@ -1,7 +1,7 @@
 """`make soak`: the driver under long, hostile use, in the lab guest (as root).
 
 Eight parts, each from a freshly loaded module and each checked afterwards: no kernel
-splat (tests/vm/lab.py's gate), the skb and unreclaimable slab back to their baseline,
+splat (tests/vm/guest.py's gate), the skb and unreclaimable slab back to their baseline,
 and the driver's objects (/sys/kernel/debug/vnet/objects: rings, pools, pages) at zero
 once its devices are down.  SOAK_SCALE scales every part's cycle count (CI: 0.05).
 SOAK_REPORT=PATH writes the figures as Markdown (docs/reliability.md); SOAK_OUT=PATH as JSON.
@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.vm import lab  # the repository's, not an installed package
-from tests.vm.test_config import rings, tx_usecs
+from tests.vm import guest  # the repository's, not an installed package
+from tests.vm.test_ethtool import rings, tx_usecs
 
 SCALE = float(os.environ.get("SOAK_SCALE", "1"))
 SKB_CACHE = "skbuff_head_cache"
-#: What counts as "back to baseline" for the skb slab (tests/vm/lab.py explains it).
-SKB_SLACK = lab.SKB_SLACK
+#: What counts as "back to baseline" for the skb slab (tests/vm/guest.py explains it).
+SKB_SLACK = guest.SKB_SLACK
 SUNRECLAIM_SLACK_KB = 4096
 FAULT_POINTS = ("tx_ring", "rx_ring", "rx_pool", "rx_page", "rxq")
 PG = Path("/proc/net/pktgen")
@@ -73,8 +73,8 @@ class Part:
 
 
 def fresh_module(*params: str) -> None:
-    lab.unload()
-    lab.load(*params)
+    guest.unload()
+    guest.load(*params)
     Path("/proc/sys/net/ipv6/conf/vnet0/disable_ipv6").write_text("1\n")
 
 
@@ -83,13 +83,13 @@ def down_and_count(part: Part) -> None:
     for dev in Path("/sys/class/net").iterdir():
         if (dev / "vnet").is_dir():
             sh("ip", "link", "set", dev.name, "down")
-    part.objects_after = lab.driver_objects()
+    part.objects_after = guest.driver_objects()
 
 
 def run_part(part: Part, body: Callable[[Part], None]) -> Part:
-    lab.unload()
-    skb0, sun0 = lab.slab_active(SKB_CACHE), sunreclaim_kb()
-    kmsg = lab.kmsg_mark()
+    guest.unload()
+    skb0, sun0 = guest.slab_active(SKB_CACHE), sunreclaim_kb()
+    kmsg = guest.kmsg_mark()
     start = time.monotonic()
     print(f"== soak: {part.name}: {part.what}", flush=True)
     try:
@@ -97,18 +97,18 @@ def run_part(part: Part, body: Callable[[Part], None]) -> Part:
     except Exception as err:  # reported in the part's row, the run goes on
         part.error = f"{type(err).__name__}: {err}"
     part.seconds = round(time.monotonic() - start, 1)
-    if lab.loaded() and not part.objects_after:
+    if guest.loaded() and not part.objects_after:
         with contextlib.suppress(Exception):
             down_and_count(part)
     with contextlib.suppress(Exception):
-        lab.unload()
+        guest.unload()
     time.sleep(1)  # RCU-deferred frees (page pools, skbs) land
-    part.skb_delta = lab.slab_active(SKB_CACHE) - skb0
+    part.skb_delta = guest.slab_active(SKB_CACHE) - skb0
     part.sunreclaim_delta_kb = sunreclaim_kb() - sun0
     lines = kmsg.read()
-    part.splats = lab.splats(lines)
-    artefacts = lab.emulator_artefacts(lines)
-    if artefacts:  # reported, not failed: see lab.emulator_state
+    part.splats = guest.splats(lines)
+    artefacts = guest.emulator_artefacts(lines)
+    if artefacts:  # reported, not failed: see guest.emulator_state
         part.figures["emulator_artefacts"] = f"{len(artefacts)}: {artefacts[0]}"
     kmsg.close()
     print(f"   {'ok' if part.ok else 'FAILED'}: {part.cycles} cycles in {part.seconds} s, "
@@ -159,32 +159,32 @@ def load_unload(part: Part) -> None:
     try:
         for _ in range(part.cycles):
             fresh_module("rx_rate=20000", "rx_burst=16")
-            lab.quiet_link_up("vnet0")
-            lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "5000")
-            lab.send_frames("vnet0", 100)
-            lab.unload()  # RX generating, TX frames in flight
+            guest.quiet_link_up("vnet0")
+            guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "5000")
+            guest.send_frames("vnet0", 100)
+            guest.unload()  # RX generating, TX frames in flight
     finally:
         bt.send_signal(2)
         out, _ = bt.communicate(timeout=60)
     part.figures["bpftrace_xmits"] = int((re.search(r"@xmits: (\d+)", out) or [0, 0])[1])
-    lab.load()  # for down_and_count
+    guest.load()  # for down_and_count
 
 
 def up_down(part: Part) -> None:
     """Up/down cycles with the generator and a sender running."""
     part.cycles = cycles(1000)
     fresh_module()
-    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "2000")  # frames in the ring at each down
-    lab.set_knob("rx_rate", 20000)
-    lab.set_knob("rx_burst", 16)
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "2000")  # frames in the ring at each down
+    guest.set_knob("rx_rate", 20000)
+    guest.set_knob("rx_burst", 16)
     from pyroute2 import IPRoute
 
-    with IPRoute() as ipr, lab.Sender() as sender:
+    with IPRoute() as ipr, guest.Sender() as sender:
         (idx,) = ipr.link_lookup(ifname="vnet0")
         for _ in range(part.cycles):
             ipr.link("set", index=idx, state="up")
             ipr.link("set", index=idx, state="down")
-    s = lab.ethtool_stats()
+    s = guest.ethtool_stats()
     posted = s["tx_arp"] + s["tx_ipv4"] + s["tx_ipv6"] + s["tx_other"]
     part.figures.update(sent=sender.sent, rx_packets=s["rx_packets"], tx_purged=s["tx_purged"],
                         posted_eq_completed_plus_purged=posted == s["tx_completions"] + s["tx_purged"])
@@ -197,12 +197,12 @@ def ethtool_changes(part: Part) -> None:
     part.cycles = cycles(1000)
     rng = random.Random(12)
     fresh_module()
-    lab.quiet_link_up("vnet0")
-    lab.set_knob("rx_rate", 5000)
-    lab.set_knob("rx_burst", 8)
+    guest.quiet_link_up("vnet0")
+    guest.set_knob("rx_rate", 5000)
+    guest.set_knob("rx_burst", 8)
     want = {"rx": 256, "tx": 256, "usecs": 20}
     refused = 0
-    with lab.Sender():
+    with guest.Sender():
         for _ in range(part.cycles):
             invalid = rng.random() < 1 / 3
             if rng.random() < 0.6:
@@ -220,7 +220,7 @@ def ethtool_changes(part: Part) -> None:
             refused += invalid
             got = rings()
             assert got == {"rx": want["rx"], "tx": want["tx"]} and tx_usecs() == want["usecs"], (got, want)
-    lab.set_knob("rx_rate", 0)
+    guest.set_knob("rx_rate", 0)
     part.figures.update(refused=refused, applied=part.cycles - refused)
 
 
@@ -239,28 +239,28 @@ def knob_writes(part: Part) -> None:
     part.cycles = cycles(1000)
     rng = random.Random(34)
     fresh_module()
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     refused = 0
     for name, (good, bad) in KNOB_VALUES.items():
         for _ in range(part.cycles):
-            before = lab.get_knob(name)
+            before = guest.get_knob(name)
             if rng.random() < 1 / 3:
                 try:
-                    lab.set_knob(name, rng.choice(bad))
+                    guest.set_knob(name, rng.choice(bad))
                     raise AssertionError(f"{name} took a bad value")
                 except OSError as err:
                     assert err.errno == 22, err
-                assert lab.get_knob(name) == before
+                assert guest.get_knob(name) == before
                 refused += 1
             else:
                 value = good(rng)
                 if name == "rx_rate":
                     value = str(int(value) % 20000)  # keep the guest responsive
-                lab.set_knob(name, value)
-                assert lab.get_knob(name) == value
-    lab.set_knob("rx_rate", 0)
+                guest.set_knob(name, value)
+                assert guest.get_knob(name) == value
+    guest.set_knob("rx_rate", 0)
     part.figures.update(writes=4 * part.cycles, refused=refused,
-                        arp_generated=lab.ethtool_stats()["arp_generated"])
+                        arp_generated=guest.ethtool_stats()["arp_generated"])
 
 
 XDP_PROGS = r"""
@@ -278,15 +278,15 @@ def xdp_cycles(part: Part) -> None:
 
     part.cycles = cycles(100)
     fresh_module()
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     b = BPF(text=XDP_PROGS)
     fds = [int(b.load_func(n, BPF.XDP).fd) for n in ("pass_all", "drop_all")]
     ifindex = int(Path("/sys/class/net/vnet0/ifindex").read_text())
     native = xdp.MODE_FLAGS["native"]
-    lab.set_knob("rx_rate", 20000)
-    lab.set_knob("rx_burst", 16)
+    guest.set_knob("rx_rate", 20000)
+    guest.set_knob("rx_burst", 16)
     try:
-        with lab.Sender():
+        with guest.Sender():
             for i in range(part.cycles):
                 first, second = fds[i % 2], fds[1 - i % 2]
                 xdp.set_xdp(ifindex, [("IFLA_XDP_FD", first), ("IFLA_XDP_FLAGS", native)])
@@ -295,9 +295,9 @@ def xdp_cycles(part: Part) -> None:
                 time.sleep(0.02)
                 xdp.set_xdp(ifindex, [("IFLA_XDP_FD", -1), ("IFLA_XDP_FLAGS", native)])
     finally:
-        lab.set_knob("rx_rate", 0)
+        guest.set_knob("rx_rate", 0)
         b.cleanup()
-    s = lab.ethtool_stats()
+    s = guest.ethtool_stats()
     verdicts = s["xdp_pass"] + s["xdp_drop"] + s["xdp_tx"] + s["xdp_redirect"] + s["xdp_aborted"]
     part.figures.update(xdp_packets=s["xdp_packets"], xdp_drop=s["xdp_drop"])
     assert s["xdp_packets"] == verdicts and s["xdp_drop"] > 0 and s["xdp_pass"] > 0, s
@@ -310,9 +310,9 @@ def tracer_cycles(part: Part) -> None:
 
     part.cycles = cycles(200)
     fresh_module()
-    lab.quiet_link_up("vnet0")
-    lab.set_knob("rx_rate", 20000)
-    lab.set_knob("rx_burst", 16)
+    guest.quiet_link_up("vnet0")
+    guest.set_knob("rx_rate", 20000)
+    guest.set_knob("rx_burst", 16)
     dev = device.resolve("vnet0")
     rng = random.Random(56)
     for kind in tracer.PROBE_KINDS:
@@ -320,16 +320,16 @@ def tracer_cycles(part: Part) -> None:
         if why:
             part.figures[kind] = f"skipped: {why}"
             continue
-        before = lab.ethtool_stats()["tx_packets"]
+        before = guest.ethtool_stats()["tx_packets"]
         with tracer.Tracer(dev, ["xmit", "poll", "txc", "arp"], kind=kind) as t, pktgen_both_cpus("vnet0"):
             for _ in range(part.cycles):
                 t.detach()
                 time.sleep(rng.uniform(0.001, 0.05))
                 t.attach()
                 time.sleep(rng.uniform(0.001, 0.05))
-        sent = lab.ethtool_stats()["tx_packets"] - before
+        sent = guest.ethtool_stats()["tx_packets"] - before
         part.figures[kind] = f"{part.cycles} cycles over {sent} transmitted frames"
-    lab.set_knob("rx_rate", 0)
+    guest.set_knob("rx_rate", 0)
 
 
 def faults(part: Part) -> None:
@@ -343,32 +343,32 @@ def faults(part: Part) -> None:
             for op in ("open", "resize", "mtu"):
                 if op == "open":
                     sh("ip", "link", "set", "vnet0", "down")
-                    lab.inject(point)
+                    guest.inject(point)
                     r = sh("ip", "link", "set", "vnet0", "up")
-                    assert r.returncode != 0 and lab.driver_objects()["rx_rings"] == 0, r
-                    lab.sh("ip", "link", "set", "vnet0", "up")
+                    assert r.returncode != 0 and guest.driver_objects()["rx_rings"] == 0, r
+                    guest.sh("ip", "link", "set", "vnet0", "up")
                 else:
                     sh("ip", "link", "set", "vnet0", "up")
-                    before = (rings(), lab.driver_objects())
-                    lab.inject(point)
+                    before = (rings(), guest.driver_objects())
+                    guest.inject(point)
                     if op == "resize":
                         size = "512" if before[0]["rx"] != 512 else "1024"
                         r = sh("ethtool", "-G", "vnet0", "rx", size, "tx", size)
                     else:
                         r = sh("ip", "link", "set", "vnet0", "mtu", "9000")
                     assert r.returncode != 0, r
-                    assert (rings(), lab.driver_objects()) == before
+                    assert (rings(), guest.driver_objects()) == before
                     assert Path("/sys/class/net/vnet0/mtu").read_text().strip() == "1500"
                 injected += 1
-                assert lab.injected()[point][0] == 0
+                assert guest.injected()[point][0] == 0
                 # Still working: frames arrive and leave.
-                s0 = lab.ethtool_stats()
-                lab.set_knob("rx_rate", 2000)
-                lab.send_frames("vnet0", 10)
+                s0 = guest.ethtool_stats()
+                guest.set_knob("rx_rate", 2000)
+                guest.send_frames("vnet0", 10)
                 time.sleep(0.2)
-                lab.set_knob("rx_rate", 0)
-                lab.wait_until(lambda: lab.tx_idle("vnet0"), what="TX completions")
-                d = lab.delta(lab.ethtool_stats(), s0)
+                guest.set_knob("rx_rate", 0)
+                guest.wait_until(lambda: guest.tx_idle("vnet0"), what="TX completions")
+                d = guest.delta(guest.ethtool_stats(), s0)
                 assert d["rx_packets"] > 0 and d["tx_packets"] >= 10, d
     part.figures.update(faults_injected=injected)
 
@@ -443,7 +443,7 @@ def report(parts: list[Part], path: Path) -> None:
         "# Reliability: `make soak`",
         "",
         "Generated by `soak/soak.py` (`make soak`), which runs in the lab guest and rewrites this",
-        "page.  After each part the gate is the one every guest test has (tests/vm/lab.py BAD_KMSG:",
+        "page.  After each part the gate is the one every guest test has (tests/vm/guest.py BAD_KMSG:",
         "warnings, oopses, RCU stalls, lockups, hung tasks, refcount/list corruption, UBSAN, KFENCE,",
         "stalled page pools), plus the skb slab and the unreclaimable slab back at their",
         f"baseline (within {SKB_SLACK} objects and {SUNRECLAIM_SLACK_KB} kB) and the driver's objects",

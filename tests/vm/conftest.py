@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 
 collect_ignore_glob: list[str] = []
 if os.environ.get("VNET_LAB_IN_GUEST") != "1":
@@ -23,15 +23,15 @@ if os.environ.get("VNET_LAB_IN_GUEST") != "1":
 @pytest.fixture(autouse=True)
 def splat_gate(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every guest test fails when the kernel log gained a splat while it ran
-    (lab.BAD_KMSG), unless the test declares the lines it provokes on purpose
+    (guest.BAD_KMSG), unless the test declares the lines it provokes on purpose
     with @pytest.mark.kmsg_allows(regex, ...)."""
     allowed = tuple(a for m in request.node.iter_markers("kmsg_allows") for a in m.args)
-    mark = lab.kmsg_mark()
+    mark = guest.kmsg_mark()
     yield
     lines = mark.read()
-    bad = lab.splats(lines, allowed)
+    bad = guest.splats(lines, allowed)
     mark.close()
-    for line in lab.emulator_artefacts(lines):
+    for line in guest.emulator_artefacts(lines):
         warnings.warn(f"emulator artefact in the kernel log (impossible EFLAGS): {line}", stacklevel=1)
     if bad:
         pytest.fail("kernel splat during the test:\n" + "\n".join(bad[:20]), pytrace=False)
@@ -40,9 +40,9 @@ def splat_gate(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def vnet() -> Iterator[Path]:
     """A freshly loaded vnet module; unloaded afterwards, with a clean kernel log check."""
-    lab.unload()
-    mark = lab.kmsg_mark()
-    lab.load()
+    guest.unload()
+    mark = guest.kmsg_mark()
+    guest.load()
     yield Path("/sys/class/net/vnet0")
-    lab.unload()
-    lab.assert_clean_kmsg(mark)
+    guest.unload()
+    guest.assert_clean_kmsg(mark)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 from tests.vm.test_trace import Trace
 from vnet_ebpf.lab.witnesses import NapiWitness
 
@@ -26,7 +26,7 @@ LAN = os.environ.get("VNET_LAB_LAN", "")
 GATEWAY = "10.0.2.2"
 
 pytestmark = pytest.mark.skipif(not LAN, reason="no lab LAN NIC (VNET_LAB_LAN)")
-needs_qstats = pytest.mark.skipif(not lab.kernel_at_least(6, 10), reason="virtio_net has qstats from 6.10")
+needs_qstats = pytest.mark.skipif(not guest.kernel_at_least(6, 10), reason="virtio_net has qstats from 6.10")
 
 
 def ifindex() -> int:
@@ -35,7 +35,7 @@ def ifindex() -> int:
 
 def qstats() -> dict[tuple[str, int], dict[str, int]]:
     """(queue type, id) -> counters, per queue, as the kernel's ynl reads them."""
-    found: list[dict[str, Any]] = lab.ynl("netdev", "qstats-get", {"ifindex": ifindex(), "scope": "queue"},
+    found: list[dict[str, Any]] = guest.ynl("netdev", "qstats-get", {"ifindex": ifindex(), "scope": "queue"},
                                           dump=True) or []
     return {(q["queue-type"], q["queue-id"]): {k: v for k, v in q.items()
                                                if k not in ("ifindex", "queue-type", "queue-id")} for q in found}
@@ -54,8 +54,8 @@ def quiet_lan() -> None:
     if not LAN:
         return
     ping(1)
-    (entry,) = json.loads(lab.sh("ip", "-j", "neigh", "show", GATEWAY, "dev", LAN))
-    lab.sh("ip", "neigh", "replace", GATEWAY, "lladdr", entry["lladdr"], "dev", LAN, "nud", "permanent")
+    (entry,) = json.loads(guest.sh("ip", "-j", "neigh", "show", GATEWAY, "dev", LAN))
+    guest.sh("ip", "neigh", "replace", GATEWAY, "lladdr", entry["lladdr"], "dev", LAN, "nud", "permanent")
 
 
 def test_the_lan_is_a_virtio_net_nic_that_reaches_only_the_slirp_gateway() -> None:
@@ -72,10 +72,10 @@ def test_napi_on_virtio_net_agrees_with_the_tracepoint_and_qstats() -> None:
     try:
         trace.wait_lines(1)  # compiled, attached, one interval reported
         with NapiWitness(LAN, poll=None) as witness:
-            before = qstats() if lab.kernel_at_least(6, 10) else {}
+            before = qstats() if guest.kernel_at_least(6, 10) else {}
             ping(100, 0.01)
             time.sleep(0.5)  # the last replies and TX completions get polled
-            after = qstats() if lab.kernel_at_least(6, 10) else {}
+            after = qstats() if guest.kernel_at_least(6, 10) else {}
             tp_work, over = witness.stop()
         seen = len(trace.lines)
         trace.wait_lines(seen + 2)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 from vnet_ebpf.backend import VNET_BIND, Backend, pack_bind
 
 SKB_CACHE = "skbuff_head_cache"
@@ -31,7 +31,7 @@ ZERO = {"tx_rings": 0, "rx_rings": 0, "rx_pages": 0, "page_pools": 0, "xdp_rxqs"
 
 def quiet_up(dev: str = "vnet0") -> None:
     """Up without IPv6 (no router solicitations, no DAD): only the test's frames flow."""
-    lab.quiet_link_up(dev)
+    guest.quiet_link_up(dev)
 
 
 def hw(dev: str = "vnet0") -> str:
@@ -39,7 +39,8 @@ def hw(dev: str = "vnet0") -> str:
 
 
 def seq_frame(dev: str, seq: int, payload: int = 46) -> bytes:
-    return b"\xff" * 6 + lab.mac_bytes(dev) + ETHERTYPE.to_bytes(2, "big") + struct.pack("!I", seq) + bytes(payload - 4)
+    return (b"\xff" * 6 + guest.mac_bytes(dev) + ETHERTYPE.to_bytes(2, "big") + struct.pack("!I", seq)
+            + bytes(payload - 4))
 
 
 def send_seq(dev: str, seqs: range) -> None:
@@ -107,12 +108,12 @@ def prime_bql_for_a_full_ring(be: Backend) -> None:
     ring is full: its limit only rises to limit_min at a completion, so one frame goes
     through first."""
     Path("/sys/class/net/vnet0/queues/tx-0/byte_queue_limits/limit_min").write_text("1000000\n")
-    lab.sh("ip", "link", "set", "vnet0", "down")
-    lab.sh("ethtool", "-G", "vnet0", "tx", "64")
-    lab.sh("ip", "link", "set", "vnet0", "up")
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    guest.sh("ethtool", "-G", "vnet0", "tx", "64")
+    guest.sh("ip", "link", "set", "vnet0", "up")
     send_seq("vnet0", range(1000, 1001))
     assert read_seqs(be, 1) == [1000]
-    lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the first frame completed")
+    guest.wait_until(lambda: guest.tx_idle("vnet0"), what="the first frame completed")
 
 
 @pytest.mark.smoke
@@ -120,35 +121,35 @@ def test_tx_backpressure_stops_and_wakes_the_queue(bound: Backend) -> None:
     """A reader that does not read: the ring fills, the queue stops, BQL holds bytes in
     flight.  Reading again wakes it, and every frame arrives once, in order."""
     prime_bql_for_a_full_ring(bound)
-    before = lab.ethtool_stats()
+    before = guest.ethtool_stats()
     n = 300
     send_seq("vnet0", range(n))
-    lab.wait_until(lambda: lab.ethtool_stats()["tx_queue_stopped"] > before["tx_queue_stopped"], what="a stop")
-    assert lab.bql("vnet0", "inflight") > 0 and lab.qdisc_backlog("vnet0") > 0
-    assert lab.ethtool_stats()["tx_packets"] == before["tx_packets"]  # nothing completed
+    guest.wait_until(lambda: guest.ethtool_stats()["tx_queue_stopped"] > before["tx_queue_stopped"], what="a stop")
+    assert guest.bql("vnet0", "inflight") > 0 and guest.qdisc_backlog("vnet0") > 0
+    assert guest.ethtool_stats()["tx_packets"] == before["tx_packets"]  # nothing completed
     with pytest.raises(OSError) as e:  # too small a buffer: an error, and the frame stays
         os.read(bound.fileno(), 20)
     assert e.value.errno == errno.EMSGSIZE
     assert read_seqs(bound, n) == list(range(n))
-    lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the queue drained")
-    after = lab.delta(lab.ethtool_stats(), before)
+    guest.wait_until(lambda: guest.tx_idle("vnet0"), what="the queue drained")
+    after = guest.delta(guest.ethtool_stats(), before)
     assert after["tx_packets"] == after["backend_tx_read"] == n
     assert after["tx_bytes"] == n * 60 and after["tx_dropped"] == 0  # 60-byte frames: no FCS
     assert after["tx_queue_woken"] >= after["tx_queue_stopped"] >= 1
-    if lab.kernel_at_least(6, 10):  # qstats tx-stop/tx-wake (6.10+): the kernel's own view
+    if guest.kernel_at_least(6, 10):  # qstats tx-stop/tx-wake (6.10+): the kernel's own view
         ifindex = int(Path("/sys/class/net/vnet0/ifindex").read_text())
-        q = lab.ynl("netdev", "qstats-get", {"ifindex": ifindex, "scope": "queue"}, dump=True)
+        q = guest.ynl("netdev", "qstats-get", {"ifindex": ifindex, "scope": "queue"}, dump=True)
         tx = next(x for x in q if x.get("queue-type") == "tx")
-        s = lab.ethtool_stats()
+        s = guest.ethtool_stats()
         assert tx["tx-stop"] == s["tx_queue_stopped"] and tx["tx-wake"] == s["tx_queue_woken"]
 
 
 def test_rx_full_ring_blocks_or_eagain_and_loses_nothing(bound: Backend) -> None:
-    lab.sh("ip", "link", "set", "vnet0", "down")
-    lab.sh("ethtool", "-G", "vnet0", "rx", "16")
-    lab.sh("ip", "link", "set", "vnet0", "up")
-    lab.sh("ethtool", "-C", "vnet0", "rx-usecs", "500000")  # the RX interrupt comes late
-    before = lab.ethtool_stats()
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    guest.sh("ethtool", "-G", "vnet0", "rx", "16")
+    guest.sh("ip", "link", "set", "vnet0", "up")
+    guest.sh("ethtool", "-C", "vnet0", "rx-usecs", "500000")  # the RX interrupt comes late
+    before = guest.ethtool_stats()
     frame = seq_frame("vnet0", 0)
     written = 0
     while bound.write(frame):
@@ -159,14 +160,14 @@ def test_rx_full_ring_blocks_or_eagain_and_loses_nothing(bound: Backend) -> None
     t0 = time.monotonic()
     assert os.write(bound.fileno(), frame) == len(frame)
     assert time.monotonic() - t0 > 0.05
-    lab.wait_until(lambda: lab.ethtool_stats()["rx_packets"] - before["rx_packets"] == 17, what="17 received")
-    d = lab.delta(lab.ethtool_stats(), before)
+    guest.wait_until(lambda: guest.ethtool_stats()["rx_packets"] - before["rx_packets"] == 17, what="17 received")
+    d = guest.delta(guest.ethtool_stats(), before)
     assert d["backend_rx_written"] == 17 and d["backend_rx_ring_full"] == 2  # the EAGAIN and the wait
     assert d["rx_dropped"] == d["rx_ring_full"] == 0
 
 
 def test_rx_bad_lengths_are_length_errors_and_change_nothing_else(bound: Backend) -> None:
-    before, ip_before = lab.ethtool_stats(), lab.ip_stats()
+    before, ip_before = guest.ethtool_stats(), guest.ip_stats()
     mtu = int(Path("/sys/class/net/vnet0/mtu").read_text())
     for size in (0, 1, 13, mtu + 19, 70000):
         with pytest.raises(OSError) as e:
@@ -177,12 +178,12 @@ def test_rx_bad_lengths_are_length_errors_and_change_nothing_else(bound: Backend
     for size in (14, mtu + 18):
         frame = b"\xff" * 12 + ETHERTYPE.to_bytes(2, "big") + bytes(size - 14)
         assert os.write(bound.fileno(), frame) == size
-    lab.wait_until(lambda: lab.ethtool_stats()["rx_packets"] - before["rx_packets"] == 2, what="2 received")
-    d = lab.delta(lab.ethtool_stats(), before)
+    guest.wait_until(lambda: guest.ethtool_stats()["rx_packets"] - before["rx_packets"] == 2, what="2 received")
+    d = guest.delta(guest.ethtool_stats(), before)
     assert d["rx_length_errors"] == 5 and d["rx_bytes"] == 14 + mtu + 18
     changed = {k for k, v in d.items() if v}
     assert changed == {"rx_length_errors", "rx_packets", "rx_bytes", "rx_other", "napi_polls", "backend_rx_written"}
-    ip = lab.ip_stats()
+    ip = guest.ip_stats()
     assert ip["rx"]["errors"] - ip_before["rx"]["errors"] == 5
     assert ip["rx"]["packets"] - ip_before["rx"]["packets"] == 2
 
@@ -193,7 +194,7 @@ def test_fuzz_100k_random_writes(bound: Backend) -> None:
     rng = random.Random(14)
     pool = rng.randbytes(70001)
     mtu = int(Path("/sys/class/net/vnet0/mtu").read_text())
-    before = lab.ethtool_stats()
+    before = guest.ethtool_stats()
     os.set_blocking(bound.fileno(), True)
     accepted = rejected = 0
     for _ in range(100_000):
@@ -205,8 +206,9 @@ def test_fuzz_100k_random_writes(bound: Backend) -> None:
         except OSError as e:
             assert e.errno == errno.EINVAL
             rejected += 1
-    lab.wait_until(lambda: lab.ethtool_stats()["rx_packets"] - before["rx_packets"] >= accepted, what="all received")
-    d = lab.delta(lab.ethtool_stats(), before)
+    guest.wait_until(lambda: guest.ethtool_stats()["rx_packets"] - before["rx_packets"] >= accepted,
+                     what="all received")
+    d = guest.delta(guest.ethtool_stats(), before)
     assert accepted > 5000 and rejected > 80_000
     # rx_packets also counts what XDP drops (if_link.h); no program runs here.
     assert accepted == d["rx_packets"] and d["xdp_drop"] == 0
@@ -233,9 +235,9 @@ def works_again(dev: str = "vnet0") -> None:
     with Backend.open() as be:
         be.bind(dev)
         assert read_seqs_after_send(be, dev) == [7]
-        before = lab.ethtool_stats(dev)["rx_packets"]
+        before = guest.ethtool_stats(dev)["rx_packets"]
         assert be.write(seq_frame(dev, 7))
-        lab.wait_until(lambda: lab.ethtool_stats(dev)["rx_packets"] == before + 1, what="a received frame")
+        guest.wait_until(lambda: guest.ethtool_stats(dev)["rx_packets"] == before + 1, what="a received frame")
 
 
 def read_seqs_after_send(be: Backend, dev: str) -> list[int]:
@@ -245,9 +247,9 @@ def read_seqs_after_send(be: Backend, dev: str) -> list[int]:
 
 @pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed")
 def test_delete_the_device_while_the_file_is_open(vnet: Path) -> None:
-    lab.sh("ip", "link", "add", "vnet7", "type", "vnet")
+    guest.sh("ip", "link", "add", "vnet7", "type", "vnet")
     quiet_up("vnet7")
-    baseline = lab.slab_active(SKB_CACHE)
+    baseline = guest.slab_active(SKB_CACHE)
     be = Backend.open(nonblock=False)
     be.bind("vnet7")
     errors: list[int] = []
@@ -262,7 +264,7 @@ def test_delete_the_device_while_the_file_is_open(vnet: Path) -> None:
     reader = threading.Thread(target=blocked_reader, daemon=True)
     reader.start()
     send_seq("vnet7", range(50))
-    lab.sh("ip", "link", "del", "vnet7")  # while the reader waits in read()
+    guest.sh("ip", "link", "del", "vnet7")  # while the reader waits in read()
     reader.join(10)
     assert errors == [errno.ENXIO]
     p = select.poll()
@@ -272,7 +274,7 @@ def test_delete_the_device_while_the_file_is_open(vnet: Path) -> None:
         os.write(be.fileno(), seq_frame("vnet0", 0))
     assert e.value.errno == errno.ENXIO
     be.close()
-    assert lab.slab_active(SKB_CACHE) - baseline < lab.SKB_SLACK
+    assert guest.slab_active(SKB_CACHE) - baseline < guest.SKB_SLACK
     quiet_up()
     works_again()
 
@@ -281,18 +283,18 @@ def test_netns_move_keeps_the_binding(vnet: Path) -> None:
     quiet_up()
     with Backend.open() as be:
         be.bind("vnet0")
-        lab.sh("ip", "netns", "add", "vnetmv")
+        guest.sh("ip", "netns", "add", "vnetmv")
         try:
-            lab.sh("ip", "link", "set", "vnet0", "netns", "vnetmv")
-            lab.sh("ip", "netns", "exec", "vnetmv", "sh", "-c",
+            guest.sh("ip", "link", "set", "vnet0", "netns", "vnetmv")
+            guest.sh("ip", "netns", "exec", "vnetmv", "sh", "-c",
                    "echo 1 >/proc/sys/net/ipv6/conf/vnet0/disable_ipv6; ip link set vnet0 up")
-            lab.sh("ip", "netns", "exec", "vnetmv", "python3", "-c",
+            guest.sh("ip", "netns", "exec", "vnetmv", "python3", "-c",
                    "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('vnet0', 0));"
                    f" s.send(b'\\xff' * 12 + bytes.fromhex('{ETHERTYPE:04x}') + (5).to_bytes(4, 'big') + bytes(42))")
             assert read_seqs(be, 1, timeout=10) == [5]
-            lab.sh("ip", "-n", "vnetmv", "link", "set", "vnet0", "netns", "1")
+            guest.sh("ip", "-n", "vnetmv", "link", "set", "vnet0", "netns", "1")
         finally:
-            lab.sh("ip", "netns", "del", "vnetmv")
+            guest.sh("ip", "netns", "del", "vnetmv")
         assert hw() == "backend"  # still this file's, back home
         quiet_up()
         assert read_seqs_after_send(be, "vnet0") == [7]
@@ -306,32 +308,32 @@ def test_rmmod_while_open_is_refused_until_closed(vnet: Path) -> None:
     assert proc.returncode != 0 and "in use" in proc.stderr
     assert hw() == "backend"
     be.close()
-    lab.unload()
-    lab.load()
+    guest.unload()
+    guest.load()
 
 
 @pytest.mark.kmsg_allows(r"bound to /dev/vnet", r"/dev/vnet closed")
 def test_close_during_traffic_returns_the_device_to_simulated_hardware(vnet: Path) -> None:
     quiet_up()
-    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "2000")
-    baseline = lab.slab_active(SKB_CACHE)
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "2000")
+    baseline = guest.slab_active(SKB_CACHE)
     for _ in range(20):
         be = Backend.open()
         be.bind("vnet0")
-        with lab.Sender("vnet0"):
+        with guest.Sender("vnet0"):
             traffic_both_ways(be, 0.2)
             send_seq("vnet0", range(10))  # not read: queued for the reader at the close
             be.close()
         assert hw() == "simulated"
-    lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the queue drained")
-    s = lab.ethtool_stats()
+    guest.wait_until(lambda: guest.tx_idle("vnet0"), what="the queue drained")
+    s = guest.ethtool_stats()
     posted = s["tx_arp"] + s["tx_ipv4"] + s["tx_ipv6"] + s["tx_other"]
     assert posted == s["tx_completions"] + s["tx_purged"] and s["tx_purged"] > 0
     assert s["backend_tx_read"] <= s["tx_completions"]
-    assert lab.slab_active(SKB_CACHE) - baseline < lab.SKB_SLACK
+    assert guest.slab_active(SKB_CACHE) - baseline < guest.SKB_SLACK
     works_again()
-    lab.sh("ip", "link", "set", "vnet0", "down")
-    assert lab.driver_objects() == ZERO
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    assert guest.driver_objects() == ZERO
 
 
 # ---- security --------------------------------------------------------------------------
@@ -372,7 +374,7 @@ def test_security(vnet: Path) -> None:
 def qstats(dev: str = "vnet0") -> dict[str, dict[str, int]]:
     """Netlink qstats per queue type, as the kernel's ynl reports them (6.9+)."""
     ifindex = int(Path(f"/sys/class/net/{dev}/ifindex").read_text())
-    rows = lab.ynl("netdev", "qstats-get", {"ifindex": ifindex, "scope": "queue"}, dump=True)
+    rows = guest.ynl("netdev", "qstats-get", {"ifindex": ifindex, "scope": "queue"}, dump=True)
     return {r["queue-type"]: r for r in rows}
 
 
@@ -383,7 +385,7 @@ def test_a_writer_waiting_through_a_failed_open_wakes(vnet: Path) -> None:
     marked running until a failed ndo_open has returned, so a wait condition built on
     netif_running() slept through the failure.  The rxq fault fails the open after the
     RX ring's 4096 pages were allocated: a window the looping writer lands in."""
-    lab.sh("ethtool", "-G", "vnet0", "rx", "4096")
+    guest.sh("ethtool", "-G", "vnet0", "rx", "4096")
     be = Backend.open(nonblock=False)
     be.bind("vnet0")
     stop = threading.Event()
@@ -401,7 +403,7 @@ def test_a_writer_waiting_through_a_failed_open_wakes(vnet: Path) -> None:
     t.start()
     try:
         for _ in range(20):
-            lab.inject("rxq", 1)
+            guest.inject("rxq", 1)
             p = subprocess.run(["ip", "link", "set", "vnet0", "up"], capture_output=True, text=True)
             assert p.returncode != 0, "the open did not fail"
         stop.set()
@@ -422,10 +424,10 @@ def test_netns_deletion_completes_while_the_reader_stalls(vnet: Path) -> None:
     down.  The frames in the ring are orphaned; those the qdisc holds behind the stopped
     queue are dropped when the link goes down for the stalled reader (5 s).  The witness:
     the device is deleted, which the bound file sees as POLLHUP."""
-    lab.sh("ip", "netns", "add", "vnstall")
+    guest.sh("ip", "netns", "add", "vnstall")
     ns = ["ip", "netns", "exec", "vnstall"]
-    lab.sh("ip", "link", "add", "vnet5", "netns", "vnstall", "type", "vnet")
-    lab.sh(*ns, "sh", "-ec", "echo 1 >/proc/sys/net/ipv6/conf/vnet5/disable_ipv6; ip link set vnet5 up;"
+    guest.sh("ip", "link", "add", "vnet5", "netns", "vnstall", "type", "vnet")
+    guest.sh(*ns, "sh", "-ec", "echo 1 >/proc/sys/net/ipv6/conf/vnet5/disable_ipv6; ip link set vnet5 up;"
            " ip addr add 10.9.0.1/24 dev vnet5;"
            " ip neigh add 10.9.0.2 lladdr 02:00:00:00:00:09 dev vnet5 nud permanent")
     from vnet_ebpf.backend import open_in_netns
@@ -433,11 +435,11 @@ def test_netns_deletion_completes_while_the_reader_stalls(vnet: Path) -> None:
     be = open_in_netns("vnstall", "vnet5", nonblock=True)
     try:
         # A process in the namespace sends, and exits; nobody reads its frames.
-        lab.sh(*ns, "python3", "-c", "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+        guest.sh(*ns, "python3", "-c", "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
                " [s.sendto(bytes(100), ('10.9.0.2', 9)) for _ in range(50)]")
-        stats = lab.sh(*ns, "ethtool", "-S", "vnet5")
+        stats = guest.sh(*ns, "ethtool", "-S", "vnet5")
         assert "backend_tx_read: 0" in stats
-        lab.sh("ip", "netns", "del", "vnstall")
+        guest.sh("ip", "netns", "del", "vnstall")
         end = time.monotonic() + 30
         while not be.poll(select.POLLIN, 0.5) & select.POLLHUP:
             assert time.monotonic() < end, "the namespace was not torn down: its device is still there"
@@ -451,8 +453,8 @@ def test_netns_deletion_completes_while_the_reader_stalls(vnet: Path) -> None:
 def too_big_sender() -> Iterator[Callable[[], None]]:
     """A way to post vnet0 a frame larger than any read: a tc redirect from a dummy
     device of MTU 100000, which does not check ours."""
-    lab.sh("modprobe", "dummy")
-    lab.sh("ip", "link", "add", "dm0", "type", "dummy")
+    guest.sh("modprobe", "dummy")
+    guest.sh("ip", "link", "add", "dm0", "type", "dummy")
 
     def send() -> None:
         with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
@@ -466,32 +468,32 @@ def too_big_sender() -> Iterator[Callable[[], None]]:
                 pytest.skip("this kernel's AF_PACKET refuses a 100000-byte frame")
 
     try:
-        lab.sh("ip", "link", "set", "dm0", "mtu", "100000", "up")
-        lab.sh("tc", "qdisc", "add", "dev", "dm0", "clsact")
-        lab.sh("tc", "filter", "add", "dev", "dm0", "egress", "matchall", "action", "mirred", "egress",
+        guest.sh("ip", "link", "set", "dm0", "mtu", "100000", "up")
+        guest.sh("tc", "qdisc", "add", "dev", "dm0", "clsact")
+        guest.sh("tc", "filter", "add", "dev", "dm0", "egress", "matchall", "action", "mirred", "egress",
                "redirect", "dev", "vnet0")
         yield send
     finally:
-        lab.sh("ip", "link", "del", "dm0")
+        guest.sh("ip", "link", "del", "dm0")
 
 
 def test_a_frame_too_big_for_a_read_is_a_drop_not_a_send(bound: Backend) -> None:
     """A frame larger than any read is dropped: tx_dropped, and not tx_packets, tx_bytes
     or qstats."""
     with too_big_sender() as send:
-        before, ip_before = lab.ethtool_stats(), lab.ip_stats()
-        q_before = qstats() if lab.kernel_at_least(6, 9) else None
+        before, ip_before = guest.ethtool_stats(), guest.ip_stats()
+        q_before = qstats() if guest.kernel_at_least(6, 9) else None
         send()
-        lab.wait_until(lambda: lab.ethtool_stats()["tx_other"] > before["tx_other"], what="the frame posted")
+        guest.wait_until(lambda: guest.ethtool_stats()["tx_other"] > before["tx_other"], what="the frame posted")
         buf = bytearray(65536)
         end = time.monotonic() + 10
-        while lab.ethtool_stats()["backend_tx_too_big"] == before["backend_tx_too_big"]:
+        while guest.ethtool_stats()["backend_tx_too_big"] == before["backend_tx_too_big"]:
             assert bound.read(buf) <= 0 and time.monotonic() < end
-        lab.wait_until(lambda: lab.tx_idle("vnet0"), what="the frame freed")
-        d = lab.delta(lab.ethtool_stats(), before)
+        guest.wait_until(lambda: guest.tx_idle("vnet0"), what="the frame freed")
+        d = guest.delta(guest.ethtool_stats(), before)
         assert (d["backend_tx_too_big"], d["tx_dropped"], d["tx_packets"], d["tx_bytes"]) == (1, 1, 0, 0)
         assert d["tx_completions"] == 1 and d["backend_tx_read"] == 0
-        ip = lab.ip_stats()
+        ip = guest.ip_stats()
         assert ip["tx"]["dropped"] - ip_before["tx"]["dropped"] == 1
         assert ip["tx"]["packets"] == ip_before["tx"]["packets"]
         if q_before is not None:
@@ -506,17 +508,17 @@ def test_tx_stop_and_wake_stay_paired_through_a_reset(bound: Backend) -> None:
     has its tx-wake at each rest (netdev.yaml), in ethtool -S and in qstats."""
     prime_bql_for_a_full_ring(bound)
     send_seq("vnet0", range(200))  # nobody reads: the ring fills, the queue stops
-    lab.wait_until(lambda: lab.ethtool_stats()["tx_queue_stopped"] >= 1, what="a stop")
-    s = lab.ethtool_stats()
+    guest.wait_until(lambda: guest.ethtool_stats()["tx_queue_stopped"] >= 1, what="a stop")
+    s = guest.ethtool_stats()
     assert s["tx_queue_stopped"] == s["tx_queue_woken"] + 1
-    lab.sh("ethtool", "-G", "vnet0", "tx", "128")  # a reset of the rings: what waited is purged
+    guest.sh("ethtool", "-G", "vnet0", "tx", "128")  # a reset of the rings: what waited is purged
     time.sleep(0.5)  # the qdisc's backlog fills the new ring, which stops again
-    lab.sh("ip", "link", "set", "vnet0", "down")
-    s = lab.ethtool_stats()
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    s = guest.ethtool_stats()
     assert s["tx_queue_stopped"] == s["tx_queue_woken"] >= 1, s
     assert s["tx_purged"] >= 64
     quiet_up()  # qstats report only the queues of a device that is up
-    if lab.kernel_at_least(6, 10):
+    if guest.kernel_at_least(6, 10):
         tx = qstats()["tx"]
         assert tx["tx-stop"] == tx["tx-wake"] == s["tx_queue_stopped"]
 
@@ -524,17 +526,17 @@ def test_tx_stop_and_wake_stay_paired_through_a_reset(bound: Backend) -> None:
 def test_qstats_rx_packets_leave_out_what_the_stack_never_saw(vnet: Path) -> None:
     """netdev.yaml: rx-packets are frames passed to the stack (XDP included); frames the
     driver drops for want of a buffer are if_link.h's rx_packets but not qstats'."""
-    if not lab.kernel_at_least(6, 9):
+    if not guest.kernel_at_least(6, 9):
         pytest.skip("netlink qstats are 6.9+")
     quiet_up()
-    lab.set_knob("rx_rate", 2000)
-    lab.set_knob("rx_burst", 8)
-    lab.wait_until(lambda: lab.ethtool_stats()["rx_packets"] > 50, what="frames")
-    lab.inject("rx_refill", 5)
-    lab.wait_until(lambda: lab.injected()["rx_refill"][0] == 0, what="the faults used")
-    lab.set_knob("rx_rate", 0)
+    guest.set_knob("rx_rate", 2000)
+    guest.set_knob("rx_burst", 8)
+    guest.wait_until(lambda: guest.ethtool_stats()["rx_packets"] > 50, what="frames")
+    guest.inject("rx_refill", 5)
+    guest.wait_until(lambda: guest.injected()["rx_refill"][0] == 0, what="the faults used")
+    guest.set_knob("rx_rate", 0)
     time.sleep(0.5)  # the last poll
-    s, q = lab.ethtool_stats(), qstats()["rx"]
+    s, q = guest.ethtool_stats(), qstats()["rx"]
     assert s["rx_alloc_failed"] == 5 and s["rx_dropped"] == 5
     assert q["rx-packets"] == s["rx_packets"] - 5
     assert q["rx-bytes"] == s["rx_bytes"] - 5 * 60
@@ -550,16 +552,16 @@ def test_nowait_io_and_zero_length_reads(bound: Backend) -> None:
         os.preadv(bound.fileno(), [buf], -1, os.RWF_NOWAIT)
     assert e.value.errno == errno.EAGAIN
     send_seq("vnet0", range(3, 4))
-    lab.wait_until(lambda: bound.next_len() > 0, what="a frame waiting")
+    guest.wait_until(lambda: bound.next_len() > 0, what="a frame waiting")
     assert os.read(bound.fileno(), 0) == b""
     assert bound.next_len() == 60  # still there
     assert os.preadv(bound.fileno(), [buf], -1, os.RWF_NOWAIT) == 60
     assert struct.unpack_from("!I", buf, 14)[0] == 3
     # A full RX ring: a NOWAIT write gets EAGAIN rather than waiting for NAPI.
-    lab.sh("ip", "link", "set", "vnet0", "down")
-    lab.sh("ethtool", "-G", "vnet0", "rx", "16")
-    lab.sh("ip", "link", "set", "vnet0", "up")
-    lab.sh("ethtool", "-C", "vnet0", "rx-usecs", "1000000")  # the RX interrupt comes late
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    guest.sh("ethtool", "-G", "vnet0", "rx", "16")
+    guest.sh("ip", "link", "set", "vnet0", "up")
+    guest.sh("ethtool", "-C", "vnet0", "rx-usecs", "1000000")  # the RX interrupt comes late
     frame = seq_frame("vnet0", 0)
     for _ in range(16):
         os.write(bound.fileno(), frame)
@@ -576,11 +578,11 @@ def test_a_stalled_reader_takes_the_link_down_until_it_reads(bound: Backend) -> 
     """Frames wait 5 s and the reader takes none: carrier off (ip link's carrier, once),
     the qdisc's backlog dropped by the core; the next read brings the link back."""
     carrier = Path("/sys/class/net/vnet0/carrier")
-    before = lab.ethtool_stats()
+    before = guest.ethtool_stats()
     send_seq("vnet0", range(100))  # BQL stops the queue: most wait in the qdisc
-    lab.wait_until(lambda: carrier.read_text().strip() == "0", timeout=30, what="the carrier off")
-    assert lab.ethtool_stats()["backend_tx_stalls"] - before["backend_tx_stalls"] == 1
-    lab.wait_until(lambda: lab.qdisc_backlog("vnet0") == 0, what="the qdisc emptied")
+    guest.wait_until(lambda: carrier.read_text().strip() == "0", timeout=30, what="the carrier off")
+    assert guest.ethtool_stats()["backend_tx_stalls"] - before["backend_tx_stalls"] == 1
+    guest.wait_until(lambda: guest.qdisc_backlog("vnet0") == 0, what="the qdisc emptied")
     seqs = read_seqs(bound, 1)
     assert seqs and seqs[0] == 0  # the ring's frames waited, in order
     assert carrier.read_text().strip() == "1"
@@ -594,13 +596,13 @@ def test_a_stall_ends_also_when_the_reader_takes_only_a_too_big_frame(bound: Bac
     Before, it stayed off with nothing left to read."""
     carrier = Path("/sys/class/net/vnet0/carrier")
     with too_big_sender() as send:
-        before = lab.ethtool_stats()
+        before = guest.ethtool_stats()
         send()
-        lab.wait_until(lambda: carrier.read_text().strip() == "0", timeout=30, what="the carrier off")
+        guest.wait_until(lambda: carrier.read_text().strip() == "0", timeout=30, what="the carrier off")
         time.sleep(6)  # past a second stall period
-        assert lab.ethtool_stats()["backend_tx_stalls"] - before["backend_tx_stalls"] == 1
+        assert guest.ethtool_stats()["backend_tx_stalls"] - before["backend_tx_stalls"] == 1
         buf = bytearray(65536)
         assert bound.read(buf) <= 0  # the frame is taken and dropped: nothing to read
-        assert lab.ethtool_stats()["backend_tx_too_big"] - before["backend_tx_too_big"] == 1
+        assert guest.ethtool_stats()["backend_tx_too_big"] - before["backend_tx_too_big"] == 1
         assert carrier.read_text().strip() == "1"
 

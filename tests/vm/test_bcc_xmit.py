@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.vm import lab
+from tests.vm import guest
 from vnet_ebpf.probes import bccglue
 
 N = 1000
 
 
 def test_kprobe_counts_every_xmit(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     ifindex = int((vnet / "ifindex").read_text())
     b = bccglue.load("xmit_count.bpf.c", [f"-DIFINDEX={ifindex}"])
     try:
         b.attach_kprobe(event="vnet_start_xmit", fn_name="on_xmit")
-        before = lab.sysfs_stat("vnet0", "tx_packets")
-        lab.send_frames("vnet0", N)
-        lab.wait_until(lab.tx_idle, what="TX completions")
+        before = guest.sysfs_stat("vnet0", "tx_packets")
+        guest.send_frames("vnet0", N)
+        guest.wait_until(guest.tx_idle, what="TX completions")
         counted = sum(b["xmit_frames"][0])
-        after = lab.sysfs_stat("vnet0", "tx_packets")
+        after = guest.sysfs_stat("vnet0", "tx_packets")
     finally:
         b.cleanup()
     assert counted == N

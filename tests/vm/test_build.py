@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 
-KMOD = lab.TOP / "kmod"
+KMOD = guest.TOP / "kmod"
 DKMS_VERSION = "0.1.0"
 
 
@@ -38,13 +38,13 @@ def test_w1_build_has_no_warnings() -> None:
     warnings = [line for line in out if "warning:" in line or "Warning:" in line]
     assert warnings == [], "\n".join(warnings)
     # The module carries the running kernel's version magic: it loads here.
-    info = lab.sh("modinfo", "-F", "vermagic", str(ko))
+    info = guest.sh("modinfo", "-F", "vermagic", str(ko))
     assert info.split()[0] == os.uname().release
 
 
 @pytest.fixture
 def dkms_tree() -> Iterator[Path]:
-    lab.unload()
+    guest.unload()
     dest = Path(f"/usr/src/vnet-{DKMS_VERSION}")
     shutil.rmtree(dest, ignore_errors=True)
     yield sources(dest)
@@ -56,10 +56,10 @@ def dkms_tree() -> Iterator[Path]:
 def test_dkms_install_then_modprobe(dkms_tree: Path) -> None:
     """The README's DKMS steps, as a user with the module on their own machine runs them."""
     release = os.uname().release
-    lab.sh("dkms", "install", "-m", "vnet", "-v", DKMS_VERSION, "-k", release)
-    assert f"vnet/{DKMS_VERSION}, {release}, x86_64: installed" in lab.sh("dkms", "status")
-    mark = lab.kmsg_mark()
-    lab.sh("modprobe", "vnet")
-    assert "driver: vnet\n" in lab.sh("ethtool", "-i", "vnet0")
-    lab.sh("modprobe", "-r", "vnet")
-    lab.assert_clean_kmsg(mark)
+    guest.sh("dkms", "install", "-m", "vnet", "-v", DKMS_VERSION, "-k", release)
+    assert f"vnet/{DKMS_VERSION}, {release}, x86_64: installed" in guest.sh("dkms", "status")
+    mark = guest.kmsg_mark()
+    guest.sh("modprobe", "vnet")
+    assert "driver: vnet\n" in guest.sh("ethtool", "-i", "vnet0")
+    guest.sh("modprobe", "-r", "vnet")
+    guest.assert_clean_kmsg(mark)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 
 
 @pytest.mark.smoke
 def test_vnet0_exists_with_driver_and_mac(vnet: Path) -> None:
     assert vnet.is_dir()
-    info = lab.sh("ethtool", "-i", "vnet0")
+    info = guest.sh("ethtool", "-i", "vnet0")
     assert "driver: vnet\n" in info
     mac = (vnet / "address").read_text().strip()
     first = int(mac.split(":")[0], 16)
@@ -20,22 +20,22 @@ def test_vnet0_exists_with_driver_and_mac(vnet: Path) -> None:
     assert not first & 0x01, f"{mac} is multicast"
     assert (vnet / "addr_assign_type").read_text().strip() == "1"  # NET_ADDR_RANDOM
     # ip(8) sees the same address.
-    assert f"link/ether {mac} " in lab.sh("ip", "link", "show", "vnet0")
+    assert f"link/ether {mac} " in guest.sh("ip", "link", "show", "vnet0")
 
 
 def test_unload_removes_the_device(vnet: Path) -> None:
-    lab.unload()
-    assert not lab.loaded()
+    guest.unload()
+    assert not guest.loaded()
     assert not vnet.exists()
-    assert "vnet0" not in lab.sh("ip", "-o", "link")
+    assert "vnet0" not in guest.sh("ip", "-o", "link")
 
 
 @pytest.mark.smoke
 def test_reload_cycles_are_clean() -> None:
-    lab.unload()
-    mark = lab.kmsg_mark()
+    guest.unload()
+    mark = guest.kmsg_mark()
     for _ in range(5):
-        lab.load()
-        lab.quiet_link_up("vnet0")
-        lab.unload()
-    lab.assert_clean_kmsg(mark)
+        guest.load()
+        guest.quiet_link_up("vnet0")
+        guest.unload()
+    guest.assert_clean_kmsg(mark)

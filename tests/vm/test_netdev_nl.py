@@ -16,17 +16,17 @@ from typing import Any
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 from tests.vm.test_rx import generate
 from vnet_ebpf.probes import bpfstats
 
 # Every test here is in the smoke set: each kernel has its own set of these interfaces.
 pytestmark = pytest.mark.smoke
 
-needs_netdev_nl = pytest.mark.skipif(not lab.kernel_at_least(6, 3), reason="netdev netlink family is 6.3+")
-needs_queue_napi = pytest.mark.skipif(not lab.kernel_at_least(6, 8), reason="queue/NAPI netlink is 6.8+")
-needs_qstats = pytest.mark.skipif(not lab.kernel_at_least(6, 9), reason="qstats are 6.9+")
-needs_napi_config = pytest.mark.skipif(not lab.kernel_at_least(6, 13), reason="netif_napi_add_config is 6.13+")
+needs_netdev_nl = pytest.mark.skipif(not guest.kernel_at_least(6, 3), reason="netdev netlink family is 6.3+")
+needs_queue_napi = pytest.mark.skipif(not guest.kernel_at_least(6, 8), reason="queue/NAPI netlink is 6.8+")
+needs_qstats = pytest.mark.skipif(not guest.kernel_at_least(6, 9), reason="qstats are 6.9+")
+needs_napi_config = pytest.mark.skipif(not guest.kernel_at_least(6, 13), reason="netif_napi_add_config is 6.13+")
 
 TRACING = Path("/sys/kernel/tracing")
 PIN_DIR = Path("/sys/fs/bpf")
@@ -42,17 +42,17 @@ def ifindex(dev: str = "vnet0") -> int:
 
 
 def napis(dev: str = "vnet0") -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = lab.ynl("netdev", "napi-get", {"ifindex": ifindex(dev)}, dump=True) or []
+    result: list[dict[str, Any]] = guest.ynl("netdev", "napi-get", {"ifindex": ifindex(dev)}, dump=True) or []
     return result
 
 
 def queues(dev: str = "vnet0") -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = lab.ynl("netdev", "queue-get", {"ifindex": ifindex(dev)}, dump=True) or []
+    result: list[dict[str, Any]] = guest.ynl("netdev", "queue-get", {"ifindex": ifindex(dev)}, dump=True) or []
     return result
 
 
 def pools(dev: str = "vnet0") -> list[dict[str, Any]]:
-    every: list[dict[str, Any]] = lab.ynl("netdev", "page-pool-get", dump=True) or []
+    every: list[dict[str, Any]] = guest.ynl("netdev", "page-pool-get", dump=True) or []
     return [p for p in every if p.get("ifindex") == ifindex(dev)]
 
 
@@ -60,7 +60,7 @@ def qstats(dev: str = "vnet0", scope: str | None = None) -> list[dict[str, Any]]
     attrs: dict[str, object] = {"ifindex": ifindex(dev)}
     if scope:
         attrs["scope"] = scope
-    result: list[dict[str, Any]] = lab.ynl("netdev", "qstats-get", attrs, dump=True) or []
+    result: list[dict[str, Any]] = guest.ynl("netdev", "qstats-get", attrs, dump=True) or []
     return result
 
 
@@ -86,21 +86,21 @@ def xdp_progs() -> Iterator[dict[str, Path]]:
 
 def attach(prog: Path | None, dev: str = "vnet0") -> None:
     if prog is None:
-        lab.sh("ip", "link", "set", "dev", dev, "xdpdrv", "off")
+        guest.sh("ip", "link", "set", "dev", dev, "xdpdrv", "off")
     else:
-        lab.sh("ip", "link", "set", "dev", dev, "xdpdrv", "pinned", str(prog))
+        guest.sh("ip", "link", "set", "dev", dev, "xdpdrv", "pinned", str(prog))
 
 
 @needs_netdev_nl
 def test_xdp_features_in_dev_get(vnet: Path) -> None:
-    dev = lab.ynl("netdev", "dev-get", {"ifindex": ifindex()})
+    dev = guest.ynl("netdev", "dev-get", {"ifindex": ifindex()})
     assert dev["ifindex"] == ifindex()
     assert set(dev["xdp-features"]) == {"basic", "redirect", "ndo-xmit"}
 
 
 @needs_queue_napi
 def test_queues_link_to_the_napi_while_up_and_not_after_down(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     (napi,) = napis()
     assert napi["ifindex"] == ifindex()
     qs = {(q["type"], q["id"]): q for q in queues()}
@@ -110,22 +110,22 @@ def test_queues_link_to_the_napi_while_up_and_not_after_down(vnet: Path) -> None
     # Same count as sysfs, as the kernel's queues.py checks.
     assert len([q for q in qs if q[0] == "rx"]) == len(list(vnet.glob("queues/rx-*")))
 
-    lab.sh("ip", "link", "set", "vnet0", "down")
+    guest.sh("ip", "link", "set", "vnet0", "down")
     assert napis() == []
     assert all("napi-id" not in q for q in queues())
 
-    lab.sh("ip", "link", "set", "vnet0", "up")
+    guest.sh("ip", "link", "set", "vnet0", "up")
     (again,) = napis()
     assert {(q["type"], q.get("napi-id")) for q in queues()} >= {("rx", again["id"])}
 
 
 @needs_napi_config
 def test_napi_settings_survive_down_up(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     (napi,) = napis()
-    lab.ynl("netdev", "napi-set", {"id": napi["id"], "defer-hard-irqs": 7, "gro-flush-timeout": 20000})
-    lab.sh("ip", "link", "set", "vnet0", "down")
-    lab.sh("ip", "link", "set", "vnet0", "up")
+    guest.ynl("netdev", "napi-set", {"id": napi["id"], "defer-hard-irqs": 7, "gro-flush-timeout": 20000})
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    guest.sh("ip", "link", "set", "vnet0", "up")
     (after,) = napis()
     assert after["id"] == napi["id"]
     assert after["defer-hard-irqs"] == 7
@@ -134,25 +134,25 @@ def test_napi_settings_survive_down_up(vnet: Path) -> None:
 
 def _traffic() -> None:
     """Frames both ways, with the TX queue stopping and waking on a small ring."""
-    lab.sh("tc", "qdisc", "replace", "dev", "vnet0", "root", "pfifo", "limit", "1000")
-    lab.sh("ethtool", "-G", "vnet0", "tx", "16")
-    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "20000")
+    guest.sh("tc", "qdisc", "replace", "dev", "vnet0", "root", "pfifo", "limit", "1000")
+    guest.sh("ethtool", "-G", "vnet0", "tx", "16")
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "20000")
     Path("/sys/class/net/vnet0/queues/tx-0/byte_queue_limits/limit_min").write_text("1000000\n")
-    lab.send_frames("vnet0", 60)
+    guest.send_frames("vnet0", 60)
     generate(rate=400, burst=8, seconds=1)
-    lab.wait_until(lab.tx_idle, timeout=60, what="the TX ring to drain")
+    guest.wait_until(guest.tx_idle, timeout=60, what="the TX ring to drain")
 
 
 def _all_counters() -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]], list[dict[str, Any]]]:
     """qstats (device scope), ethtool -S, ip -s link and qstats per queue, read back to back
     while nothing moves."""
     (dev,) = qstats()
-    return dev, lab.ethtool_stats(), lab.ip_stats(), qstats(scope="queue")
+    return dev, guest.ethtool_stats(), guest.ip_stats(), qstats(scope="queue")
 
 
 @needs_qstats
 def test_qstats_equal_ethtool_and_rtnetlink_exactly(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     _traffic()
     dev, eth, ip, per_queue = _all_counters()
 
@@ -162,7 +162,7 @@ def test_qstats_equal_ethtool_and_rtnetlink_exactly(vnet: Path) -> None:
     assert dev["tx-bytes"] == eth["tx_bytes"] == ip["tx"]["bytes"]
     assert dev["rx-alloc-fail"] == eth["rx_alloc_failed"]
     assert dev["rx-hw-drops"] == eth["rx_ring_full"] == ip["rx"]["missed_errors"]
-    if lab.kernel_at_least(6, 10):
+    if guest.kernel_at_least(6, 10):
         assert dev["tx-stop"] == eth["tx_queue_stopped"] > 0
         assert dev["tx-wake"] == eth["tx_queue_woken"] == dev["tx-stop"]
     # One queue pair: queue 0 carries the device's whole history.
@@ -175,10 +175,10 @@ def test_qstats_equal_ethtool_and_rtnetlink_exactly(vnet: Path) -> None:
 
 @needs_qstats
 def test_qstats_never_go_backwards(vnet: Path, xdp_progs: dict[str, Path]) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     _traffic()
     keys = ["rx-packets", "rx-bytes", "tx-packets", "tx-bytes", "rx-alloc-fail"]
-    if lab.kernel_at_least(6, 10):
+    if guest.kernel_at_least(6, 10):
         keys += ["tx-stop", "tx-wake"]
     (last,) = qstats()
     steps: dict[str, list[list[str]]] = {
@@ -189,10 +189,10 @@ def test_qstats_never_go_backwards(vnet: Path, xdp_progs: dict[str, Path]) -> No
     }
     for what, cmds in steps.items():
         for cmd in cmds:
-            lab.sh(*cmd)
+            guest.sh(*cmd)
         generate(rate=400, burst=8, seconds=0.3)
         (now,) = qstats()
-        eth = lab.ethtool_stats()
+        eth = guest.ethtool_stats()
         for k in keys:
             assert now[k] >= last[k], f"{k} went back after {what}: {last[k]} -> {now[k]}"
         assert now["rx-packets"] == eth["rx_packets"]
@@ -224,15 +224,15 @@ def test_rx_buffers_are_recycled_not_allocated_per_frame(vnet: Path, xdp_progs: 
                                                          verdict: str | None) -> None:
     """Frames up the stack (skbs), XDP_DROP and XDP_TX: the refill of each slot takes
     its page back from the ring's page pool instead of from the page allocator."""
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     if verdict:
         attach(xdp_progs[verdict])
-    before = lab.ethtool_stats()
+    before = guest.ethtool_stats()
     with PagePoolHolds() as holds:
         generate(rate=2000, burst=16, seconds=1.5)
-        lab.wait_until(lab.tx_idle, timeout=30, what="XDP_TX frames to complete")
+        guest.wait_until(guest.tx_idle, timeout=30, what="XDP_TX frames to complete")
         taken = holds.count()
-    d = lab.delta(lab.ethtool_stats(), before)
+    d = guest.delta(guest.ethtool_stats(), before)
     frames = d["arp_generated"]
     assert frames >= 1000
     if verdict == "drop":
@@ -249,34 +249,34 @@ def test_rx_buffers_are_recycled_not_allocated_per_frame(vnet: Path, xdp_progs: 
 
 @needs_queue_napi
 def test_page_pool_reported_with_device_and_napi(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     (napi,) = napis()
     (pool,) = pools()
     assert pool["napi-id"] == napi["id"]
     # Idle: the only pages out of the pool are the RX ring's, one per slot.
-    ring = int(lab.sh("ethtool", "-g", "vnet0").split("Current hardware settings:")[1].split("RX:")[1].split()[0])
+    ring = int(guest.sh("ethtool", "-g", "vnet0").split("Current hardware settings:")[1].split("RX:")[1].split()[0])
     assert pool["inflight"] == ring
-    lab.sh("ethtool", "-G", "vnet0", "rx", "64")
+    guest.sh("ethtool", "-G", "vnet0", "rx", "64")
     (pool,) = pools()
     assert pool["inflight"] == 64
-    lab.sh("ip", "link", "set", "vnet0", "down")
+    guest.sh("ip", "link", "set", "vnet0", "down")
     assert pools() == []
 
 
 @needs_queue_napi
-@pytest.mark.skipif(not lab.kernel_config("CONFIG_PAGE_POOL_STATS"), reason="kernel without CONFIG_PAGE_POOL_STATS")
+@pytest.mark.skipif(not guest.kernel_config("CONFIG_PAGE_POOL_STATS"), reason="kernel without CONFIG_PAGE_POOL_STATS")
 def test_page_pool_stats_count_the_recycling(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
 
     def stats() -> dict[str, Any]:
-        every = lab.ynl("netdev", "page-pool-stats-get", dump=True) or []
+        every = guest.ynl("netdev", "page-pool-stats-get", dump=True) or []
         (mine,) = [s for s in every if s["info"].get("ifindex") == ifindex()]
         return dict(mine)
 
-    before, eth_before = stats(), lab.ethtool_stats()
+    before, eth_before = stats(), guest.ethtool_stats()
     generate(rate=2000, burst=16, seconds=1.5)
     after = stats()
-    d = lab.delta(lab.ethtool_stats(), eth_before)
+    d = guest.delta(guest.ethtool_stats(), eth_before)
     recycled = sum(after[k] - before[k] for k in ("recycle-cached", "recycle-ring"))
     # Every frame's page came back to the pool when the stack freed its skb ...
     assert recycled == d["rx_packets"] > 1000

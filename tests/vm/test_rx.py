@@ -11,26 +11,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 from vnet_ebpf.lab.witnesses import NapiWitness
 
 
 def generate(rate: int, burst: int, seconds: float) -> None:
-    lab.set_knob("rx_burst", burst)
-    lab.set_knob("rx_rate", rate)
+    guest.set_knob("rx_burst", burst)
+    guest.set_knob("rx_rate", rate)
     time.sleep(seconds)
-    lab.set_knob("rx_rate", 0)
+    guest.set_knob("rx_rate", 0)
     time.sleep(0.3)  # the last tick's frames get polled
 
 
 @pytest.mark.smoke
 def test_each_poll_sees_one_burst(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     burst = 8
     with NapiWitness() as witness:
-        before = lab.ethtool_stats()
+        before = guest.ethtool_stats()
         generate(rate=400, burst=burst, seconds=3)
-        d = lab.delta(lab.ethtool_stats(), before)
+        d = guest.delta(guest.ethtool_stats(), before)
         work, over = witness.stop()
 
     assert over == 0
@@ -43,12 +43,12 @@ def test_each_poll_sees_one_burst(vnet: Path) -> None:
 
 
 def test_budget_is_respected(vnet: Path) -> None:
-    lab.sh("ethtool", "-G", "vnet0", "rx", "1024")
-    lab.quiet_link_up("vnet0")
+    guest.sh("ethtool", "-G", "vnet0", "rx", "1024")
+    guest.quiet_link_up("vnet0")
     with NapiWitness() as witness:
-        before = lab.ethtool_stats()
+        before = guest.ethtool_stats()
         generate(rate=2000, burst=200, seconds=2)
-        d = lab.delta(lab.ethtool_stats(), before)
+        d = guest.delta(guest.ethtool_stats(), before)
         work, over = witness.stop()
 
     assert over == 0 and max(work) == 64
@@ -58,12 +58,12 @@ def test_budget_is_respected(vnet: Path) -> None:
 
 
 def test_full_ring_drops_and_counts(vnet: Path) -> None:
-    lab.sh("ethtool", "-G", "vnet0", "rx", "16")
-    lab.quiet_link_up("vnet0")
-    before, ip_before = lab.ethtool_stats(), lab.ip_stats()
+    guest.sh("ethtool", "-G", "vnet0", "rx", "16")
+    guest.quiet_link_up("vnet0")
+    before, ip_before = guest.ethtool_stats(), guest.ip_stats()
     generate(rate=500, burst=50, seconds=1)
-    d = lab.delta(lab.ethtool_stats(), before)
-    ip_rx = lab.delta(lab.ip_stats()["rx"], ip_before["rx"])
+    d = guest.delta(guest.ethtool_stats(), before)
+    ip_rx = guest.delta(guest.ip_stats()["rx"], ip_before["rx"])
     ticks = d["napi_polls"]
     # Each tick places 16 frames and misses 34: generated minus ring drops is what arrives.
     assert d["arp_generated"] == d["rx_packets"] == 16 * ticks
@@ -87,27 +87,27 @@ def read_pcap(path: Path) -> list[bytes]:
 
 def test_frames_on_the_wire_and_replies(vnet: Path, tmp_path: Path) -> None:
     peer_mac, peer_ip, my_ip = "02:aa:bb:cc:dd:ee", "192.0.2.7", "192.0.2.1"
-    lab.set_knob("peer_mac", peer_mac)
-    lab.set_knob("peer_ip", peer_ip)
-    assert lab.get_knob("peer_mac") == peer_mac and lab.get_knob("peer_ip") == peer_ip
-    lab.quiet_link_up("vnet0")
-    lab.sh("ip", "addr", "add", f"{my_ip}/24", "dev", "vnet0")
+    guest.set_knob("peer_mac", peer_mac)
+    guest.set_knob("peer_ip", peer_ip)
+    assert guest.get_knob("peer_mac") == peer_mac and guest.get_knob("peer_ip") == peer_ip
+    guest.quiet_link_up("vnet0")
+    guest.sh("ip", "addr", "add", f"{my_ip}/24", "dev", "vnet0")
     pcap = tmp_path / "arp.pcap"
     dump = subprocess.Popen(["tcpdump", "-i", "vnet0", "-n", "-U", "-w", str(pcap), "arp"],
                             stderr=subprocess.PIPE, text=True)
     assert dump.stderr is not None
     assert "listening" in dump.stderr.readline()
-    before = lab.ethtool_stats()
+    before = guest.ethtool_stats()
     generate(rate=100, burst=5, seconds=1)
-    lab.wait_until(lab.tx_idle, what="replies to complete")
+    guest.wait_until(guest.tx_idle, what="replies to complete")
     time.sleep(1)
     dump.send_signal(2)
     _, summary = dump.communicate(timeout=30)
     assert re.search(r"^0 packets dropped by kernel", summary, re.M), summary
-    d = lab.delta(lab.ethtool_stats(), before)
+    d = guest.delta(guest.ethtool_stats(), before)
     frames = read_pcap(pcap)
 
-    mac = lab.mac_bytes("vnet0")
+    mac = guest.mac_bytes("vnet0")
     peer = bytes.fromhex(peer_mac.replace(":", ""))
     pip, mip = bytes(map(int, peer_ip.split("."))), bytes(map(int, my_ip.split(".")))
     requests = [f for f in frames if f[20:22] == b"\x00\x01"]

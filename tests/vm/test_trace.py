@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 from tests.vm.test_rx import generate, read_pcap
 from vnet_ebpf.lab.witnesses import NapiWitness
 from vnet_ebpf.probes import btf
@@ -48,7 +48,7 @@ class Trace:
             self.lines.append(line)
 
     def wait_lines(self, n: int, timeout: float = 120) -> None:
-        lab.wait_until(lambda: len(self.lines) >= n or self.proc.poll() is not None, timeout, "vnet-trace output")
+        guest.wait_until(lambda: len(self.lines) >= n or self.proc.poll() is not None, timeout, "vnet-trace output")
         assert len(self.lines) >= n, self.proc.stderr.read() if self.proc.stderr else ""
 
     def stop(self, sig: int = signal.SIGINT) -> tuple[int, str]:
@@ -82,7 +82,7 @@ def our_kprobes() -> list[str]:
 
 def our_tracepoint_links() -> list[str]:
     """The driver events a BPF raw-tracepoint link is attached to, as bpftool lists them."""
-    links = json.loads(lab.sh("bpftool", "-j", "link", "show") or "[]")
+    links = json.loads(guest.sh("bpftool", "-j", "link", "show") or "[]")
     return [str(link["tp_name"]) for link in links
             if link.get("type") == "raw_tracepoint" and str(link.get("tp_name", "")).startswith("vnet_")]
 
@@ -91,7 +91,7 @@ def our_fentry_progs() -> list[str]:
     """Our fentry/fexit programs loaded in the kernel, as bpftool lists them: BCC names
     kfunc__vnet__FN and kretfunc__vnet__FN after the function they attach to, FN (cut by
     the kernel to 15 characters)."""
-    progs = json.loads(lab.sh("bpftool", "-j", "prog", "show") or "[]")
+    progs = json.loads(guest.sh("bpftool", "-j", "prog", "show") or "[]")
     return [str(p["name"]) for p in progs
             if p.get("type") == "tracing" and str(p.get("name", "")).startswith("vnet_")]
 
@@ -103,15 +103,15 @@ def our_probes() -> list[str]:
 @pytest.mark.smoke
 @pytest.mark.parametrize("probes", PROBE_KINDS)
 def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path, probes: str) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     trace = Trace("napi", "--json", "--probes", probes, "1")
     try:
         trace.wait_lines(1)  # compiled, attached, one interval reported
         with NapiWitness() as witness:
-            before = lab.ethtool_stats()
+            before = guest.ethtool_stats()
             generate(rate=300, burst=6, seconds=2)
             generate(rate=300, burst=3, seconds=1)
-            d = lab.delta(lab.ethtool_stats(), before)
+            d = guest.delta(guest.ethtool_stats(), before)
             tp_work, over = witness.stop()
         seen = len(trace.lines)
         trace.wait_lines(seen + 2)  # two more intervals: the last polls are reported
@@ -134,26 +134,26 @@ def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path, 
 
 @pytest.mark.parametrize("probes", PROBE_KINDS)
 def test_arp_json_agrees_with_the_counter_and_tcpdump(vnet: Path, tmp_path: Path, probes: str) -> None:
-    lab.set_knob("peer_mac", "02:11:22:33:44:55")
-    lab.set_knob("peer_ip", "198.51.100.9")
-    lab.quiet_link_up("vnet0")
-    lab.sh("ip", "addr", "add", "198.51.100.1/24", "dev", "vnet0")
+    guest.set_knob("peer_mac", "02:11:22:33:44:55")
+    guest.set_knob("peer_ip", "198.51.100.9")
+    guest.quiet_link_up("vnet0")
+    guest.sh("ip", "addr", "add", "198.51.100.1/24", "dev", "vnet0")
     trace = Trace("arp", "--json", "--probes", probes)
     try:
         # In JSON mode nothing is printed before the first frame: make one to know we are attached.
-        lab.set_knob("rx_burst", 1)
-        lab.set_knob("rx_rate", 5)
+        guest.set_knob("rx_burst", 1)
+        guest.set_knob("rx_rate", 5)
         trace.wait_lines(1)
-        lab.set_knob("rx_rate", 0)
+        guest.set_knob("rx_rate", 0)
         time.sleep(0.5)
         pcap = tmp_path / "arp.pcap"
         dump = subprocess.Popen(["tcpdump", "-i", "vnet0", "-n", "-U", "-w", str(pcap), "arp[6:2] = 1"],
                                 stderr=subprocess.PIPE, text=True)
         assert dump.stderr is not None and "listening" in dump.stderr.readline()
         start = len(trace.lines)
-        before = lab.ethtool_stats()
+        before = guest.ethtool_stats()
         generate(rate=200, burst=4, seconds=1)
-        d = lab.delta(lab.ethtool_stats(), before)
+        d = guest.delta(guest.ethtool_stats(), before)
         time.sleep(1)
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=30)
@@ -178,18 +178,18 @@ def test_arp_json_agrees_with_the_counter_and_tcpdump(vnet: Path, tmp_path: Path
 
 @pytest.mark.parametrize("probes", PROBE_KINDS)
 def test_rings_json_reaches_the_occupancy_the_driver_implies(vnet: Path, probes: str) -> None:
-    lab.sh("ethtool", "-G", "vnet0", "tx", "16")
-    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "100000")
-    lab.quiet_link_up("vnet0")
-    lab.sh("tc", "qdisc", "replace", "dev", "vnet0", "root", "pfifo", "limit", "1000")
+    guest.sh("ethtool", "-G", "vnet0", "tx", "16")
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "100000")
+    guest.quiet_link_up("vnet0")
+    guest.sh("tc", "qdisc", "replace", "dev", "vnet0", "root", "pfifo", "limit", "1000")
     Path("/sys/class/net/vnet0/queues/tx-0/byte_queue_limits/limit_min").write_text("1000000\n")
     trace = Trace("rings", "--json", "--probes", probes, "0.5")
     try:
         trace.wait_lines(1)
-        before = lab.ethtool_stats()
-        lab.send_frames("vnet0", 100)
-        lab.wait_until(lab.tx_idle, timeout=60, what="the TX ring to drain")
-        d = lab.delta(lab.ethtool_stats(), before)
+        before = guest.ethtool_stats()
+        guest.send_frames("vnet0", 100)
+        guest.wait_until(guest.tx_idle, timeout=60, what="the TX ring to drain")
+        d = guest.delta(guest.ethtool_stats(), before)
         seen = len(trace.lines)
         trace.wait_lines(seen + 2)
     finally:
@@ -253,10 +253,10 @@ def run_in_pty(argv: list[str], ready: bytes, seconds: float) -> tuple[int, byte
 @pytest.mark.parametrize(("argv", "ready"), [(["vnet-trace", "rings", "--live", "0.5"], b"rings vnet0"),
                                              (["vnet-trace", "top", "0.5"], b"vnet-trace top  vnet0")])
 def test_live_screens_on_a_terminal_exit_0_on_ctrl_c(vnet: Path, argv: list[str], ready: bytes) -> None:
-    lab.quiet_link_up("vnet0")
-    lab.set_knob("rx_rate", 100)
+    guest.quiet_link_up("vnet0")
+    guest.set_knob("rx_rate", 100)
     rc, out = run_in_pty(argv, ready, seconds=3)
-    lab.set_knob("rx_rate", 0)
+    guest.set_knob("rx_rate", 0)
     assert rc == 0, out[-2000:]
     assert b"Traceback" not in out
     assert our_probes() == []
@@ -269,7 +269,7 @@ def test_live_screens_on_a_terminal_exit_0_on_ctrl_c(vnet: Path, argv: list[str]
 ])
 def test_sigterm_detaches_everything(vnet: Path, probes: str, links: list[str], kprobes: int,
                                      fentry: int) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     trace = Trace("napi", "--probes", probes, "1")
     try:
         trace.wait_lines(2)  # the banner and the header: attached
@@ -281,17 +281,17 @@ def test_sigterm_detaches_everything(vnet: Path, probes: str, links: list[str], 
         rc, err = trace.stop(signal.SIGTERM)
     assert rc == 0, err
     # The kernel frees a BPF trampoline's programs after a grace period, not at close.
-    lab.wait_until(lambda: our_probes() == [], timeout=10, what="every probe gone")
+    guest.wait_until(lambda: our_probes() == [], timeout=10, what="every probe gone")
 
 
 WENT_AWAY = "vnet-trace: vnet0 went away while tracing (vnet module unloaded or device deleted)"
 
 
 def test_module_unloaded_while_tracing_with_kprobes(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     trace = Trace("rings", "--probes", "kprobe", "0.5")
     trace.wait_lines(2)
-    lab.unload()
+    guest.unload()
     rc = trace.proc.wait(timeout=60)
     err = trace.proc.stderr.read() if trace.proc.stderr else ""
     assert rc == 1
@@ -303,20 +303,20 @@ def test_module_unloaded_while_tracing_with_kprobes(vnet: Path) -> None:
 def test_tracepoints_hold_the_module_and_device_deletion_ends_the_trace(vnet: Path) -> None:
     """A raw-tracepoint link holds a reference on the module whose event it is attached to,
     so the kernel refuses the unload; deleting the device still ends the trace cleanly."""
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     trace = Trace("rings", "0.5")
     trace.wait_lines(2)
     r = subprocess.run(["rmmod", "vnet"], capture_output=True, text=True, check=False)
     assert r.returncode != 0 and "in use" in r.stderr
-    assert trace.proc.poll() is None and lab.loaded()
-    lab.sh("ip", "link", "del", "vnet0")
+    assert trace.proc.poll() is None and guest.loaded()
+    guest.sh("ip", "link", "del", "vnet0")
     rc = trace.proc.wait(timeout=60)
     err = trace.proc.stderr.read() if trace.proc.stderr else ""
     assert rc == 1
     assert err.strip().splitlines()[-1] == WENT_AWAY
     assert "Traceback" not in err
     assert our_probes() == []
-    lab.unload()  # nothing holds the module any more
+    guest.unload()  # nothing holds the module any more
 
 
 @pytest.mark.parametrize(("iface", "message"), [
@@ -335,19 +335,19 @@ def test_device_files_read_what_sysfs_says_and_see_the_device_go(vnet: Path) -> 
     each read must be as fresh as a new open, and fail once the device is deleted."""
     from vnet_ebpf.probes import device
 
-    lab.sh("ethtool", "-C", "vnet0", "tx-usecs", "1000000")  # frames stay in flight for 1 s
-    lab.quiet_link_up("vnet0")
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "1000000")  # frames stay in flight for 1 s
+    guest.quiet_link_up("vnet0")
     files = device.DeviceFiles(device.resolve("vnet0"))
     try:
         assert files.alive()
-        assert files.bql() == (0, lab.bql("vnet0", "limit"))
-        lab.send_frames("vnet0", 20)
+        assert files.bql() == (0, guest.bql("vnet0", "limit"))
+        guest.send_frames("vnet0", 20)
         inflight, limit = files.bql()
         assert inflight > 0
-        assert (inflight, limit) == (lab.bql("vnet0", "inflight"), lab.bql("vnet0", "limit"))
-        lab.wait_until(lab.tx_idle, timeout=30, what="the TX ring to drain")
-        assert files.bql() == (0, lab.bql("vnet0", "limit"))
-        lab.sh("ip", "link", "del", "vnet0")
+        assert (inflight, limit) == (guest.bql("vnet0", "inflight"), guest.bql("vnet0", "limit"))
+        guest.wait_until(guest.tx_idle, timeout=30, what="the TX ring to drain")
+        assert files.bql() == (0, guest.bql("vnet0", "limit"))
+        guest.sh("ip", "link", "del", "vnet0")
         assert not files.alive()
         assert files.bql() == (0, 0)
     finally:
@@ -361,16 +361,16 @@ def test_driver_stats_read_what_ethtool_prints(vnet: Path) -> None:
     from vnet_ebpf.errors import UserError
     from vnet_ebpf.probes import device
 
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     stats = device.DriverStats(device.resolve("vnet0"))
     try:
         for frames in (20, 7):
-            lab.send_frames("vnet0", frames)
-            lab.wait_until(lab.tx_idle, timeout=30, what="the TX ring to drain")
+            guest.send_frames("vnet0", frames)
+            guest.wait_until(guest.tx_idle, timeout=30, what="the TX ring to drain")
             before = stats.read()
-            assert before == lab.ethtool_stats("vnet0")
+            assert before == guest.ethtool_stats("vnet0")
         assert before["tx_packets"] >= 27
-        lab.sh("ip", "link", "del", "vnet0")
+        guest.sh("ip", "link", "del", "vnet0")
         with pytest.raises(UserError, match=r"^cannot read the driver's counters of vnet0: "):
             stats.read()
     finally:
@@ -386,11 +386,11 @@ def test_the_kernel_field_offsets_from_btf_are_paholes() -> None:
     # test_any_nic.py, whose polls only count when the netns inode read through it matches.
     fields = {(name, member.split(".")[0]) for name, member in (*KERNEL_FIELDS.values(), *NAPI_FIELDS.values())}
     for name, member in sorted(fields):
-        layout = lab.sh("pahole", "-C", name, str(btf.VMLINUX))
+        layout = guest.sh("pahole", "-C", name, str(btf.VMLINUX))
         found = re.search(rf"[ *]{member}\b[^;]*;\s+/\*\s+(\d+)", layout)  # maybe __attribute__((...))
         assert found, f"pahole shows no {name}.{member}:\n{layout}"
         assert types.offset(name, member) == int(found.group(1)), (name, member)
-    layout = lab.sh("pahole", "-C", "net_device", str(btf.VMLINUX))
+    layout = guest.sh("pahole", "-C", "net_device", str(btf.VMLINUX))
     priv = re.search(r"\bpriv\[\][^;]*;\s+/\*\s+(\d+)", layout)
     size = re.search(r"/\* size: (\d+),", layout)
     assert size

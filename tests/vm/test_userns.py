@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 
 #: Any local user: nobody, with no capability outside the namespaces it makes.
 AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -52,8 +52,8 @@ def queue_dirs(sysfs: str = "/sys", dev: str = "v1") -> list[str]:
 
 @pytest.mark.smoke
 def test_module_load_makes_one_queue_pair_per_device(vnet: Path) -> None:
-    lab.unload()
-    lab.load("numdevs=3")
+    guest.unload()
+    guest.load("numdevs=3")
     for dev in ("vnet0", "vnet1", "vnet2"):
         assert sorted(p.name for p in Path(f"/sys/class/net/{dev}/queues").iterdir()) == ["rx-0", "tx-0"]
 
@@ -65,7 +65,7 @@ def test_queue_counts_as_root(vnet: Path) -> None:
         if refused is None:
             assert p.returncode == 0, (attrs, p.stderr)
             assert queue_dirs() == ["rx-0", "tx-0"], attrs
-            lab.sh("ip", "link", "del", "v1")
+            guest.sh("ip", "link", "del", "v1")
         else:
             # One line, the driver's reason, ip's status for a refused request (2).
             assert (p.returncode, p.stderr.strip().splitlines()) == (2, [f"Error: {refused}."]), (attrs, p.stderr)
@@ -146,15 +146,15 @@ def test_an_unprivileged_users_device_works_under_traffic_from_both_cpus(vnet: P
 
 def test_roots_device_works_under_traffic_from_both_cpus(vnet: Path) -> None:
     count = 2000
-    lab.sh("ip", "netns", "add", "vnetq")
+    guest.sh("ip", "netns", "add", "vnetq")
     try:
-        lab.sh("ip", "-n", "vnetq", "link", "add", "v1", "numtxqueues", "1", "type", "vnet")
+        guest.sh("ip", "-n", "vnetq", "link", "add", "v1", "numtxqueues", "1", "type", "vnet")
         p = subprocess.run(["ip", "netns", "exec", "vnetq", "sh", "-ec", traffic_script(count)],
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr
         check_counts(p.stdout, 8 * count)
     finally:
-        lab.sh("ip", "netns", "del", "vnetq")
+        guest.sh("ip", "netns", "del", "vnetq")
 
 
 @pytest.mark.smoke
@@ -162,8 +162,8 @@ def test_the_generator_of_an_unprivileged_users_device_is_bounded(vnet: Path) ->
     """The knobs refuse what is past the bound (EPERM), take what is within it, and the
     frames generated in a measured time stay within rate x time + one burst.  Root's
     module default (10,000,000/s) is not inherited past the bound either."""
-    lab.set_param("rx_rate", 10_000_000)
-    lab.set_param("rx_burst", 256)
+    guest.set_param("rx_rate", 10_000_000)
+    guest.set_param("rx_burst", 256)
     try:
         p = in_userns(textwrap.dedent(f"""\
             mount -t sysfs sysfs /sys
@@ -187,8 +187,8 @@ def test_the_generator_of_an_unprivileged_users_device_is_bounded(vnet: Path) ->
             echo "generated $((b - a)) $t0 $t1"
             """), mount=True)
     finally:
-        lab.set_param("rx_rate", 0)
-        lab.set_param("rx_burst", 1)
+        guest.set_param("rx_rate", 0)
+        guest.set_param("rx_burst", 1)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
     assert lines[:6] == [f"inherited {RATE_BOUND} {BURST_BOUND}",
@@ -253,8 +253,8 @@ def test_a_spent_budget_also_stops_the_ticks(vnet: Path) -> None:
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "up\n", proc.stderr
         time.sleep(1)
-        program = GEN_TICKS_BT.replace("FUNC", str(lab.ksym("vnet_rx_timer_fn")))
-        with lab.BpftraceWitness(program, ("@ticks",)) as ticks:
+        program = GEN_TICKS_BT.replace("FUNC", str(guest.ksym("vnet_rx_timer_fn")))
+        with guest.BpftraceWitness(program, ("@ticks",)) as ticks:
             t0 = time.monotonic()
             time.sleep(3)
             out = ticks.finish()
@@ -270,16 +270,16 @@ def test_a_spent_budget_also_stops_the_ticks(vnet: Path) -> None:
 def test_roots_generator_is_not_bounded(vnet: Path) -> None:
     """Root's devices (the initial user namespace's, also in a netns root made) keep the
     whole range: the bound is for devices any user can make."""
-    lab.set_knob("rx_rate", 10_000_000)
-    lab.set_knob("rx_burst", 1024)
-    assert (lab.get_knob("rx_rate"), lab.get_knob("rx_burst")) == ("10000000", "1024")
-    lab.set_knob("rx_rate", 0)
-    lab.sh("ip", "netns", "add", "vnetg")
+    guest.set_knob("rx_rate", 10_000_000)
+    guest.set_knob("rx_burst", 1024)
+    assert (guest.get_knob("rx_rate"), guest.get_knob("rx_burst")) == ("10000000", "1024")
+    guest.set_knob("rx_rate", 0)
+    guest.sh("ip", "netns", "add", "vnetg")
     try:
-        lab.sh("ip", "-n", "vnetg", "link", "add", "v1", "type", "vnet")
-        lab.sh("ip", "netns", "exec", "vnetg", "sh", "-c", "echo 5000 >/sys/class/net/v1/vnet/rx_rate")
-        out = lab.sh("ip", "netns", "exec", "vnetg", "cat", "/sys/class/net/v1/vnet/rx_rate")
+        guest.sh("ip", "-n", "vnetg", "link", "add", "v1", "type", "vnet")
+        guest.sh("ip", "netns", "exec", "vnetg", "sh", "-c", "echo 5000 >/sys/class/net/v1/vnet/rx_rate")
+        out = guest.sh("ip", "netns", "exec", "vnetg", "cat", "/sys/class/net/v1/vnet/rx_rate")
         assert out.strip() == "5000"
     finally:
-        lab.sh("ip", "netns", "del", "vnetg")
+        guest.sh("ip", "netns", "del", "vnetg")
     time.sleep(0.5)

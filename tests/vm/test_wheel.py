@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.vm import lab
+from tests.vm import guest
 from vnet_ebpf.lab import demo
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def check(cols: int, rows: int) -> list[str]:
 def traffic_seen() -> str:
     """What the driver's own counters say went through vnet0: on a failure, it tells a
     tracer that saw nothing from traffic that did not flow."""
-    stats = lab.ethtool_stats("vnet0")
+    stats = guest.ethtool_stats("vnet0")
     keys = ("tx_packets", "rx_packets", "arp_generated", "tx_completions", "rx_ring_full", "tx_queue_stopped")
     return ", ".join(f"{k} {stats.get(k)}" for k in keys)
 
@@ -96,12 +96,12 @@ def test_pipx_installed_top_fits_80x24_and_follows_a_resize_to_120x40(vnet: Path
     try:
         # Compiled and attached once the first screen shows; then the traffic.
         try:
-            lab.wait_until(lambda: any(r.startswith(" vnet-trace top") for r in pane()), 420, "the first screen")
+            guest.wait_until(lambda: any(r.startswith(" vnet-trace top") for r in pane()), 420, "the first screen")
         except AssertionError as err:
             raise AssertionError(f"{err} ({dead()}):\n" + "\n".join(pane(join=True))) from None
         demo.traffic()
         try:
-            lab.wait_until(lambda: any("who-has" in row for row in pane()), 60, "ARP requests on the screen")
+            guest.wait_until(lambda: any("who-has" in row for row in pane()), 60, "ARP requests on the screen")
         except AssertionError as err:
             raise AssertionError(f"{err} ({dead()}; {traffic_seen()}):\n" + "\n".join(pane(join=True))) from None
         small = check(80, 24)
@@ -111,7 +111,7 @@ def test_pipx_installed_top_fits_80x24_and_follows_a_resize_to_120x40(vnet: Path
         assert len(big) <= 39 and len(big) > len(small)  # the room is used: more rows
         demo.quiesce()
         tmux("send-keys", "-t", SESSION, "C-c", "")
-        lab.wait_until(lambda: dead().startswith("1"), 60, "top to exit on Ctrl-C")
+        guest.wait_until(lambda: dead().startswith("1"), 60, "top to exit on Ctrl-C")
         assert dead() == "1 0"  # exit status 0
         assert "Traceback" not in "\n".join(pane(join=True))
     finally:

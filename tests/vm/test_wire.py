@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 
 A, B = ("wireA", "vnet0", "10.0.0.1"), ("wireB", "vnet1", "10.0.0.2")
 
 
 def ns_sh(ns: str, *argv: str) -> str:
-    return lab.sh("ip", "netns", "exec", ns, *argv)
+    return guest.sh("ip", "netns", "exec", ns, *argv)
 
 
 def ns_ethtool(ns: str, dev: str) -> dict[str, int]:
@@ -33,7 +33,7 @@ def ns_ethtool(ns: str, dev: str) -> dict[str, int]:
 
 
 def ns_ip(ns: str, dev: str) -> dict[str, dict[str, int]]:
-    (link,) = json.loads(lab.sh("ip", "-n", ns, "-s", "-j", "link", "show", dev))
+    (link,) = json.loads(guest.sh("ip", "-n", ns, "-s", "-j", "link", "show", dev))
     stats: dict[str, dict[str, int]] = link["stats64"]
     return stats
 
@@ -42,28 +42,28 @@ def ns_ip(ns: str, dev: str) -> dict[str, dict[str, int]]:
 def pair() -> Iterator[None]:
     """vnet0 in wireA (10.0.0.1/24) and vnet1 in wireB (10.0.0.2/24), quiet: no IPv6,
     permanent neighbours (no ARP), so that every frame is one the test caused."""
-    lab.unload()
-    mark = lab.kmsg_mark()
-    lab.load("numdevs=2")
+    guest.unload()
+    mark = guest.kmsg_mark()
+    guest.load("numdevs=2")
     macs = {dev: Path(f"/sys/class/net/{dev}/address").read_text().strip() for _, dev, _ in (A, B)}
     try:
         for (ns, dev, ip), (_, peer, peer_ip) in ((A, B), (B, A)):
-            lab.sh("ip", "netns", "add", ns)
+            guest.sh("ip", "netns", "add", ns)
             ns_sh(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-            lab.sh("ip", "link", "set", dev, "netns", ns)
-            lab.sh("ip", "-n", ns, "link", "set", "lo", "up")
-            lab.sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
+            guest.sh("ip", "link", "set", dev, "netns", ns)
+            guest.sh("ip", "-n", ns, "link", "set", "lo", "up")
+            guest.sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
             # GRO would merge received TCP segments before tcpdump sees them (one packet
             # per merge, not per frame): off here, so that captures count frames.
-            lab.sh("ip", "netns", "exec", ns, "ethtool", "-K", dev, "gro", "off")
-            lab.sh("ip", "-n", ns, "link", "set", dev, "up")
-            lab.sh("ip", "-n", ns, "neigh", "replace", peer_ip, "lladdr", macs[peer], "dev", dev, "nud", "permanent")
+            guest.sh("ip", "netns", "exec", ns, "ethtool", "-K", dev, "gro", "off")
+            guest.sh("ip", "-n", ns, "link", "set", dev, "up")
+            guest.sh("ip", "-n", ns, "neigh", "replace", peer_ip, "lladdr", macs[peer], "dev", dev, "nud", "permanent")
         yield
     finally:
         for ns, _, _ in (A, B):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-        lab.unload()
-        lab.assert_clean_kmsg(mark)
+        guest.unload()
+        guest.assert_clean_kmsg(mark)
 
 
 class Tcpdump:
@@ -96,7 +96,7 @@ class Capture:
 
 def read_pcap(path: Path) -> Capture:
     """Frames and bytes of a capture, as tcpdump -r -e prints them (the frame length)."""
-    out = lab.sh("tcpdump", "-r", str(path), "-nn", "-e")
+    out = guest.sh("tcpdump", "-r", str(path), "-nn", "-e")
     lengths = [int(m.group(1)) for m in re.finditer(r"length (\d+):", out)]
     assert len(lengths) == len(out.splitlines())
     return Capture(len(lengths), sum(lengths))
@@ -111,7 +111,7 @@ def test_ping_and_tcp_through_the_wire_agree_with_every_witness(pair: None, tmp_
     wire = subprocess.Popen(["vnet-wire", f"{A[0]}/{A[1]}", f"{B[0]}/{B[1]}", "--pcap", str(wire_pcap), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lab.wait_until(lambda: ns_sh(A[0], "cat", "/sys/class/net/vnet0/vnet/hw").strip() == "backend"
+        guest.wait_until(lambda: ns_sh(A[0], "cat", "/sys/class/net/vnet0/vnet/hw").strip() == "backend"
                        and ns_sh(B[0], "cat", "/sys/class/net/vnet1/vnet/hw").strip() == "backend", what="bound")
         ping = ns_sh(A[0], "ping", "-c", "20", "-i", "0.05", "-W", "5", B[2])
         assert " 0% packet loss" in ping
@@ -133,7 +133,7 @@ def test_ping_and_tcp_through_the_wire_agree_with_every_witness(pair: None, tmp_
     a2b, b2a = report["directions"]
     assert (a2b["from"], b2a["from"]) == ("wireA/vnet0", "wireB/vnet1")
     assert a2b["dropped_loss"] == a2b["dropped_write"] == b2a["dropped_loss"] == b2a["dropped_write"] == 0
-    d0, d1 = (lab.delta(after[dev], before[dev]) for dev in ("vnet0", "vnet1"))
+    d0, d1 = (guest.delta(after[dev], before[dev]) for dev in ("vnet0", "vnet1"))
     # Each direction, counted by the wire, by both drivers and by the core (ip -s link).
     for wire_dir, tx, rx, txd, rxd in ((a2b, d0, d1, "vnet0", "vnet1"), (b2a, d1, d0, "vnet1", "vnet0")):
         frames, nbytes = wire_dir["frames"], wire_dir["bytes"]
@@ -155,13 +155,13 @@ def test_a_vlan_over_the_wire_carries_full_size_frames_both_ways(pair: None) -> 
     frames are 1518 bytes at MTU 1500.  ping -M do -s 1472 (no fragmentation, 1500-byte
     IP packets) gets every reply, and the wire carried each 1518-byte frame."""
     for (ns, dev, _), addr in ((A, "10.10.0.1/24"), (B, "10.10.0.2/24")):
-        lab.sh("ip", "-n", ns, "link", "add", "link", dev, "name", f"{dev}.10", "type", "vlan", "id", "10")
-        lab.sh("ip", "-n", ns, "addr", "add", addr, "dev", f"{dev}.10")
-        lab.sh("ip", "-n", ns, "link", "set", f"{dev}.10", "up")
+        guest.sh("ip", "-n", ns, "link", "add", "link", dev, "name", f"{dev}.10", "type", "vlan", "id", "10")
+        guest.sh("ip", "-n", ns, "addr", "add", addr, "dev", f"{dev}.10")
+        guest.sh("ip", "-n", ns, "link", "set", f"{dev}.10", "up")
     wire = subprocess.Popen(["vnet-wire", f"{A[0]}/{A[1]}", f"{B[0]}/{B[1]}", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lab.wait_until(lambda: ns_sh(A[0], "cat", "/sys/class/net/vnet0/vnet/hw").strip() == "backend"
+        guest.wait_until(lambda: ns_sh(A[0], "cat", "/sys/class/net/vnet0/vnet/hw").strip() == "backend"
                        and ns_sh(B[0], "cat", "/sys/class/net/vnet1/vnet/hw").strip() == "backend", what="bound")
         before = {dev: ns_ethtool(ns, dev) for ns, dev, _ in (A, B)}
         ping = subprocess.run(["ip", "netns", "exec", A[0], "ping", "-M", "do", "-s", "1472", "-c", "10",
@@ -175,7 +175,7 @@ def test_a_vlan_over_the_wire_carries_full_size_frames_both_ways(pair: None) -> 
     a2b, b2a = json.loads(out)["directions"]
     assert a2b["dropped_write"] == b2a["dropped_write"] == 0
     for dev in ("vnet0", "vnet1"):
-        d = lab.delta(after[dev], before[dev])
+        d = guest.delta(after[dev], before[dev])
         assert d["rx_length_errors"] == 0, dev
         # 10 echo requests out of vnet0 and 10 replies out of vnet1, 1518 bytes each,
         # beside the VLAN's own ARP frames (46 bytes: 42 and the tag; the stack does

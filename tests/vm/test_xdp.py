@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.vm import lab
+from tests.vm import guest
 from tests.vm.test_rx import generate, read_pcap
 from tests.vm.test_trace import Trace, run_in_pty
 from vnet_ebpf.probes import bpfstats
@@ -46,7 +46,7 @@ tracepoint:xdp:xdp_devmap_xmit {
 
 def xdp_state(dev: str) -> tuple[int, int]:
     """(mode, program id) of DEV as `ip -j link show` reports it; (0, 0) for none."""
-    (link,) = json.loads(lab.sh("ip", "-j", "link", "show", dev))
+    (link,) = json.loads(guest.sh("ip", "-j", "link", "show", dev))
     xdp = link.get("xdp") or {}
     return int(xdp.get("mode", 0)), int((xdp.get("prog") or {}).get("id", 0))
 
@@ -56,7 +56,7 @@ def wait_attached(dev: str, trace: Trace | None = None) -> int:
     def ready() -> bool:
         assert trace is None or trace.proc.poll() is None, trace.proc.stderr.read() if trace.proc.stderr else ""
         return xdp_state(dev)[1] != 0
-    lab.wait_until(ready, 180, f"an XDP program on {dev}")
+    guest.wait_until(ready, 180, f"an XDP program on {dev}")
     return xdp_state(dev)[1]
 
 
@@ -85,9 +85,9 @@ def xdp_trace(*args: str, sig: int = signal.SIGINT) -> Iterator[Trace]:
 
 def generated(rate: int, burst: int, seconds: float, dev: str = "vnet0") -> dict[str, int]:
     """What DEV's counters (ethtool -S) did while the generator ran."""
-    before = lab.ethtool_stats(dev)
+    before = guest.ethtool_stats(dev)
     generate(rate=rate, burst=burst, seconds=seconds)
-    return lab.delta(lab.ethtool_stats(dev), before)
+    return guest.delta(guest.ethtool_stats(dev), before)
 
 
 def summary(trace: Trace) -> dict[str, Any]:
@@ -120,20 +120,20 @@ def pinned() -> Iterator[dict[str, int]]:
 @pytest.fixture
 def vnet2() -> Iterator[None]:
     """vnet0 and vnet1, quietly up."""
-    lab.unload()
-    mark = lab.kmsg_mark()
-    lab.load("numdevs=2")
+    guest.unload()
+    mark = guest.kmsg_mark()
+    guest.load("numdevs=2")
     yield
-    lab.unload()
-    lab.assert_clean_kmsg(mark)
+    guest.unload()
+    guest.assert_clean_kmsg(mark)
 
 
 def test_pass_and_drop_every_nth_agree_with_ethtool_and_ip(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     with xdp_trace("--drop-every", "3") as trace:
-        ip_before = lab.ip_stats()
+        ip_before = guest.ip_stats()
         d = generated(rate=300, burst=4, seconds=2)
-        ip_rx = lab.delta(lab.ip_stats()["rx"], ip_before["rx"])
+        ip_rx = guest.delta(guest.ip_stats()["rx"], ip_before["rx"])
     s = summary(trace)
     v = s["verdicts"]
     # Every frame counts as received, also those XDP drops (if_link.h, netdev.yaml).
@@ -149,7 +149,7 @@ def test_pass_and_drop_every_nth_agree_with_ethtool_and_ip(vnet: Path) -> None:
 
 @pytest.mark.smoke
 def test_drop_arp_drops_every_arp_until_detached(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     with xdp_trace("--drop-arp", sig=signal.SIGTERM) as trace:
         attached = generated(rate=300, burst=4, seconds=1.5)
     after = generated(rate=300, burst=4, seconds=1)
@@ -164,18 +164,18 @@ def test_drop_arp_drops_every_arp_until_detached(vnet: Path) -> None:
 
 def test_xdp_tx_sends_the_frames_back_out(vnet: Path, tmp_path: Path) -> None:
     peer = "02:11:22:33:44:66"
-    lab.set_knob("peer_mac", peer)
-    lab.quiet_link_up("vnet0")
+    guest.set_knob("peer_mac", peer)
+    guest.quiet_link_up("vnet0")
     pcap = tmp_path / "tx.pcap"
     with xdp_trace("--tx") as trace:
         dump = subprocess.Popen(["tcpdump", "-i", "vnet0", "-Q", "out", "-n", "-U", "-w", str(pcap)],
                                 stderr=subprocess.PIPE, text=True)
         assert dump.stderr is not None and "listening" in dump.stderr.readline()
-        before, ip_before = lab.ethtool_stats(), lab.ip_stats()
+        before, ip_before = guest.ethtool_stats(), guest.ip_stats()
         generate(rate=200, burst=4, seconds=1.5)
-        lab.wait_until(lab.tx_idle, what="TX completions")
-        d = lab.delta(lab.ethtool_stats(), before)
-        ip_tx = lab.delta(lab.ip_stats()["tx"], ip_before["tx"])
+        guest.wait_until(guest.tx_idle, what="TX completions")
+        d = guest.delta(guest.ethtool_stats(), before)
+        ip_tx = guest.delta(guest.ip_stats()["tx"], ip_before["tx"])
         time.sleep(0.5)
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=30)
@@ -190,19 +190,19 @@ def test_xdp_tx_sends_the_frames_back_out(vnet: Path, tmp_path: Path) -> None:
 
 
 def test_redirect_into_vnet1_through_a_devmap(vnet2: None, tmp_path: Path) -> None:
-    lab.quiet_link_up("vnet0")
-    lab.quiet_link_up("vnet1")
+    guest.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet1")
     pcap = tmp_path / "vnet1.pcap"
     with xdp_trace("--redirect", "vnet1") as trace:
         dump = subprocess.Popen(["tcpdump", "-i", "vnet1", "-Q", "out", "-n", "-U", "-w", str(pcap)],
                                 stderr=subprocess.PIPE, text=True)
         assert dump.stderr is not None and "listening" in dump.stderr.readline()
-        b0, b1, ip1 = lab.ethtool_stats("vnet0"), lab.ethtool_stats("vnet1"), lab.ip_stats("vnet1")
+        b0, b1, ip1 = guest.ethtool_stats("vnet0"), guest.ethtool_stats("vnet1"), guest.ip_stats("vnet1")
         generate(rate=200, burst=4, seconds=1.5)
-        lab.wait_until(lambda: lab.tx_idle("vnet1"), what="vnet1 TX completions")
-        d0 = lab.delta(lab.ethtool_stats("vnet0"), b0)
-        d1 = lab.delta(lab.ethtool_stats("vnet1"), b1)
-        ip1_tx = lab.delta(lab.ip_stats("vnet1")["tx"], ip1["tx"])
+        guest.wait_until(lambda: guest.tx_idle("vnet1"), what="vnet1 TX completions")
+        d0 = guest.delta(guest.ethtool_stats("vnet0"), b0)
+        d1 = guest.delta(guest.ethtool_stats("vnet1"), b1)
+        ip1_tx = guest.delta(guest.ip_stats("vnet1")["tx"], ip1["tx"])
         time.sleep(0.5)
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=30)
@@ -217,28 +217,28 @@ def test_redirect_into_vnet1_through_a_devmap(vnet2: None, tmp_path: Path) -> No
 def test_ndo_xdp_xmit_returns_partial_counts_when_the_ring_is_full(vnet2: None) -> None:
     # vnet1's TX ring: 16 descriptors, each held for a second.  Bursts of 64 redirected
     # frames reach it in devmap bulks of 16: the first fits, the rest are refused.
-    lab.sh("ethtool", "-G", "vnet1", "tx", "16")
-    lab.sh("ethtool", "-C", "vnet1", "tx-usecs", "1000000")
-    lab.quiet_link_up("vnet0")
-    lab.quiet_link_up("vnet1")
-    devmap_xmit = lab.BpftraceWitness(DEVMAP_BT, ("@sent", "@drops", "@calls"))
+    guest.sh("ethtool", "-G", "vnet1", "tx", "16")
+    guest.sh("ethtool", "-C", "vnet1", "tx-usecs", "1000000")
+    guest.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet1")
+    devmap_xmit = guest.BpftraceWitness(DEVMAP_BT, ("@sent", "@drops", "@calls"))
     with xdp_trace("--redirect", "vnet1"), devmap_xmit:
-        b0, b1 = lab.ethtool_stats("vnet0"), lab.ethtool_stats("vnet1")
+        b0, b1 = guest.ethtool_stats("vnet0"), guest.ethtool_stats("vnet1")
         generate(rate=128, burst=64, seconds=1.2)
-        d0 = lab.delta(lab.ethtool_stats("vnet0"), b0)
-        d1 = lab.delta(lab.ethtool_stats("vnet1"), b1)
+        d0 = guest.delta(guest.ethtool_stats("vnet0"), b0)
+        d1 = guest.delta(guest.ethtool_stats("vnet1"), b1)
         out = devmap_xmit.finish()
     tp = {k: int(v) for k, v in re.findall(r"@(\w+): (\d+)", out)}
     assert d0["xdp_redirect"] == d0["arp_generated"] == d1["xdp_xmit"] + d1["xdp_xmit_errors"] > 0
     assert d1["xdp_xmit"] == tp["sent"] > 0
     assert d1["xdp_xmit_errors"] == tp["drops"] > 0
     assert d1["tx_queue_stopped"] > 0  # the XDP frames filled the ring: the stack's queue stopped too
-    lab.wait_until(lambda: lab.ethtool_stats("vnet1")["tx_packets"] - b1["tx_packets"] == tp["sent"], 10,
+    guest.wait_until(lambda: guest.ethtool_stats("vnet1")["tx_packets"] - b1["tx_packets"] == tp["sent"], 10,
                    "vnet1 to complete what it accepted")
 
 
 def test_generic_mode_and_sigterm(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     with xdp_trace("--mode", "generic", sig=signal.SIGTERM) as trace:
         assert xdp_state("vnet0")[0] == 2  # XDP_ATTACHED_SKB
         d = generated(rate=200, burst=4, seconds=1)
@@ -247,16 +247,16 @@ def test_generic_mode_and_sigterm(vnet: Path) -> None:
 
 
 def test_device_deleted_while_attached(vnet: Path) -> None:
-    lab.sh("ip", "link", "add", "vnet5", "type", "vnet")
-    lab.quiet_link_up("vnet5")
+    guest.sh("ip", "link", "add", "vnet5", "type", "vnet")
+    guest.quiet_link_up("vnet5")
     trace = Trace("xdp", "-i", "vnet5", "--json", "1")
     prog = wait_attached("vnet5", trace)
-    lab.sh("ip", "link", "del", "vnet5")
+    guest.sh("ip", "link", "del", "vnet5")
     rc = trace.proc.wait(timeout=60)
     err = trace.proc.stderr.read() if trace.proc.stderr else ""
     assert rc == 1
     assert err.strip().splitlines() == ["vnet-trace: vnet5 went away while its XDP program was attached"]
-    lab.wait_until(lambda: not prog_exists(prog), 10, "the program to be freed")
+    guest.wait_until(lambda: not prog_exists(prog), 10, "the program to be freed")
 
 
 def test_control_plane(vnet: Path, pinned: dict[str, int]) -> None:
@@ -265,7 +265,7 @@ def test_control_plane(vnet: Path, pinned: dict[str, int]) -> None:
     # Attach on a down device, then bring it up: the program runs on what arrives.
     assert ip_link("link", "set", "vnet0", "xdpdrv", "pinned", a).returncode == 0
     assert xdp_state("vnet0") == (1, pinned["pass_a"])
-    lab.quiet_link_up("vnet0")
+    guest.quiet_link_up("vnet0")
     d = generated(rate=200, burst=4, seconds=0.5)
     assert d["xdp_pass"] == d["rx_packets"] == d["arp_generated"] > 0
 
@@ -299,7 +299,7 @@ def test_control_plane(vnet: Path, pinned: dict[str, int]) -> None:
     # Jumbo frames without XDP still arrive (RX buffers follow the MTU).
     d = generated(rate=200, burst=4, seconds=0.5)
     assert d["rx_packets"] == d["arp_generated"] > 0
-    lab.sh("ip", "link", "set", "vnet0", "mtu", "1500")
+    guest.sh("ip", "link", "set", "vnet0", "mtu", "1500")
 
     # vnet-trace refuses to replace a program it did not attach, and leaves it there.
     assert ip_link("link", "set", "vnet0", "xdpdrv", "pinned", a).returncode == 0
@@ -311,43 +311,43 @@ def test_control_plane(vnet: Path, pinned: dict[str, int]) -> None:
 
     # A program whose only reference is its attachment (the process that attached it
     # has exited) is released when its device is deleted.
-    lab.sh("ip", "link", "add", "vnet7", "type", "vnet")
+    guest.sh("ip", "link", "add", "vnet7", "type", "vnet")
     subprocess.run(["python3", "-c", ATTACH_AND_EXIT, "vnet7"], check=True)
     mode, prog = xdp_state("vnet7")
     assert mode == 1 and prog_exists(prog)
-    lab.sh("ip", "link", "del", "vnet7")
-    lab.wait_until(lambda: not prog_exists(prog), 10, "the program to be freed with its device")
+    guest.sh("ip", "link", "del", "vnet7")
+    guest.wait_until(lambda: not prog_exists(prog), 10, "the program to be freed with its device")
 
 
 def test_100_attach_detach_cycles_under_rx_load(vnet: Path, pinned: dict[str, int]) -> None:
     prog = str(PIN_DIR / "vnet_test_pass_a")
-    lab.quiet_link_up("vnet0")
-    skbs = lab.slab_active("skbuff_head_cache")
-    before = lab.ethtool_stats()
-    lab.set_knob("rx_burst", 8)
-    lab.set_knob("rx_rate", 4000)
+    guest.quiet_link_up("vnet0")
+    skbs = guest.slab_active("skbuff_head_cache")
+    before = guest.ethtool_stats()
+    guest.set_knob("rx_burst", 8)
+    guest.set_knob("rx_rate", 4000)
     try:
         for _ in range(100):
             assert ip_link("link", "set", "vnet0", "xdpdrv", "pinned", prog).returncode == 0
             assert ip_link("link", "set", "vnet0", "xdpdrv", "off").returncode == 0
     finally:
-        lab.set_knob("rx_rate", 0)
+        guest.set_knob("rx_rate", 0)
     time.sleep(0.5)
-    d = lab.delta(lab.ethtool_stats(), before)
+    d = guest.delta(guest.ethtool_stats(), before)
     assert xdp_state("vnet0") == (0, 0)
     assert d["xdp_packets"] == d["xdp_pass"] > 0  # the program ran in between swaps
     assert d["rx_packets"] == d["arp_generated"] > d["xdp_packets"]  # no frame lost in a swap
     assert d["rx_dropped"] == d["rx_alloc_failed"] == 0
-    assert lab.slab_active("skbuff_head_cache") <= skbs + 40
+    assert guest.slab_active("skbuff_head_cache") <= skbs + 40
 
 
 def test_live_screen_on_a_terminal_exits_0_on_ctrl_c_and_detaches(vnet: Path) -> None:
-    lab.quiet_link_up("vnet0")
-    lab.set_knob("rx_rate", 100)
+    guest.quiet_link_up("vnet0")
+    guest.set_knob("rx_rate", 100)
     try:
         rc, out = run_in_pty(["vnet-trace", "xdp", "--drop-arp", "--live", "0.5"], b"XDP vnet0", seconds=3)
     finally:
-        lab.set_knob("rx_rate", 0)
+        guest.set_knob("rx_rate", 0)
     assert rc == 0, out[-2000:]
     assert b"Traceback" not in out
     assert b"drop ARP" in out and b"xdp_drop" in out
