@@ -18,7 +18,6 @@ import random
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,14 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.vm import guest  # the repository's, not an installed package
 from tests.vm.test_ethtool import rings, tx_usecs
+from vnet_ebpf.lab import pktgen
 
 SCALE = float(os.environ.get("SOAK_SCALE", "1"))
 SKB_CACHE = "skbuff_head_cache"
 #: What counts as "back to baseline" for the skb slab (tests/vm/guest.py explains it).
 SKB_SLACK = guest.SKB_SLACK
 SUNRECLAIM_SLACK_KB = 4096
-FAULT_POINTS = ("tx_ring", "rx_ring", "rx_pool", "rx_page", "rxq")
-PG = Path("/proc/net/pktgen")
 
 
 def cycles(full: int) -> int:
@@ -119,27 +117,17 @@ def run_part(part: Part, body: Callable[[Part], None]) -> Part:
 
 @contextlib.contextmanager
 def pktgen_both_cpus(dev: str) -> Iterator[None]:
-    """pktgen at full rate from both CPUs' pktgen threads into DEV, until the block ends."""
-    subprocess.run(["modprobe", "pktgen"], check=True)
-    ncpu = os.cpu_count() or 1
-    for cpu in range(ncpu):
-        thread = PG / f"kpktgend_{cpu}"
-        thread.write_text("rem_device_all\n")
-        thread.write_text(f"add_device {dev}@{cpu}\n")
-        cfg = PG / f"{dev}@{cpu}"
-        for cmd in ("count 0", "pkt_size 60", "clone_skb 0", "delay 0", "dst 10.0.0.2",
-                    "dst_mac 02:76:6e:65:74:02", "flag NO_TIMESTAMP"):
-            cfg.write_text(cmd + "\n")
-    runner = threading.Thread(target=lambda: (PG / "pgctrl").write_text("start\n"), daemon=True)
-    runner.start()
+    """pktgen at full rate from every CPU's pktgen thread into DEV, until the block ends."""
+    cpus = range(os.cpu_count() or 1)
+    pktgen.setup(dev, count=0, cpus=cpus)
+    runner = pktgen.start_background()
     time.sleep(0.5)
     try:
         yield
     finally:
-        (PG / "pgctrl").write_text("stop\n")
+        pktgen.stop()
         runner.join(30)
-        for cpu in range(ncpu):
-            (PG / f"kpktgend_{cpu}").write_text("rem_device_all\n")
+        pktgen.clear(cpus)
 
 
 # ---- the parts ------------------------------------------------------------------
@@ -339,7 +327,7 @@ def faults(part: Part) -> None:
     fresh_module()
     injected = 0
     for _ in range(part.cycles):
-        for point in FAULT_POINTS:
+        for point in guest.BUILD_POINTS:
             for op in ("open", "resize", "mtu"):
                 if op == "open":
                     sh("ip", "link", "set", "vnet0", "down")

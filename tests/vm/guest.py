@@ -99,6 +99,11 @@ def get_param(name: str) -> str:
 DEBUGFS = Path("/sys/kernel/debug/vnet")
 
 
+#: Every allocation a device's configuration is built from, each a fault point of
+#: kmod/vnet_fault.c: open, a ring resize and an MTU change must survive each failing.
+BUILD_POINTS = ("tx_ring", "rx_ring", "rx_pool", "rx_page", "rxq")
+
+
 def inject(point: str, times: int = 1) -> None:
     """Arm the driver's fault injection: the next TIMES calls at POINT fail."""
     (DEBUGFS / "fault").write_text(f"{point} {times}\n")

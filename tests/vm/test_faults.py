@@ -16,8 +16,6 @@ from tests.vm import guest
 from tests.vm.test_ethtool import rings
 from tests.vm.test_rx import generate
 
-#: Every allocation a configuration is built from (kmod/vnet_fault.c).
-BUILD_POINTS = ["tx_ring", "rx_ring", "rx_pool", "rx_page", "rxq"]
 ZERO = {"tx_rings": 0, "rx_rings": 0, "rx_pages": 0, "page_pools": 0, "xdp_rxqs": 0}
 
 
@@ -46,7 +44,7 @@ def assert_works(dev: str = "vnet0") -> None:
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("point", BUILD_POINTS)
+@pytest.mark.parametrize("point", guest.BUILD_POINTS)
 def test_open_fails_cleanly_and_the_next_open_works(vnet: Path, point: str) -> None:
     Path("/proc/sys/net/ipv6/conf/vnet0/disable_ipv6").write_text("1\n")
     assert guest.driver_objects() == ZERO
@@ -65,7 +63,7 @@ def test_open_fails_cleanly_and_the_next_open_works(vnet: Path, point: str) -> N
 
 
 @pytest.mark.parametrize("op", ["resize", "mtu"])
-@pytest.mark.parametrize("point", BUILD_POINTS)
+@pytest.mark.parametrize("point", guest.BUILD_POINTS)
 def test_failed_reconfigure_keeps_the_old_configuration_running(vnet: Path, point: str, op: str) -> None:
     guest.quiet_link_up("vnet0")
     guest.sh("ethtool", "-G", "vnet0", "rx", "128", "tx", "64")

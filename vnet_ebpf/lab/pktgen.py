@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 PG = Path("/proc/net/pktgen")
@@ -19,22 +20,34 @@ def _write(path: Path, cmd: str) -> None:
     path.write_text(cmd + "\n")
 
 
-def setup(dev: str, count: int, rate_pps: int = 0, size: int = 60, burst: int = 1) -> None:
-    """Prepare one pktgen device on kernel thread 0: COUNT frames (0: forever) of SIZE bytes.
+def setup(dev: str, count: int, rate_pps: int = 0, size: int = 60, burst: int = 1,
+          cpus: Iterable[int] = (0,)) -> None:
+    """Prepare pktgen to send COUNT frames (0: forever) of SIZE bytes into DEV.
     BURST > 1: frames go to the driver in batches of BURST with netdev_xmit_more() set on
-    all but the last, as the stack's qdisc bulk dequeue does (the driver's doorbell batching)."""
+    all but the last, as the stack's qdisc bulk dequeue does (the driver's doorbell batching).
+    CPUS: the pktgen kernel threads that send, one per CPU; with more than one, each sends
+    its own copy of DEV, named DEV@CPU, so that several CPUs transmit at once."""
+    cpus = list(cpus)
     subprocess.run(["modprobe", "pktgen"], check=True)
-    thread = PG / "kpktgend_0"
-    _write(thread, "rem_device_all")
-    _write(thread, f"add_device {dev}")
-    cfg = PG / dev
-    for cmd in (f"count {count}", f"pkt_size {size}", "clone_skb 0", "delay 0",
-                "dst 10.0.0.2", "dst_mac 02:76:6e:65:74:02", "flag NO_TIMESTAMP"):
-        _write(cfg, cmd)
-    if rate_pps:
-        _write(cfg, f"ratep {rate_pps}")
-    if burst > 1:
-        _write(cfg, f"burst {burst}")
+    for cpu in cpus:
+        name = dev if len(cpus) == 1 else f"{dev}@{cpu}"
+        thread = PG / f"kpktgend_{cpu}"
+        _write(thread, "rem_device_all")
+        _write(thread, f"add_device {name}")
+        cfg = PG / name
+        for cmd in (f"count {count}", f"pkt_size {size}", "clone_skb 0", "delay 0",
+                    "dst 10.0.0.2", "dst_mac 02:76:6e:65:74:02", "flag NO_TIMESTAMP"):
+            _write(cfg, cmd)
+        if rate_pps:
+            _write(cfg, f"ratep {rate_pps}")
+        if burst > 1:
+            _write(cfg, f"burst {burst}")
+
+
+def clear(cpus: Iterable[int] = (0,)) -> None:
+    """Take every device off the pktgen threads of CPUS."""
+    for cpu in cpus:
+        _write(PG / f"kpktgend_{cpu}", "rem_device_all")
 
 
 def run() -> None:
