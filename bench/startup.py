@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.vm import lab
+from tests.vm import guest
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 INSTANTS = [float(s) for s in os.environ.get("BENCH_INSTANTS", "0 0.05 0.2 0.6 1.2 2.5").split()]
@@ -110,8 +110,8 @@ def main() -> None:
         total, heavy, top = import_report(argv)
         print(f"{' '.join(argv)}: {wall(argv):.3f} s wall; imports {total:.3f} s, heavy: {heavy or 'none'}; "
               "costliest: " + ", ".join(f"{name} {us / 1e6:.3f}" for us, name in top))
-    lab.unload()
-    lab.load("numdevs=2")
+    guest.unload()
+    guest.load("numdevs=2")
     try:
         for d in INSTANTS:
             print("vnet-trace napi 1 5  SIGINT " + sigint_at(["vnet-trace", "napi", "1", "5"], d))
@@ -122,7 +122,7 @@ def main() -> None:
         print("vnet-wire vnet0 vnet1 SIGINT 0.5 s after its first line: "
               + sigint_at(["vnet-wire", "vnet0", "vnet1"], 0.5, ready="Wiring"))
     finally:
-        lab.unload()
+        guest.unload()
 
 
 if __name__ == "__main__":
