@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from vnet_ebpf.lab.runner import _Console
+from vnet_ebpf.lab.console import Console
 
 
 def test_marks_are_hidden_and_output_streams(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    c = _Console(tmp_path / "console.log", quiet=False)
+    c = Console(tmp_path / "console.log", quiet=False)
     c.feed(b"SeaBIOS noise\r\n@@vnet-lab@@ status building\r\n")
     c.feed(b"@@vnet-lab@@ start\r\nhello\r\nwor")
     c.feed(b"ld\r\n@@vnet-lab@@ end 7\r\n")
@@ -20,7 +20,7 @@ def test_marks_are_hidden_and_output_streams(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_partial_prompt_is_shown_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    c = _Console(tmp_path / "log", quiet=False)
+    c = Console(tmp_path / "log", quiet=False)
     c.feed(b"@@vnet-lab@@ start\nPassword: ")
     assert capsys.readouterr().out == "Password: "
     c.feed(b"@@vnet")  # could be a mark: held back until the line completes
@@ -78,7 +78,7 @@ LIVE = (
 
 @pytest.mark.parametrize("chunk", [len(LIVE), 1, 7])
 def test_live_redraws_start_at_column_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str], chunk: int) -> None:
-    c = _Console(tmp_path / "log", quiet=False)
+    c = Console(tmp_path / "log", quiet=False)
     for at in range(0, len(LIVE), chunk):  # also every \r\n split across two reads
         c.feed(LIVE[at:at + chunk])
     c.close()
@@ -93,7 +93,7 @@ def test_live_redraws_start_at_column_zero(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_carriage_returns_do_not_hide_marks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    c = _Console(tmp_path / "log", quiet=False)
+    c = Console(tmp_path / "log", quiet=False)
     c.feed(b"\r@@vnet-lab@@ start\r\r\n50%\r")
     assert capsys.readouterr().out == "50%"  # the \r may be half of a \r\n: it waits
     c.feed(b"100%\r\n\r@@vnet")

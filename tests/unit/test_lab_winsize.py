@@ -6,14 +6,14 @@ from types import FrameType
 
 import pytest
 
-from vnet_ebpf.lab import runner
+from vnet_ebpf.lab import runner, winsize
 
 
 class Terminal:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, tty: bool = True) -> None:
         self.size = (30, 100)
-        monkeypatch.setattr(runner, "_stdout_is_tty", lambda: tty)
-        monkeypatch.setattr(runner, "host_terminal_size", lambda: self.size)
+        monkeypatch.setattr(winsize, "stdout_is_tty", lambda: tty)
+        monkeypatch.setattr(winsize, "host_terminal_size", lambda: self.size)
 
 
 def previous(signum: int, frame: FrameType | None) -> None:
@@ -24,9 +24,9 @@ def test_a_resize_rewrites_winsize(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     term = Terminal(monkeypatch)
     old = signal.signal(signal.SIGWINCH, previous)
     try:
-        with runner.follow_terminal_size(tmp_path) as follow:
+        with winsize.follow_terminal_size(tmp_path) as follow:
             assert follow
-            assert runner.write_winsize(tmp_path) == (30, 100)
+            assert winsize.write_winsize(tmp_path) == (30, 100)
             assert (tmp_path / "winsize").read_text() == "30 100\n"
             term.size = (25, 90)
             signal.raise_signal(signal.SIGWINCH)
@@ -43,20 +43,20 @@ def test_a_resize_rewrites_winsize(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_a_resize_after_the_folder_is_gone_is_harmless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Terminal(monkeypatch)
-    with runner.follow_terminal_size(tmp_path / "gone"):
+    with winsize.follow_terminal_size(tmp_path / "gone"):
         signal.raise_signal(signal.SIGWINCH)
 
 
 def test_no_terminal_no_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Terminal(monkeypatch, tty=False)
     before = signal.getsignal(signal.SIGWINCH)
-    with runner.follow_terminal_size(tmp_path) as follow:
+    with winsize.follow_terminal_size(tmp_path) as follow:
         assert not follow
         assert signal.getsignal(signal.SIGWINCH) is before
 
 
 def test_not_a_terminal_is_80x24(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "_stdout_is_tty", lambda: False)
+    monkeypatch.setattr(winsize, "stdout_is_tty", lambda: False)
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("LINES", raising=False)
 
@@ -64,7 +64,7 @@ def test_not_a_terminal_is_80x24(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError("not a terminal")
 
     monkeypatch.setattr("os.get_terminal_size", no_terminal)
-    assert runner.host_terminal_size() == (24, 80)
+    assert winsize.host_terminal_size() == (24, 80)
 
 
 def test_control_env_sets_the_size_and_exports_no_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

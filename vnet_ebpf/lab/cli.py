@@ -12,7 +12,7 @@ from typing import TypeVar
 import click
 
 from vnet_ebpf.errors import UserError, reported
-from vnet_ebpf.lab import guests, runner
+from vnet_ebpf.lab import accel, guests, runner
 from vnet_ebpf.lab import image as image_mod
 from vnet_ebpf.lab.guests import Guest
 from vnet_ebpf.lessons import catalog, markers
@@ -73,7 +73,7 @@ def _prepare(guest: Guest, build_missing: bool) -> tuple[image_mod.Image, Path, 
     src = find_checkout()
     img = _image(guest, build_missing)
     logs = src / ".lab" / "logs"
-    return img, src, logs, runner.choose_accel(img, logs)
+    return img, src, logs, accel.choose_accel(img, logs)
 
 
 def _check_driver_flags(load: bool, no_driver: bool) -> None:
