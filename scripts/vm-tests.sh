@@ -14,6 +14,7 @@
 set -u
 lab=$1 timeout=$2 smoke_guests=$3
 shift 3
+py="$(dirname "$lab")/python"  # the project's venv, beside vnet-lab
 mkdir -p .lab
 start=$(date +%s)
 # Moved to the second line so that both lines take about as long (CI's 45 minutes).
@@ -33,7 +34,19 @@ for m in $SECOND_LINE; do ignore+=(--ignore="$m"); done
 	echo "$? $(( $(date +%s) - t ))" >.lab/second-line.rc
 	t=$(date +%s)
 	"$lab" run --timeout "$timeout" -- env SOAK_SCALE=0.05 python3 soak/soak.py >.lab/soak-short.log 2>&1
-	echo "$? $(( $(date +%s) - t ))" >.lab/soak-short.rc
+	rc=$?
+	# Under TCG the emulator has twice corrupted a vCPU's flags while the tracer part
+	# patches code (docs/architecture.md, known issues); the guest panics (oops=panic).
+	# Only then, once more: any other failure stands.
+	if [ "$rc" != 0 ] && "$py" -c 'import sys; from tests.vm.guest import emulator_panic
+sys.exit(0 if emulator_panic(open(sys.argv[1], errors="replace").read().splitlines()) else 1)' .lab/soak-short.log; then
+		mv .lab/soak-short.log .lab/soak-short-emulator-panic.log
+		echo "== soak-short: the emulator crashed the guest (.lab/soak-short-emulator-panic.log): once more" \
+			>.lab/soak-short.log
+		"$lab" run --timeout "$timeout" -- env SOAK_SCALE=0.05 python3 soak/soak.py >>.lab/soak-short.log 2>&1
+		rc=$?
+	fi
+	echo "$rc $(( $(date +%s) - t ))" >.lab/soak-short.rc
 ) &
 smoke=$!
 

@@ -21,3 +21,20 @@ def test_allowed_lines_and_ordinary_lines() -> None:
     lines = ["[    1.0] vnet: loaded, 1 device(s)", WARN, POSSIBLE]
     assert guest.splats(lines, (r"exc_debug_kernel",)) == []
     assert guest.splats(lines[:1]) == []
+
+
+GP = "[  108.359360] Oops: general protection fault, maybe for address 0x10: 0000 [#1] PREEMPT SMP NOPTI"
+GP_FLAGS = "[  108.363548] RSP: 0018:ff5e270740423960 EFLAGS: 052cc086"  # CI's soak, 2026-12-04
+PANIC = "[  108.382432] Kernel panic - not syncing: Fatal exception"
+
+
+def test_a_panic_after_an_impossible_cpu_state_is_the_emulators() -> None:
+    assert guest.emulator_panic([GP, "[  108.363071] RIP: 0010:do_sync_core+0x28/0x30", GP_FLAGS, PANIC])
+
+
+def test_any_other_panic_or_none_is_not() -> None:
+    assert not guest.emulator_panic([GP, POSSIBLE, PANIC])          # a real oops
+    assert not guest.emulator_panic([GP, GP_FLAGS])                 # no panic: the run went on
+    assert not guest.emulator_panic([PANIC])                        # a panic with no oops (PID 1 died)
+    # The first oops decides: an impossible state later does not excuse a real one first.
+    assert not guest.emulator_panic([GP, POSSIBLE, WARN, IMPOSSIBLE, PANIC])

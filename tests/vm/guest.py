@@ -70,6 +70,15 @@ def emulator_artefacts(lines: list[str]) -> list[str]:
     return [line for i, line in enumerate(lines) if BAD_KMSG.search(line) and emulator_state(lines, i)]
 
 
+def emulator_panic(lines: list[str]) -> bool:
+    """LINES (a run's console) end in a kernel panic, and the oops that caused it dumps
+    an impossible CPU state (emulator_state): the emulator killed the guest, not a bug
+    of ours.  The guest boots with oops=panic, so such a run cannot go on."""
+    panics = [i for i, line in enumerate(lines) if "Kernel panic - not syncing" in line]
+    oopses = [i for i, line in enumerate(lines) if BAD_KMSG.search(line)]
+    return bool(panics) and bool(oopses) and emulator_state(lines, oopses[0])
+
+
 def splats(lines: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
     """The lines the splat gate rejects: less those matching an ALLOWED regex, and less
     the emulator's own (emulator_artefacts), which are reported apart."""
