@@ -16,10 +16,15 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo test lint unit wheel vm vm-smoke vm-all lessons bench bench-wire soak soak-short repro-detach deps clean
+.PHONY: demo lesson test lint unit wheel vm vm-smoke vm-all lessons bench bench-wire soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
+
+# One lesson in the guest, narrated, with its checks: sudo make lesson N=1 (lessons/).
+N ?= 1
+lesson: deps $(VENV)/.installed
+	$(LAB) lesson $(N)
 
 test: lint unit vm-all
 
