@@ -21,7 +21,7 @@ enum vnet_stat_block {
 	VNET_BLK_TXC,		/* priv->txc_stats: written at TX completion */
 	VNET_BLK_RX,		/* priv->rx_stats: written in the NAPI poll */
 	VNET_BLK_GEN,		/* priv->gen_stats: written by the generator timer */
-	VNET_BLK_ATOMIC,	/* an atomic64_t of struct vnet_priv: process context */
+	VNET_BLK_ATOMIC,	/* an atomic64_t of struct vnet_priv: several writers */
 	VNET_BLK_WOKEN,		/* the queue's wakes: xmit's and the completion's */
 };
 
@@ -112,21 +112,17 @@ static void vnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 }
 
 /*
- * Every counter of the table in BLOCK, read from STATS (that block of struct
- * vnet_priv, guarded by SYNCP) into D at the line's index, in one snapshot:
- * counters written together (packets and bytes) agree.
+ * Every counter of the table in BLOCK, from STATS (that block of struct
+ * vnet_priv) into D at the line's index.  Called inside the block's
+ * vnet_read_stats(), so that counters written together agree.
  */
-static void vnet_read_block(const void *stats, const struct u64_stats_sync *syncp,
-			    enum vnet_stat_block block, u64 *d)
+static void vnet_fill_block(const void *stats, enum vnet_stat_block block, u64 *d)
 {
-	unsigned int start, i;
+	unsigned int i;
 
-	do {
-		start = u64_stats_fetch_begin(syncp);
-		for (i = 0; i < ARRAY_SIZE(vnet_stats); i++)
-			if (vnet_stats[i].block == block)
-				d[i] = u64_stats_read(stats + vnet_stats[i].offset);
-	} while (u64_stats_fetch_retry(syncp, start));
+	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++)
+		if (vnet_stats[i].block == block)
+			d[i] = u64_stats_read(stats + vnet_stats[i].offset);
 }
 
 static void vnet_get_ethtool_stats(struct net_device *dev,
@@ -139,14 +135,14 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 
 	/* The interface counters exactly as ip -s link shows them. */
 	vnet_get_stats64(dev, &link);
-	vnet_read_block(&priv->tx_stats, &priv->tx_stats.syncp, VNET_BLK_TX, d);
-	vnet_read_block(&priv->txc_stats, &priv->txc_stats.syncp, VNET_BLK_TXC, d);
-	vnet_read_block(&priv->rx_stats, &priv->rx_stats.syncp, VNET_BLK_RX, d);
-	vnet_read_block(&priv->gen_stats, &priv->gen_stats.syncp, VNET_BLK_GEN, d);
 	vnet_read_stats(&priv->tx_stats,
+			vnet_fill_block(&priv->tx_stats, VNET_BLK_TX, d),
 			woken_by_xmit = u64_stats_read(&priv->tx_stats.queue_woken));
 	vnet_read_stats(&priv->txc_stats,
+			vnet_fill_block(&priv->txc_stats, VNET_BLK_TXC, d),
 			woken_by_completion = u64_stats_read(&priv->txc_stats.queue_woken));
+	vnet_read_stats(&priv->rx_stats, vnet_fill_block(&priv->rx_stats, VNET_BLK_RX, d));
+	vnet_read_stats(&priv->gen_stats, vnet_fill_block(&priv->gen_stats, VNET_BLK_GEN, d));
 
 	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++) {
 		const struct vnet_stat_desc *s = &vnet_stats[i];
