@@ -107,14 +107,14 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 } while (0)
 
 /*
- * Read counters of STATS in BODY as one snapshot: BODY runs again if a
- * writer was inside meanwhile (32-bit machines; on 64-bit it runs once).
+ * Read counters of STATS in the statements given, as one snapshot: they run
+ * again if a writer was inside meanwhile (32-bit machines; on 64-bit, once).
  */
-#define vnet_read_stats(stats, body) do {				\
+#define vnet_read_stats(stats, ...) do {				\
 	unsigned int __start;						\
 	do {								\
 		__start = u64_stats_fetch_begin(&(stats)->syncp);	\
-		body;							\
+		__VA_ARGS__;						\
 	} while (u64_stats_fetch_retry(&(stats)->syncp, __start));	\
 } while (0)
 
@@ -166,7 +166,7 @@ struct vnet_hw_ops {
 	 * ndo_tx_timeout (dev->watchdog_timeo): well past this hardware's
 	 * slowest completion, so that only a hung "NIC" fires it.
 	 */
-	unsigned long watchdog_timeo;
+	int watchdog_timeo;
 	/* The rings are live: start producing RX frames, consuming TX frames. */
 	void (*start)(struct vnet_priv *priv);
 	/* Stop touching the rings; when it returns, nothing of the hardware does. */

@@ -480,7 +480,6 @@ static void vnet_setup(struct net_device *dev)
 	dev->ethtool_ops = &vnet_ethtool_ops;
 	dev->needs_free_netdev = true;
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
-	dev->watchdog_timeo = vnet_sim_hw.watchdog_timeo;
 	/* LESSON 2 TODO: allow jumbo frames up to VNET_MAX_MTU (ether_setup() stops at 1500) */
 	/* Jumbo frames: RX buffers grow with the MTU (XDP needs <= one page). */
 	dev->max_mtu = VNET_MAX_MTU;
@@ -506,6 +505,7 @@ static void vnet_setup(struct net_device *dev)
 	u64_stats_init(&priv->rx_stats.syncp);
 	u64_stats_init(&priv->gen_stats.syncp);
 	priv->hw = &vnet_sim_hw;
+	dev->watchdog_timeo = priv->hw->watchdog_timeo;
 	vnet_sim_init(priv);
 	vnet_tx_timer_init(priv);
 }
