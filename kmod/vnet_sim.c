@@ -589,7 +589,7 @@ static ssize_t hw_show(struct device *d, struct device_attribute *attr, char *bu
 }
 static DEVICE_ATTR_RO(hw);
 
-static struct attribute *vnet_gen_attrs[] = {
+static struct attribute *vnet_sysfs_attrs[] = {
 	&dev_attr_rx_rate.attr,
 	&dev_attr_rx_burst.attr,
 	&dev_attr_peer_mac.attr,
@@ -601,5 +601,5 @@ static struct attribute *vnet_gen_attrs[] = {
 /* Set as the device's own sysfs group before it registers: the core adds and removes it. */
 const struct attribute_group vnet_sysfs_group = {
 	.name = "vnet",
-	.attrs = vnet_gen_attrs,
+	.attrs = vnet_sysfs_attrs,
 };
