@@ -234,6 +234,17 @@ struct vnet_priv {
 #include <linux/if_ether.h>
 
 /*
+ * Install HW as the device's hardware, with the TX watchdog timeout that
+ * hardware needs.  The callers hold RTNL with the data paths stopped (or the
+ * device not yet registered).
+ */
+static inline void vnet_set_hw(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
+{
+	WRITE_ONCE(priv->hw, hw);
+	WRITE_ONCE(priv->dev->watchdog_timeo, hw->watchdog_timeo);
+}
+
+/*
  * tx-usecs in ns: how long the "hardware" takes to send a frame, and how far
  * apart its TX-done interrupts come (moderation; ethtool -C).
  */

@@ -344,8 +344,7 @@ void vnet_backend_detach(struct vnet_priv *priv)
 	spin_unlock(&be->rx_lock);
 	spin_unlock(&be->tx_lock);
 	RCU_INIT_POINTER(priv->be, NULL);
-	WRITE_ONCE(priv->hw, &vnet_sim_hw);
-	WRITE_ONCE(priv->dev->watchdog_timeo, vnet_sim_hw.watchdog_timeo);
+	vnet_set_hw(priv, &vnet_sim_hw);
 	/* The stop did these already: the device is closed. */
 	hrtimer_cancel(&be->rx_irq);
 	hrtimer_cancel(&be->wake_timer);

@@ -242,8 +242,7 @@ void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
 		WRITE_ONCE(priv->resume_pending, true);
 		vnet_quiesce(priv, false);
 	}
-	WRITE_ONCE(priv->hw, hw);
-	WRITE_ONCE(dev->watchdog_timeo, hw->watchdog_timeo);
+	vnet_set_hw(priv, hw);
 	if (running) {
 		napi_enable(&priv->rx_napi);
 		vnet_resume(priv);
@@ -504,8 +503,7 @@ static void vnet_setup(struct net_device *dev)
 	u64_stats_init(&priv->txc_stats.syncp);
 	u64_stats_init(&priv->rx_stats.syncp);
 	u64_stats_init(&priv->gen_stats.syncp);
-	priv->hw = &vnet_sim_hw;
-	dev->watchdog_timeo = priv->hw->watchdog_timeo;
+	vnet_set_hw(priv, &vnet_sim_hw);
 	vnet_sim_init(priv);
 	vnet_tx_timer_init(priv);
 }
