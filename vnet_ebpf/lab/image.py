@@ -196,6 +196,47 @@ class _Steps:
             raise UserError(f"`{argv[0]}` failed (exit {rc}); full log: {self.log}")
 
 
+def bootstrap(guest: Guest, steps: _Steps, rootfs: Path, wheels: Path,
+              extra_packages: tuple[str, ...] = (), extra_hooks: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """Make GUEST's root file system in ROOTFS: provision.sh's packages (and
+    EXTRA_PACKAGES) by mmdebstrap, then ``provision.sh --configure`` inside it with the
+    Python wheels fetched into WHEELS, then the mmdebstrap EXTRA_HOOKS.  The lab image
+    and the Vagrant box (box.py) are both made here, so that they hold the same things.
+    Returns the package list and the guest's apt lines."""
+    gdir = cache.GUEST_DIR
+    list_argv = ["sh", str(gdir / "provision.sh"), "--list-packages"]
+    if guest.kernel_from_backports:
+        list_argv += ["--kernel-suite", guest.kernel_suite]
+    packages = subprocess.run(list_argv, capture_output=True, text=True, check=True).stdout.split()
+    packages += extra_packages
+    apt_lines = mirror_args(guest)
+    with steps.step(f"fetching the guest's Python wheels (Python {guest.python})"):
+        steps.run([
+            sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels),
+            "--only-binary=:all:", "--python-version", guest.python, "--implementation", "cp",
+            "--platform", "manylinux2014_x86_64", "-r", str(gdir / "requirements.txt"),
+        ])
+    with steps.step(f"debootstrapping Debian {guest.suite} ({guest.name}) with {len(packages)} packages"
+                    " (mmdebstrap)"):
+        hook_dir = "/tmp/vnet-lab-provision"
+        steps.run([
+            "mmdebstrap", "--variant=minbase", "--mode=root",
+            "--include=" + ",".join(packages),
+            "--aptopt=APT::Install-Recommends \"false\"",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/locale/*",
+            f'--customize-hook=mkdir -p "$1{hook_dir}"',
+            f"--customize-hook=copy-in {gdir} {wheels} {hook_dir}",
+            f'--customize-hook=chroot "$1" sh {hook_dir}/guest/provision.sh'
+            f" --configure --wheels {hook_dir}/wheels",
+            f'--customize-hook=rm -rf "$1{hook_dir}"',
+            *(f"--customize-hook={hook}" for hook in extra_hooks),
+            guest.suite, str(rootfs), *apt_lines,
+        ])
+    return packages, apt_lines
+
+
 def build(guest: Guest, root: Path | None = None, force: bool = False, console: Console | None = None) -> Image:
     """Build GUEST's image if it is not in the cache yet; return it."""
     root = cache.cache_root() if root is None else root
@@ -217,41 +258,12 @@ def build(guest: Guest, root: Path | None = None, force: bool = False, console: 
     log = work / "build.log"
     rootfs = work / "rootfs"
     wheels = work / "wheels"
-    gdir = cache.GUEST_DIR
     started = time.monotonic()
-
-    list_argv = ["sh", str(gdir / "provision.sh"), "--list-packages"]
-    if guest.kernel_from_backports:
-        list_argv += ["--kernel-suite", guest.kernel_suite]
-    packages = subprocess.run(list_argv, capture_output=True, text=True, check=True).stdout.split()
-    apt_lines = mirror_args(guest)
 
     columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         steps = _Steps(progress, log)
-        with steps.step(f"fetching the guest's Python wheels (Python {guest.python})"):
-            steps.run([
-                sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheels),
-                "--only-binary=:all:", "--python-version", guest.python, "--implementation", "cp",
-                "--platform", "manylinux2014_x86_64", "-r", str(gdir / "requirements.txt"),
-            ])
-        with steps.step(f"debootstrapping Debian {guest.suite} ({guest.name}) with {len(packages)} packages"
-                        " (mmdebstrap)"):
-            hook_dir = "/tmp/vnet-lab-provision"
-            steps.run([
-                "mmdebstrap", "--variant=minbase", "--mode=root",
-                "--include=" + ",".join(packages),
-                "--aptopt=APT::Install-Recommends \"false\"",
-                "--dpkgopt=path-exclude=/usr/share/doc/*",
-                "--dpkgopt=path-exclude=/usr/share/man/*",
-                "--dpkgopt=path-exclude=/usr/share/locale/*",
-                f'--customize-hook=mkdir -p "$1{hook_dir}"',
-                f"--customize-hook=copy-in {gdir} {wheels} {hook_dir}",
-                f'--customize-hook=chroot "$1" sh {hook_dir}/guest/provision.sh'
-                f" --configure --wheels {hook_dir}/wheels",
-                f'--customize-hook=rm -rf "$1{hook_dir}"',
-                guest.suite, str(rootfs), *apt_lines,
-            ])
+        packages, apt_lines = bootstrap(guest, steps, rootfs, wheels)
         with steps.step("extracting the kernel and initrd"):
             kver = (rootfs / "etc/vnet-lab/kernel-release").read_text().strip()
             shutil.copy2(rootfs / f"boot/vmlinuz-{kver}", work / "vmlinuz")

@@ -80,10 +80,16 @@ install_ynl() {
 		echo "provision.sh: kernel $kver: no ynl (the netlink witness needs 6.12 or newer)"
 		return 0
 	fi
+	top=/opt/ynl/linux-$mm
+	# Provisioning again (vagrant up on the lab's own box): the 150 MB package only once.
+	if [ -f /etc/vnet-lab/ynl-cli ] && [ -f "$(cat /etc/vnet-lab/ynl-cli)" ] &&
+		[ "$(cat /etc/vnet-lab/ynl-specs)" = "$top/Documentation/netlink/specs" ]; then
+		echo "provision.sh: ynl of linux-$mm is installed"
+		return 0
+	fi
 	export DEBIAN_FRONTEND=noninteractive
 	src=linux-source-$mm
 	apt-get install -y --no-install-recommends "$src"
-	top=/opt/ynl/linux-$mm
 	rm -rf "$top"
 	mkdir -p "$top"
 	tar -xJf "/usr/src/$src.tar.xz" -C "$top" --strip-components=1 --wildcards \
@@ -117,19 +123,28 @@ configure() {
 	# --ignore-installed: pip cannot remove a Debian package's files (no RECORD), e.g.
 	# python3-click that pipx brings; the pinned versions go to /usr/local, which is
 	# ahead of Debian's on sys.path.
-	# shellcheck disable=SC2086
-	python3 -m pip install --quiet --no-cache-dir --break-system-packages --ignore-installed \
-		--root-user-action=ignore $pip_src -r "$here/requirements.txt"
+	# The pinned set once per requirements.txt: provisioning again (vagrant up on the
+	# lab's own box) then needs no PyPI.
+	mkdir -p /etc/vnet-lab
+	pins=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
+	if [ "$(cat /etc/vnet-lab/requirements.sha256 2>/dev/null)" = "$pins" ]; then
+		echo "provision.sh: the pinned Python packages are installed"
+	else
+		# shellcheck disable=SC2086
+		python3 -m pip install --quiet --no-cache-dir --break-system-packages --ignore-installed \
+			--root-user-action=ignore $pip_src -r "$here/requirements.txt"
+		echo "$pins" >/etc/vnet-lab/requirements.sha256
+	fi
 
 	kver=$(ls /lib/modules | sort -V | tail -n 1)
-	mkdir -p /etc/vnet-lab
 	echo "$kver" > /etc/vnet-lab/kernel-release
 	echo vnet-lab > /etc/hostname
 	# A small initramfs: lab boots mostly run under software emulation, where
 	# unpacking Debian's default one (every storage driver, zstd) costs seconds.
 	# It only has to find an ext4 root on virtio-blk.
 	printf 'MODULES=list\nCOMPRESS=lz4\n' >/etc/initramfs-tools/conf.d/vnet-lab.conf
-	printf 'virtio_pci\nvirtio_blk\next4\n' >>/etc/initramfs-tools/modules
+	grep -qx virtio_blk /etc/initramfs-tools/modules ||
+		printf 'virtio_pci\nvirtio_blk\next4\n' >>/etc/initramfs-tools/modules
 	update-initramfs -u -k "$kver" >/dev/null
 
 	install_ynl "$kver"
