@@ -13,7 +13,7 @@ COMMANDS = sorted(lab_cli.main.commands)
 
 
 def test_the_commands() -> None:
-    assert COMMANDS == ["build", "check", "demo", "lesson", "run", "shell"]
+    assert COMMANDS == ["box", "build", "check", "demo", "lesson", "run", "shell", "vagrant-test"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -12,7 +12,7 @@ from typing import TypeVar
 import click
 
 from vnet_ebpf.errors import UserError, reported
-from vnet_ebpf.lab import accel, guests, runner
+from vnet_ebpf.lab import accel, box, guests, runner, vagrant
 from vnet_ebpf.lab import image as image_mod
 from vnet_ebpf.lab.guests import Guest
 from vnet_ebpf.lessons import catalog, markers
@@ -108,6 +108,56 @@ def build(guest: str | None, force: bool) -> None:
     The cache folder is $VNET_LAB_CACHE, else ~/.cache/vnet-lab.
     """
     image_mod.build(_guest(guest), force=force)
+
+
+@main.command("box")
+@guest_option
+@click.option("--force", is_flag=True, help="Rebuild even if a box with the same inputs exists.")
+@click.option("--no-add", is_flag=True, help="Only build the box file; do not add it to Vagrant.")
+@reported(PROG)
+def box_cmd(guest: str | None, force: bool, no_add: bool) -> None:
+    """Build the guest as a Vagrant box for libvirt and add it to Vagrant as
+    vnet-lab/NAME (cached like the images; building needs root).
+
+    Then `VNET_VAGRANT_BOX=vnet-lab/NAME vagrant up --provider=libvirt` needs no
+    download; the box file (printed) can be copied to other machines and added there
+    with `vagrant box add --name vnet-lab/NAME FILE`.
+    """
+    g = _guest(guest)
+    built = box.build(g, force=force)
+    if not no_add:
+        box.add(g, built)
+
+
+@main.command("vagrant-test")
+@guest_option
+@click.option("--timeout", type=click.FloatRange(min=60), default=2400.0, show_default=True,
+              help="Give up (and destroy the VM) after this many seconds.")
+@click.option("--cpus", type=click.IntRange(1, 64), default=2, show_default=True, help="The VM's vCPUs.")
+@reported(PROG)
+def vagrant_test(guest: str | None, timeout: float, cpus: int) -> None:
+    """Boot the checkout's Vagrantfile for real on libvirt, with the lab's box: vagrant up,
+    load the driver, run vnet-trace napi, vagrant destroy (needs root).
+
+    libvirt's domain type follows the lab: qemu (software emulation) where the lab uses
+    TCG, else kvm.  Every step is timed; a failure is one line, and the VM's console log
+    is kept in .lab/logs/.
+    """
+    g = _guest(guest)
+    if os.geteuid() != 0:
+        raise UserError("vagrant-test needs root (libvirtd, the box build): run `sudo make vagrant-test`")
+    timings = vagrant.test(g, find_checkout(), timeout, _libvirt_driver(g), cpus)
+    print(f"vagrant-test: passed: {timings.summary()}")
+
+
+def _libvirt_driver(g: Guest) -> str:
+    """kvm or qemu, as the lab decides for the same guest kernel (accel.choose_accel)."""
+    img = image_mod.find_image(g)
+    if img is None:
+        forced = os.environ.get("VNET_LAB_ACCEL", "")
+        usable = os.access("/dev/kvm", os.R_OK | os.W_OK)
+        return "kvm" if forced == "kvm" or (not forced and usable) else "qemu"
+    return "kvm" if accel.choose_accel(img, find_checkout() / ".lab" / "logs") == "kvm" else "qemu"
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
