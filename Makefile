@@ -16,7 +16,7 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo lesson test lint unit wheel vm vm-smoke vm-all lessons bench bench-wire soak soak-short repro-detach deps clean
+.PHONY: demo lesson test lint unit wheel vm vm-smoke vm-all vagrant-test lessons bench bench-wire soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -60,6 +60,14 @@ vm: deps wheel
 # Both of the above, side by side (one host core each under emulation): what `make test` runs.
 vm-all: deps wheel
 	@scripts/vm-tests.sh $(LAB) $(VM_TIMEOUT) "$(SMOKE_GUESTS)" $(PYTEST_VM)
+
+# The Vagrantfile booted for real on libvirt with the lab's box (vnet-lab box): vagrant up,
+# insmod, ethtool -i, vnet-trace napi, vagrant destroy (vnet_ebpf/lab/vagrant.py).
+VAGRANT_TIMEOUT ?= 2400
+vagrant-test: $(VENV)/.installed
+	@sh scripts/host-deps.sh vagrant
+	@TIMEFORMAT="== vagrant-test: on $${VNET_LAB_GUEST:-the default guest} in %0R s"; \
+		time $(LAB) vagrant-test --timeout $(VAGRANT_TIMEOUT) $(if $(VAGRANT_CPUS),--cpus $(VAGRANT_CPUS))
 
 # Every lesson's checker passes on the real driver and fails on its skeleton (lessons/).
 lessons: deps

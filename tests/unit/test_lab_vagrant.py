@@ -1,0 +1,192 @@
+"""The Vagrant box and vagrant-test's pure parts: box keys and records, the hooks that
+make a root a box, the checks' parsing, and the one-line errors."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vnet_ebpf.errors import UserError
+from vnet_ebpf.lab import box, cache, guests, vagrant
+from vnet_ebpf.lab import cli as lab_cli
+
+TRIXIE = guests.get("trixie")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_box_key_follows_the_image_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = box.box_key(TRIXIE)
+    assert before != box.box_key(guests.get("bookworm"))
+    monkeypatch.setattr(cache, "image_key", lambda g: "another image")
+    assert box.box_key(TRIXIE) != before
+
+
+def _record(folder: Path, **info: object) -> None:
+    folder.mkdir(parents=True)
+    (folder / "info.json").write_text(json.dumps(info))
+
+
+def test_find_box_wants_the_current_key_and_the_file(tmp_path: Path) -> None:
+    folder = box.box_dir(tmp_path, TRIXIE)
+    assert box.find_box(TRIXIE, tmp_path) is None
+    _record(folder, guest="trixie", key=box.box_key(TRIXIE), kernel_release="6.12.1")
+    assert box.find_box(TRIXIE, tmp_path) is None  # no box file yet
+    (folder / "vnet-lab-trixie.box").write_bytes(b"")
+    found = box.find_box(TRIXIE, tmp_path)
+    assert found is not None and found.kernel_release == "6.12.1"
+    (folder / "info.json").write_text(json.dumps({"guest": "trixie", "key": "old"}))
+    assert box.find_box(TRIXIE, tmp_path) is None
+    (folder / "info.json").write_text("{not json")
+    assert box.find_box(TRIXIE, tmp_path) is None
+
+
+def test_added_info_reads_vagrants_box_folder(tmp_path: Path) -> None:
+    env = {"VAGRANT_HOME": str(tmp_path)}
+    assert box.added_info(TRIXIE, env) is None
+    _record(tmp_path / "boxes" / "vnet-lab-VAGRANTSLASH-trixie" / "0" / "libvirt", guest="trixie", key="k")
+    assert box.added_info(TRIXIE, env) == {"guest": "trixie", "key": "k"}
+    assert box.added_info(guests.get("bookworm"), env) is None
+
+
+def test_the_hooks_make_a_vagrant_box(tmp_path: Path) -> None:
+    key, net = tmp_path / "vagrant.pub", tmp_path / "net"
+    hooks = box.vagrant_hooks(key, net)
+    text = "\n".join(hooks)
+    assert f"upload {key} /home/vagrant/.ssh/authorized_keys" in hooks
+    assert f"upload {net} /etc/systemd/network/80-vnet-lab.network" in hooks
+    assert "NOPASSWD:ALL" in text and "chmod 0440" in text
+    assert "systemctl enable systemd-networkd systemd-resolved ssh" in text
+    assert {"openssh-server", "sudo", "rsync", "systemd-sysv"} <= set(box.BOX_PACKAGES)
+    assert "DHCP=yes" in box.NETWORK_UNIT
+
+
+def test_the_box_vagrantfile_boots_the_files_beside_it() -> None:
+    text = box.BOX_VAGRANTFILE.format(guest="trixie", about="Debian 13", kver="6.12.1", cmdline=box.CMDLINE)
+    assert 'File.join(__dir__, "vmlinuz")' in text and 'File.join(__dir__, "initrd.img")' in text
+    assert "root=/dev/vda" in text
+
+
+def test_insecure_key_missing_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(box, "INSECURE_KEYS", (tmp_path, "vagrant-*/keys/vagrant.pub"))
+    with pytest.raises(UserError, match="apt-get install vagrant"):
+        box.insecure_key()
+
+
+def test_napi_reports_takes_only_json_objects() -> None:
+    out = 'Warning: something\n{"polls": 3}\n{"polls": 0}\nnot json {\n[1]\n{"polls": 1}\n'
+    assert vagrant.napi_reports(out) == [{"polls": 3}, {"polls": 0}, {"polls": 1}]
+
+
+@pytest.mark.parametrize(("conf", "root"), [
+    ('user = "root"\n', True), ('  user="+0"\n', True), ('#user = "root"\n', False),
+    ('user = "libvirt-qemu"\n', False), ("", False),
+])
+def test_qemu_runs_as_root(conf: str, root: bool) -> None:
+    assert vagrant.qemu_runs_as_root(conf) is root
+
+
+def test_traversable_by_others(tmp_path: Path) -> None:
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    (tmp_path / "a").chmod(0o700)
+    assert vagrant.traversable_by_others(inner) is False
+    (tmp_path / "a").chmod(0o755)
+
+
+def test_reason_prefers_the_guests_last_words() -> None:
+    tail = ["==> default: Running provisioner: driver (shell)...", "default: make: *** Error 2",
+            "The SSH command responded with a non-zero exit status."]
+    assert vagrant._reason(tail) == "make: *** Error 2"
+    assert vagrant._reason([]) == "no output"
+
+
+def test_progress_redraws_are_filtered() -> None:
+    assert vagrant.PROGRESS.match("Progress: 12%")
+    assert vagrant.PROGRESS.match("\x1b[KProgress: 0%")
+    assert not vagrant.PROGRESS.match("==> default: Machine booted and ready!")
+    m = vagrant.PROVISIONER.match("==> default: Running provisioner: packages (shell)...")
+    assert m is not None and m["name"] == "packages"
+
+
+def test_a_killed_run_says_it_timed_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "vagrant"
+    fake.write_text("#!/bin/sh\necho '==> default: Running provisioner: packages (shell)...'\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    import time
+    t = time.monotonic()
+    run = vagrant.run_vagrant(["up"], {"PATH": f"{tmp_path}:/usr/bin:/bin"}, tmp_path / "log", time.monotonic() + 1)
+    assert run.timed_out and run.status != 0 and run.provisioner == "packages"
+    assert time.monotonic() - t < 10
+    assert "Running provisioner: packages" in (tmp_path / "log").read_text()
+
+
+def test_vagrant_test_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    result = CliRunner().invoke(lab_cli.main, ["vagrant-test"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "vnet-lab: vagrant-test needs root (libvirtd, the box build): run `sudo make vagrant-test`"]
+
+
+def test_box_build_needs_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VNET_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    result = CliRunner().invoke(lab_cli.main, ["box", "--guest", "trixie"])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1 and "sudo vnet-lab box --guest trixie" in result.output
+
+
+@pytest.mark.skipif(shutil.which("vagrant") is None, reason="Vagrant is not installed")
+def test_the_vagrantfile_names_a_missing_box_in_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VAGRANT_HOME": str(tmp_path / "vd"),
+           "VNET_VAGRANT_BOX": "vnet-lab/bookworm", "VAGRANT_CHECKPOINT_DISABLE": "1"}
+    run = subprocess.run(["vagrant", "up", "--provider=libvirt"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "Vagrantfile: Vagrant has no box vnet-lab/bookworm: build and add it with "
+        "`sudo vnet-lab box --guest bookworm`"]
+
+
+
+def test_a_provisioning_failure_is_one_line_naming_the_step(tmp_path: Path) -> None:
+    up = vagrant.VagrantRun(1, "driver", ["default: make: *** [Makefile:12: modules] Error 2",
+                                          "The SSH command responded with a non-zero exit status."], False)
+    msg = vagrant.up_failure(up, 2400, tmp_path / "log", tmp_path / "console")
+    assert msg is not None and "\n" not in msg
+    assert "in the provisioner 'driver' inside the VM" in msg and "Error 2" in msg and str(tmp_path / "console") in msg
+    hung = vagrant.VagrantRun(-9, "reboot-if-needed", [], True)
+    msg = vagrant.up_failure(hung, 2400, tmp_path / "log", tmp_path / "console")
+    assert msg is not None and "within the 2400 s timeout" in msg and "reboot-if-needed" in msg
+    assert vagrant.up_failure(vagrant.VagrantRun(0, "driver", [], False), 1, tmp_path, tmp_path) is None
+
+
+@pytest.mark.parametrize(("missing", "says"), [
+    ("vagrant", "Vagrant is not installed"), ("virsh", "no libvirt"), ("libvirtd", "no libvirt"),
+    ("dnsmasq", "dnsmasq"),
+])
+def test_missing_tools_are_one_line_naming_the_packages(missing: str, says: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda name, path=None: None if name == missing else f"/x/{name}")
+    monkeypatch.setattr("pathlib.Path.glob", lambda self, pattern: iter([Path("vagrant-libvirt-0.11.2")]))
+    with pytest.raises(UserError) as err:
+        vagrant.check_tools()
+    assert says in str(err.value) and "apt-get install vagrant vagrant-libvirt libvirt-daemon-system" in str(err.value)
+
+
+@pytest.mark.skipif(shutil.which("vagrant") is None, reason="Vagrant is not installed")
+def test_the_vagrantfile_refuses_a_box_of_another_guest(tmp_path: Path) -> None:
+    folder = tmp_path / "vd" / "boxes" / "vnet-lab-VAGRANTSLASH-trixie" / "0" / "libvirt"
+    _record(folder, guest="bookworm", key="k")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VAGRANT_HOME": str(tmp_path / "vd"),
+           "VNET_VAGRANT_BOX": "vnet-lab/trixie", "VAGRANT_CHECKPOINT_DISABLE": "1"}
+    run = subprocess.run(["vagrant", "up", "--provider=libvirt"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "Vagrantfile: the box vnet-lab/trixie was made from the bookworm guest, not trixie: "
+        "replace it with `sudo vnet-lab box --guest trixie`"]
