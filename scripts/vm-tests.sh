@@ -4,7 +4,8 @@
 #      lessons' proof (python3 -m vnet_ebpf.lessons.main prove);
 #   2. the smoke subset (pytest -m smoke) on each guest of SMOKE_GUESTS, one after the
 #      other, then SECOND_LINE's modules and the short soak (soak/soak.py at a twentieth of
-#      the cycles) on the default guest.
+#      the cycles) on the default guest; then, with VNET_VAGRANT_TEST=1 (CI), the Vagrant
+#      VM on libvirt (vnet-lab vagrant-test).
 # Together: every guest test on the default guest, the smoke tests on the others.
 # Under software emulation each VM runs on one host core (single-threaded TCG), so on a
 # 2-core machine the two lines of runs take the time of the longer one.  The driver is
@@ -47,6 +48,12 @@ sys.exit(0 if emulator_panic(open(sys.argv[1], errors="replace").read().splitlin
 		rc=$?
 	fi
 	echo "$rc $(( $(date +%s) - t ))" >.lab/soak-short.rc
+	# The Vagrantfile on libvirt with the lab's box (make vagrant-test), where asked (CI).
+	if [ "${VNET_VAGRANT_TEST:-0}" = 1 ]; then
+		t=$(date +%s)
+		"$lab" vagrant-test --cpus 1 >.lab/vagrant-test.log 2>&1
+		echo "$? $(( $(date +%s) - t ))" >.lab/vagrant-test.rc
+	fi
 ) &
 smoke=$!
 
@@ -79,5 +86,11 @@ read -r rc secs <.lab/soak-short.rc 2>/dev/null || { rc=1; secs=?; }
 echo "== soak-short: every soak part at a twentieth of its cycles: exit $rc in $secs s"
 cat .lab/soak-short.log
 [ "$rc" = 0 ] || status=1
+if [ "${VNET_VAGRANT_TEST:-0}" = 1 ]; then
+	read -r rc secs <.lab/vagrant-test.rc 2>/dev/null || { rc=1; secs=?; }
+	echo "== vagrant-test: the Vagrant VM on libvirt: exit $rc in $secs s"
+	cat .lab/vagrant-test.log
+	[ "$rc" = 0 ] || status=1
+fi
 echo "== vm: guest tests done in $(( $(date +%s) - start )) s"
 exit "$status"
