@@ -190,3 +190,32 @@ def test_the_vagrantfile_refuses_a_box_of_another_guest(tmp_path: Path) -> None:
     assert run.stderr.strip().splitlines() == [
         "Vagrantfile: the box vnet-lab/trixie was made from the bookworm guest, not trixie: "
         "replace it with `sudo vnet-lab box --guest trixie`"]
+
+
+def test_ctrl_c_stops_vagrant_before_the_caller_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """vagrant runs in a session of its own (the deadline kills its whole group), so it does
+    not see the terminal's Ctrl-C: run_vagrant must stop it, or `vagrant up` would go on
+    beside the caller's `vagrant destroy`."""
+    import os
+    import signal
+    import threading
+    import time
+
+    fake = tmp_path / "vagrant"
+    fake.write_text(f"#!/bin/sh\necho $$ >{tmp_path}/pid\necho started\nexec sleep 30\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    monkeypatch.setenv("PATH", env["PATH"])
+
+    def interrupt() -> None:
+        while not (tmp_path / "pid").exists():
+            time.sleep(0.05)
+        time.sleep(0.2)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        vagrant.run_vagrant(["up"], env, tmp_path / "log", time.monotonic() + 60)
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -186,6 +186,12 @@ def run_vagrant(args: list[str], env: dict[str, str], log: Path, deadline: float
                         provisioner = m["name"]
                     tail = [*tail[-7:], line.strip()]
             status = proc.wait()
+        except BaseException:
+            # Ctrl-C here: vagrant is in a session of its own and did not see it; stop it
+            # before the caller's destroy runs.
+            timer.kill()
+            proc.wait()
+            raise
         finally:
             timer.cancel()
     return VagrantRun(status, provisioner, tail, timer.fired)
@@ -197,12 +203,15 @@ class _Killer:
     def __init__(self, proc: subprocess.Popen[str], deadline: float) -> None:
         self.fired = False
         self._proc = proc
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._kill)
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
         self._timer.daemon = True
         self._timer.start()
 
-    def _kill(self) -> None:
+    def _expire(self) -> None:
         self.fired = True
+        self.kill()
+
+    def kill(self) -> None:
         with suppress(ProcessLookupError):
             os.killpg(self._proc.pid, signal.SIGKILL)
 
