@@ -140,12 +140,17 @@ def test_box_build_needs_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert len(result.output.strip().splitlines()) == 1 and "sudo vnet-lab box --guest trixie" in result.output
 
 
+def _vagrant_up(tmp_path: Path, box_name: str) -> subprocess.CompletedProcess[str]:
+    """`vagrant up` of the checkout's Vagrantfile with BOX_NAME and Vagrant's state in TMP_PATH/vd."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VAGRANT_HOME": str(tmp_path / "vd"),
+           "VNET_VAGRANT_BOX": box_name, "VAGRANT_CHECKPOINT_DISABLE": "1"}
+    return subprocess.run(["vagrant", "up", "--provider=libvirt"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
 @pytest.mark.skipif(shutil.which("vagrant") is None, reason="Vagrant is not installed")
 def test_the_vagrantfile_names_a_missing_box_in_one_line(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VAGRANT_HOME": str(tmp_path / "vd"),
-           "VNET_VAGRANT_BOX": "vnet-lab/bookworm", "VAGRANT_CHECKPOINT_DISABLE": "1"}
-    run = subprocess.run(["vagrant", "up", "--provider=libvirt"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120, check=False)
+    run = _vagrant_up(tmp_path, "vnet-lab/bookworm")
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         "Vagrantfile: Vagrant has no box vnet-lab/bookworm: build and add it with "
@@ -182,10 +187,7 @@ def test_missing_tools_are_one_line_naming_the_packages(missing: str, says: str,
 def test_the_vagrantfile_refuses_a_box_of_another_guest(tmp_path: Path) -> None:
     folder = tmp_path / "vd" / "boxes" / "vnet-lab-VAGRANTSLASH-trixie" / "0" / "libvirt"
     _record(folder, guest="bookworm", key="k")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VAGRANT_HOME": str(tmp_path / "vd"),
-           "VNET_VAGRANT_BOX": "vnet-lab/trixie", "VAGRANT_CHECKPOINT_DISABLE": "1"}
-    run = subprocess.run(["vagrant", "up", "--provider=libvirt"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120, check=False)
+    run = _vagrant_up(tmp_path, "vnet-lab/trixie")
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         "Vagrantfile: the box vnet-lab/trixie was made from the bookworm guest, not trixie: "

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.lab import cache
@@ -150,25 +149,17 @@ def build(guest: Guest, root: Path | None = None, force: bool = False, console: 
 
     key = box_key(guest)
     final = box_dir(root, guest)
-    work = final.with_name(final.name + ".tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    log = work / "build.log"
+    work = image_mod.fresh_workdir(final)
     rootfs = work / "rootfs"
     started = time.monotonic()
-    columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        steps = image_mod._Steps(progress, log)
+    with image_mod.progress(console) as shown:
+        steps = image_mod._Steps(shown, work / "build.log")
         network = work / "80-vnet-lab.network"
         network.write_text(NETWORK_UNIT)
         image_mod.bootstrap(guest, steps, rootfs, work / "wheels", BOX_PACKAGES, vagrant_hooks(pubkey, network))
-        kver = (rootfs / "etc/vnet-lab/kernel-release").read_text().strip()
-        shutil.copy2(rootfs / f"boot/vmlinuz-{kver}", work / "vmlinuz")
-        shutil.copy2(rootfs / f"boot/initrd.img-{kver}", work / "initrd.img")
+        kver = image_mod.extract_kernel(rootfs, work)
         with steps.step(f"packing the root file system into a {DISK_GB} GB qcow2 disk"):
-            steps.run(["mkfs.ext4", "-q", "-F", "-L", "vnetlab", "-d", str(rootfs), str(work / "root.img"),
-                       f"{DISK_GB}G"])
-            shutil.rmtree(rootfs)
+            image_mod.pack_root(steps, rootfs, work / "root.img", f"{DISK_GB}G")
             shutil.rmtree(work / "wheels")
             network.unlink()
             steps.run(["qemu-img", "convert", "-O", "qcow2", str(work / "root.img"), str(work / "box.img")])

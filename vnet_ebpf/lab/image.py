@@ -196,6 +196,36 @@ class _Steps:
             raise UserError(f"`{argv[0]}` failed (exit {rc}); full log: {self.log}")
 
 
+def progress(console: Console) -> Progress:
+    """The build steps' display: a tick and the time of each step."""
+    return Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
+                    TimeElapsedColumn(), console=console)
+
+
+def fresh_workdir(final: Path) -> Path:
+    """An empty ``FINAL.tmp`` to assemble a build in, renamed to FINAL only when complete."""
+    work = final.with_name(final.name + ".tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return work
+
+
+def extract_kernel(rootfs: Path, dest: Path) -> str:
+    """Copy the kernel and initrd provision.sh chose out of ROOTFS into DEST (vmlinuz,
+    initrd.img); return its release."""
+    kver = (rootfs / "etc/vnet-lab/kernel-release").read_text().strip()
+    shutil.copy2(rootfs / f"boot/vmlinuz-{kver}", dest / "vmlinuz")
+    shutil.copy2(rootfs / f"boot/initrd.img-{kver}", dest / "initrd.img")
+    return kver
+
+
+def pack_root(steps: _Steps, rootfs: Path, disk: Path, size: str) -> None:
+    """ROOTFS into the ext4 file DISK of SIZE (``mkfs.ext4 -d``: no loop device, no mount),
+    labelled vnetlab; ROOTFS is removed."""
+    steps.run(["mkfs.ext4", "-q", "-F", "-L", "vnetlab", "-d", str(rootfs), str(disk), size])
+    shutil.rmtree(rootfs)
+
+
 def bootstrap(guest: Guest, steps: _Steps, rootfs: Path, wheels: Path,
               extra_packages: tuple[str, ...] = (), extra_hooks: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     """Make GUEST's root file system in ROOTFS: provision.sh's packages (and
@@ -252,25 +282,18 @@ def build(guest: Guest, root: Path | None = None, force: bool = False, console: 
 
     key = cache.image_key(guest)
     final = cache.image_dir(root, guest, key)
-    work = final.with_name(final.name + ".tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    log = work / "build.log"
+    work = fresh_workdir(final)
     rootfs = work / "rootfs"
     wheels = work / "wheels"
     started = time.monotonic()
 
-    columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        steps = _Steps(progress, log)
+    with progress(console) as shown:
+        steps = _Steps(shown, work / "build.log")
         packages, apt_lines = bootstrap(guest, steps, rootfs, wheels)
         with steps.step("extracting the kernel and initrd"):
-            kver = (rootfs / "etc/vnet-lab/kernel-release").read_text().strip()
-            shutil.copy2(rootfs / f"boot/vmlinuz-{kver}", work / "vmlinuz")
-            shutil.copy2(rootfs / f"boot/initrd.img-{kver}", work / "initrd.img")
+            kver = extract_kernel(rootfs, work)
         with steps.step(f"packing the root file system into an ext4 image ({DISK_SIZE})"):
-            steps.run(["mkfs.ext4", "-q", "-F", "-L", "vnetlab", "-d", str(rootfs), str(work / "root.img"), DISK_SIZE])
-            shutil.rmtree(rootfs)
+            pack_root(steps, rootfs, work / "root.img", DISK_SIZE)
             shutil.rmtree(wheels)
 
     meta = {
