@@ -107,6 +107,8 @@ def test_progress_redraws_are_filtered() -> None:
     assert vagrant.PROGRESS.match("Progress: 12%")
     assert vagrant.PROGRESS.match("\x1b[KProgress: 0%")
     assert not vagrant.PROGRESS.match("==> default: Machine booted and ready!")
+    assert vagrant.APT_GET.match("    default: Get:4 http://deb.debian.org/debian trixie/main amd64 Packages [9679 kB]")
+    assert not vagrant.APT_GET.match("    default: Hit:1 http://deb.debian.org/debian trixie InRelease")
     m = vagrant.PROVISIONER.match("==> default: Running provisioner: packages (shell)...")
     assert m is not None and m["name"] == "packages"
 
@@ -168,6 +170,9 @@ def test_a_provisioning_failure_is_one_line_naming_the_step(tmp_path: Path) -> N
     msg = vagrant.up_failure(hung, 2400, tmp_path / "log", tmp_path / "console")
     assert msg is not None and "within the 2400 s timeout" in msg and "reboot-if-needed" in msg
     assert vagrant.up_failure(vagrant.VagrantRun(0, "driver", [], False), 1, tmp_path, tmp_path) is None
+    fetched = vagrant.VagrantRun(0, "driver", [], False, apt_fetches=12)
+    msg = vagrant.up_failure(fetched, 1, tmp_path, tmp_path)
+    assert msg is not None and "fetched 12 files" in msg and "vnet-lab box --force" in msg
 
 
 @pytest.mark.parametrize(("missing", "says"), [

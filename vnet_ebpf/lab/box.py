@@ -37,8 +37,10 @@ from vnet_ebpf.lab.guests import Guest
 DISK_GB = 8
 
 #: What Vagrant needs in a box, beyond provision.sh's packages.
+#: python3-setuptools: the Vagrantfile installs the project without fetching a build backend
+#: where the guest's is new enough (trixie's).
 BOX_PACKAGES = ("systemd-sysv", "systemd-resolved", "openssh-server", "sudo", "rsync",
-                "passwd", "ca-certificates")
+                "passwd", "ca-certificates", "python3-setuptools")
 
 BUILD_TOOLS = {**image_mod.BUILD_TOOLS, "qemu-img": "qemu-utils"}
 

@@ -40,6 +40,8 @@ QEMU_CONF = Path("/etc/libvirt/qemu.conf")
 
 #: What Vagrant prints when a provisioner starts, and when a shell provisioner fails.
 PROVISIONER = re.compile(r"^==> default: Running provisioner: (?P<name>\S+)")
+#: apt fetching a file in the VM.
+APT_GET = re.compile(r"^\s*default: Get:\d+ ")
 #: Progress lines (box upload, rsync) that only redraw themselves.
 PROGRESS = re.compile(r"^\s*(Progress: \d+%|\x1b\[K)")
 
@@ -158,6 +160,8 @@ class VagrantRun:
     provisioner: str | None
     tail: list[str]
     timed_out: bool
+    #: Files apt fetched in the VM ("Get:N" lines): none on a current vnet-lab box.
+    apt_fetches: int = 0
 
 
 def run_vagrant(args: list[str], env: dict[str, str], log: Path, deadline: float) -> VagrantRun:
@@ -165,6 +169,7 @@ def run_vagrant(args: list[str], env: dict[str, str], log: Path, deadline: float
     killed, with its whole process group, at DEADLINE (time.monotonic())."""
     provisioner: str | None = None
     tail: list[str] = []
+    fetches = 0
     started = time.monotonic()
     with log.open("a") as out:
         out.write(f"\n$ vagrant {' '.join(args)}\n")
@@ -185,6 +190,7 @@ def run_vagrant(args: list[str], env: dict[str, str], log: Path, deadline: float
                     if m:
                         provisioner = m["name"]
                     tail = [*tail[-7:], line.strip()]
+                    fetches += APT_GET.match(line) is not None
             status = proc.wait()
         except BaseException:
             # Ctrl-C here: vagrant is in a session of its own and did not see it; stop it
@@ -194,7 +200,7 @@ def run_vagrant(args: list[str], env: dict[str, str], log: Path, deadline: float
             raise
         finally:
             timer.cancel()
-    return VagrantRun(status, provisioner, tail, timer.fired)
+    return VagrantRun(status, provisioner, tail, timer.fired, fetches)
 
 
 class _Killer:
@@ -291,6 +297,10 @@ def up_failure(up: VagrantRun, timeout: float, log: Path, console: Path) -> str 
         inside = " inside the VM" if up.provisioner else ""
         return (f"`vagrant up` failed{where}{inside} (exit {up.status}): {_reason(up.tail)}; "
                 f"fix that and rerun (log {log}, console {console})")
+    if up.apt_fetches:
+        # The box is meant to be used offline: provisioning it must need no archive.
+        return (f"provisioning the box fetched {up.apt_fetches} files from the Debian archive: it lacks "
+                f"packages provision.sh lists; rebuild it with `vnet-lab box --force` (log {log})")
     return None
 
 

@@ -61,6 +61,17 @@ list_packages() {
 }
 
 install_packages() {
+	# Provisioning again (vagrant up on the lab's own box, maybe offline): nothing to fetch
+	# when every package is already installed.
+	missing=""
+	for p in $(list_packages); do
+		dpkg-query -W -f='${Status}\n' "${p%%/*}" 2>/dev/null | grep -qx 'install ok installed' ||
+			missing="$missing ${p%%/*}"
+	done
+	if [ -z "$missing" ]; then
+		echo "provision.sh: every package is installed"
+		return 0
+	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update
 	# shellcheck disable=SC2046
