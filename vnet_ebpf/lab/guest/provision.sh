@@ -93,9 +93,11 @@ install_ynl() {
 	fi
 	top=/opt/ynl/linux-$mm
 	# Provisioning again (vagrant up on the lab's own box): the 150 MB package only once.
-	if [ -f /etc/vnet-lab/ynl-cli ] && [ -f "$(cat /etc/vnet-lab/ynl-cli)" ] &&
-		[ "$(cat /etc/vnet-lab/ynl-specs)" = "$top/Documentation/netlink/specs" ]; then
+	specs=$top/Documentation/netlink/specs
+	if [ -f "$(cat /etc/vnet-lab/ynl-cli 2>/dev/null)" ] && [ -f "$specs/netdev.yaml" ] &&
+		[ "$(cat /etc/vnet-lab/ynl-specs 2>/dev/null)" = "$specs" ]; then
 		echo "provision.sh: ynl of linux-$mm is installed"
+		install -m 0755 "$here/ynl.sh" /usr/local/bin/ynl
 		return 0
 	fi
 	export DEBIAN_FRONTEND=noninteractive
@@ -112,7 +114,6 @@ install_ynl() {
 	for cli in "$top/tools/net/ynl/pyynl/cli.py" "$top/tools/net/ynl/cli.py" ""; do
 		[ -f "$cli" ] && break
 	done
-	specs=$top/Documentation/netlink/specs
 	if [ -z "$cli" ] || [ ! -f "$specs/netdev.yaml" ]; then
 		echo "provision.sh: $src has no ynl cli.py or no netdev spec" >&2
 		exit 1
@@ -124,6 +125,7 @@ install_ynl() {
 
 configure() {
 	wheels=$1
+	small_initrd=$2
 	if [ -n "$wheels" ]; then
 		pip_src="--no-index --find-links $wheels"
 	else
@@ -137,7 +139,7 @@ configure() {
 	# The pinned set once per requirements.txt: provisioning again (vagrant up on the
 	# lab's own box) then needs no PyPI.
 	mkdir -p /etc/vnet-lab
-	pins=$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)
+	pins=$({ cat "$here/requirements.txt"; python3 --version; } | sha256sum | cut -d' ' -f1)
 	if [ "$(cat /etc/vnet-lab/requirements.sha256 2>/dev/null)" = "$pins" ]; then
 		echo "provision.sh: the pinned Python packages are installed"
 	else
@@ -150,13 +152,17 @@ configure() {
 	kver=$(ls /lib/modules | sort -V | tail -n 1)
 	echo "$kver" > /etc/vnet-lab/kernel-release
 	echo vnet-lab > /etc/hostname
-	# A small initramfs: lab boots mostly run under software emulation, where
-	# unpacking Debian's default one (every storage driver, zstd) costs seconds.
-	# It only has to find an ext4 root on virtio-blk.
-	printf 'MODULES=list\nCOMPRESS=lz4\n' >/etc/initramfs-tools/conf.d/vnet-lab.conf
-	grep -qx virtio_blk /etc/initramfs-tools/modules ||
-		printf 'virtio_pci\nvirtio_blk\next4\n' >>/etc/initramfs-tools/modules
-	update-initramfs -u -k "$kver" >/dev/null
+	# A small initramfs, only in the roots vnet-lab builds (lab image, box): their boots
+	# mostly run under software emulation, where unpacking Debian's default one (every
+	# storage driver, zstd) costs seconds, and it only has to find an ext4 root on
+	# virtio-blk.  A Vagrant VM of another box keeps Debian's: its disk may be SATA
+	# (VirtualBox), which this one could not boot from.
+	if [ "$small_initrd" = yes ]; then
+		printf 'MODULES=list\nCOMPRESS=lz4\n' >/etc/initramfs-tools/conf.d/vnet-lab.conf
+		grep -qx virtio_blk /etc/initramfs-tools/modules ||
+			printf 'virtio_pci\nvirtio_blk\next4\n' >>/etc/initramfs-tools/modules
+		update-initramfs -u -k "$kver" >/dev/null
+	fi
 
 	install_ynl "$kver"
 
@@ -181,6 +187,6 @@ done
 
 case "$mode" in
 list) list_packages ;;
-configure) configure "$wheels" ;;
-all) install_packages; configure "$wheels" ;;
+configure) configure "$wheels" yes ;;
+all) install_packages; configure "$wheels" no ;;
 esac
