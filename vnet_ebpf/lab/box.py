@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -57,10 +58,32 @@ CMDLINE = "root=/dev/vda rw console=ttyS0"
 BOX_VAGRANTFILE = """\
 # The vnet-lab/{guest} box ({about}, kernel {kver}), made by `vnet-lab box`.
 # It has no boot loader: libvirt boots the kernel and initrd kept beside this file.
+# libvirt's QEMU runs as its own user, which cannot read Vagrant's folder when that is
+# under a private home (/root, or /home/NAME on Debian 12 and later), so they are
+# copied first to a folder of ours that it can read, under /var/tmp.
+require "fileutils"
+
+boot = File.join("/var/tmp", "vnet-lab-boot-#{{Process.uid}}", "{key}")
+top = File.dirname(boot)
+FileUtils.mkdir_p(top, mode: 0o755)
+st = File.lstat(top)
+# /var/tmp is shared: use the folder only if it is ours and no one else can write to it.
+if !st.directory? || st.uid != Process.uid || (st.mode & 0o022) != 0
+  abort "vnet-lab box: #{{top}} is not a folder of yours that only you can write to: remove it"
+end
+%w[vmlinuz initrd.img].each do |name|
+  src, dst = File.join(__dir__, name), File.join(boot, name)
+  next if File.file?(dst) && File.size(dst) == File.size(src)
+  FileUtils.mkdir_p(boot, mode: 0o755)
+  FileUtils.cp(src, dst + ".tmp")
+  File.chmod(0o644, dst + ".tmp")
+  File.rename(dst + ".tmp", dst)
+end
+
 Vagrant.configure("2") do |config|
   config.vm.provider :libvirt do |lv|
-    lv.kernel = File.join(__dir__, "vmlinuz")
-    lv.initrd = File.join(__dir__, "initrd.img")
+    lv.kernel = File.join(boot, "vmlinuz")
+    lv.initrd = File.join(boot, "initrd.img")
     lv.cmd_line = "{cmdline}"
   end
 end
@@ -152,8 +175,30 @@ def build(guest: Guest, root: Path | None = None, force: bool = False, console: 
     key = box_key(guest)
     final = box_dir(root, guest)
     work = image_mod.fresh_workdir(final)
-    rootfs = work / "rootfs"
+    try:
+        info = _assemble(guest, work, key, pubkey, console)
+    except BaseException:
+        image_mod.discard_partial(work)
+        raise
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    # This guest's boxes of older inputs (not trixie-backports' when this is trixie).
+    for old in (root / "boxes").iterdir():
+        if old != final and re.fullmatch(f"{re.escape(guest.name)}-[0-9a-f]{{16}}", old.name):
+            shutil.rmtree(old, ignore_errors=True)
+    kver = str(info["kernel_release"])
+    console.print(f"vnet-lab: built {final} ({box_name(guest)}, kernel {kver}) in {info['build_seconds']} s")
+    return Box(path=final / f"vnet-lab-{guest.name}.box", guest=guest.name, key=key, kernel_release=kver)
+
+
+#: What the box file holds, as `vagrant box add` unpacks it.
+MEMBERS = ("metadata.json", "info.json", "Vagrantfile", "vmlinuz", "initrd.img", "box.img")
+
+
+def _assemble(guest: Guest, work: Path, key: str, pubkey: Path, console: Console) -> dict[str, object]:
+    """Make the box file in WORK; return its info.json."""
     started = time.monotonic()
+    rootfs = work / "rootfs"
     with image_mod.progress(console) as shown:
         steps = image_mod._Steps(shown, work / "build.log")
         network = work / "80-vnet-lab.network"
@@ -166,28 +211,23 @@ def build(guest: Guest, root: Path | None = None, force: bool = False, console: 
             network.unlink()
             steps.run(["qemu-img", "convert", "-O", "qcow2", str(work / "root.img"), str(work / "box.img")])
             (work / "root.img").unlink()
-        info = {"guest": guest.name, "key": key, "kernel_release": kver,
-                "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "build_seconds": round(time.monotonic() - started, 1)}
+        info: dict[str, object] = {
+            "guest": guest.name, "key": key, "kernel_release": kver,
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "build_seconds": round(time.monotonic() - started, 1),
+        }
         (work / "info.json").write_text(json.dumps(info, indent=2) + "\n")
-        (work / "metadata.json").write_text(json.dumps({"provider": "libvirt", "format": "qcow2",
-                                                        "virtual_size": DISK_GB}) + "\n")
-        (work / "Vagrantfile").write_text(BOX_VAGRANTFILE.format(guest=guest.name, about=guest.about, kver=kver,
-                                                                 cmdline=CMDLINE))
+        meta = {"provider": "libvirt", "format": "qcow2", "virtual_size": DISK_GB}
+        (work / "metadata.json").write_text(json.dumps(meta) + "\n")
+        (work / "Vagrantfile").write_text(BOX_VAGRANTFILE.format(
+            guest=guest.name, about=guest.about, kver=kver, key=key[:16], cmdline=CMDLINE))
         with steps.step("writing the box file"):
-            members = ("metadata.json", "info.json", "Vagrantfile", "vmlinuz", "initrd.img", "box.img")
             with tarfile.open(work / f"vnet-lab-{guest.name}.box", "w") as tar:
-                for name in members:
+                for name in MEMBERS:
                     tar.add(work / name, arcname=name)
-            for name in members:
+            for name in MEMBERS:
                 if name != "info.json":
                     (work / name).unlink()
-    shutil.rmtree(final, ignore_errors=True)
-    work.rename(final)
-    for old in (root / "boxes").glob(f"{guest.name}-*"):
-        if old != final and not old.name.endswith(".tmp"):
-            shutil.rmtree(old, ignore_errors=True)
-    console.print(f"vnet-lab: built {final} ({box_name(guest)}, kernel {kver}) in {info['build_seconds']} s")
-    return Box(path=final / f"vnet-lab-{guest.name}.box", guest=guest.name, key=key, kernel_release=kver)
+    return info
 
 
 def vagrant_home(env: dict[str, str] | None = None) -> Path:

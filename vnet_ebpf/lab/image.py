@@ -210,6 +210,22 @@ def fresh_workdir(final: Path) -> Path:
     return work
 
 
+def discard_partial(work: Path) -> None:
+    """After a failed build: free the gigabytes of WORK, keeping its build.log.  A root
+    that still has /proc, /sys or /dev mounted (mmdebstrap killed outright) is left
+    alone: deleting into those would reach the host's."""
+    rootfs = work / "rootfs"
+    if any(os.path.ismount(rootfs / m) for m in ("proc", "sys", "dev")):
+        return
+    for item in work.iterdir():
+        if item.name == "build.log":
+            continue
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
+
+
 def extract_kernel(rootfs: Path, dest: Path) -> str:
     """Copy the kernel and initrd provision.sh chose out of ROOTFS into DEST (vmlinuz,
     initrd.img); return its release."""
