@@ -51,7 +51,7 @@ sys.exit(0 if emulator_panic(open(sys.argv[1], errors="replace").read().splitlin
 	# The Vagrantfile on libvirt with the lab's box (make vagrant-test), where asked (CI).
 	if [ "${VNET_VAGRANT_TEST:-0}" = 1 ]; then
 		t=$(date +%s)
-		"$lab" vagrant-test --cpus 1 >.lab/vagrant-test.log 2>&1
+		"$lab" vagrant-test --cpus 1 --timeout 1200 >.lab/vagrant-test.log 2>&1
 		echo "$? $(( $(date +%s) - t ))" >.lab/vagrant-test.rc
 	fi
 ) &

@@ -14,6 +14,7 @@ in the checkout; its domain is named ``vnet-lab-test_default``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -29,14 +30,16 @@ from pathlib import Path
 
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.lab import box as box_mod
+from vnet_ebpf.lab import cache
 from vnet_ebpf.lab.guests import Guest
 
 URI = "qemu:///system"
 #: vagrant-libvirt names the domain and its disk volume "<prefix><machine name>".
 PREFIX = "vnet-lab-test_"
+#: vagrant-libvirt's name for the base volumes of the vnet-lab/NAME boxes.
+BASE_VOLUMES = "vnet-lab-VAGRANTSLASH-"
 SBIN = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 INSTALL = "apt-get install vagrant vagrant-libvirt libvirt-daemon-system dnsmasq-base qemu-utils"
-QEMU_CONF = Path("/etc/libvirt/qemu.conf")
 
 #: What Vagrant prints when a provisioner starts, and when a shell provisioner fails.
 PROVISIONER = re.compile(r"^==> default: Running provisioner: (?P<name>\S+)")
@@ -66,9 +69,13 @@ class Timings:
         return "; ".join(f"{name} {secs:.0f} s" for name, secs in self.steps)
 
 
-def virsh(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def virsh(*args: str) -> subprocess.CompletedProcess[str]:
+    """virsh on the system connection; a minute without an answer counts as a failure."""
     exe = shutil.which("virsh", path=SBIN) or "virsh"
-    return subprocess.run([exe, "-c", URI, *args], capture_output=True, text=True, check=check, timeout=60)
+    try:
+        return subprocess.run([exe, "-c", URI, *args], capture_output=True, text=True, check=False, timeout=60)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess([exe, *args], 124, "", "virsh timed out")
 
 
 def check_tools() -> None:
@@ -84,40 +91,23 @@ def check_tools() -> None:
         raise UserError(f"libvirt's networks need dnsmasq: install it with `{INSTALL}`")
 
 
-def traversable_by_others(path: Path) -> bool:
-    """Whether a process of another user (libvirt's QEMU) can reach files under PATH."""
-    return all(f.stat().st_mode & 0o001 for f in (path, *path.parents) if f.exists())
-
-
-def qemu_runs_as_root(conf: str) -> bool:
-    return re.search(r'^\s*user\s*=\s*"(root|\+0)"', conf, re.M) is not None
-
-
 def ensure_libvirtd() -> str:
     """Start libvirtd (and virtlogd) when it is not running; say what was done.
 
-    Where systemd runs the machine, systemctl starts them.  Without systemd (CI's
-    containers), they are started by hand; and since the box's kernel is booted from
-    Vagrant's folder, which may be under /root, libvirt's QEMU then runs as root
-    (qemu.conf ``user = "root"``) when it could not otherwise read it."""
+    Where systemd runs the machine, systemctl starts them; without systemd (CI's
+    containers), they are started by hand."""
     if virsh("version").returncode == 0:
         return "libvirtd was running"
     if os.geteuid() != 0:
         raise UserError("libvirtd is not running, and starting it needs root: run `sudo make vagrant-test`")
-    if Path("/run/systemd/system").is_dir():
-        for unit in ("virtlogd", "libvirtd"):
-            subprocess.run(["systemctl", "start", unit], capture_output=True, check=False)
-        how = "started libvirtd with systemctl"
-    else:
-        conf = QEMU_CONF.read_text() if QEMU_CONF.is_file() else ""
-        if not traversable_by_others(box_mod.vagrant_home()) and not qemu_runs_as_root(conf):
-            with QEMU_CONF.open("a") as f:
-                f.write('\n# vnet-lab vagrant-test: the box kernel is under a folder only root can read.\n'
-                        'user = "root"\n')
-        for daemon in ("virtlogd", "libvirtd"):
-            exe = shutil.which(daemon, path=SBIN) or daemon
-            subprocess.run([exe, "-d"], capture_output=True, check=False)
-        how = "started virtlogd and libvirtd by hand (no systemd)"
+    systemd = Path("/run/systemd/system").is_dir()
+    for daemon in ("virtlogd", "libvirtd"):
+        argv = ["systemctl", "start", daemon] if systemd else [shutil.which(daemon, path=SBIN) or daemon, "-d"]
+        try:
+            subprocess.run(argv, capture_output=True, check=False, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"`{' '.join(argv)}` did not return within 60 s") from None
+    how = "started libvirtd with systemctl" if systemd else "started virtlogd and libvirtd by hand (no systemd)"
     for _ in range(60):
         if virsh("version").returncode == 0:
             return how
@@ -127,17 +117,28 @@ def ensure_libvirtd() -> str:
 
 def leftovers() -> dict[str, list[str]]:
     """The test's libvirt objects that still exist: domains, volumes, the management network."""
-    found: dict[str, list[str]] = {"domain": [], "volume": [], "network": []}
     doms = virsh("list", "--all", "--name").stdout.split()
-    found["domain"] = [d for d in doms if d.startswith(PREFIX)]
+    volumes = []
     for pool in virsh("pool-list", "--all", "--name").stdout.split():
-        vols = virsh("vol-list", "--pool", pool).stdout.splitlines()[2:]
-        names = [line.split()[0] for line in vols if line.split()]
-        found["volume"] += [f"{pool}/{v}" for v in names if v.startswith((PREFIX, "vnet-lab-VAGRANTSLASH-"))]
-    # vagrant-libvirt's management network; left alone while any other domain is defined.
-    if "vagrant-libvirt" in virsh("net-list", "--all", "--name").stdout.split() and not doms:
-        found["network"] = ["vagrant-libvirt"]
-    return found
+        for line in virsh("vol-list", "--pool", pool).stdout.splitlines()[2:]:
+            if line.split():
+                volumes.append(f"{pool}/{line.split()[0]}")
+    networks = virsh("net-list", "--all", "--name").stdout.split()
+    return ours(doms, volumes, networks)
+
+
+def ours(domains: list[str], volumes: list[str], networks: list[str]) -> dict[str, list[str]]:
+    """Of libvirt's DOMAINS, VOLUMES (pool/name) and NETWORKS, those the test may remove: its
+    own domain and disk; and, only while no other domain is defined (one might be a user's
+    VM of a vnet-lab box, using them), the vnet-lab boxes' base volumes and Vagrant's
+    management network."""
+    others = [d for d in domains if not d.startswith(PREFIX)]
+    shared = () if others else (BASE_VOLUMES,)
+    return {
+        "domain": [d for d in domains if d.startswith(PREFIX)],
+        "volume": [v for v in volumes if v.partition("/")[2].startswith((PREFIX, *shared))],
+        "network": [n for n in networks if n == "vagrant-libvirt" and not others],
+    }
 
 
 def remove(found: dict[str, list[str]]) -> None:
@@ -241,8 +242,8 @@ def napi_reports(stdout: str) -> list[dict[str, object]]:
 
 
 def test(guest: Guest, checkout: Path, timeout: float, driver: str, cpus: int) -> Timings:
-    """The whole test; raises UserError (one line) on the first failure, after cleaning up."""
-    deadline = time.monotonic() + timeout
+    """The whole test; raises UserError (one line) on the first failure, after cleaning up.
+    TIMEOUT bounds what comes after the box: vagrant up, the checks and destroy."""
     timings = Timings()
     check_tools()
     logs = checkout / ".lab" / "logs"
@@ -250,42 +251,70 @@ def test(guest: Guest, checkout: Path, timeout: float, driver: str, cpus: int) -
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log = logs / f"vagrant-{guest.name}-{stamp}.log"
     console = logs / f"vagrant-{guest.name}-{stamp}.console.log"
-    with timings.step("libvirt"):
-        print(f"vagrant-test: {ensure_libvirtd()}", flush=True)
-    # A domain of an earlier run that was killed: it would hold the name.
-    remove(leftovers())
-    with timings.step(f"box {box_mod.box_name(guest)}"):
-        built = box_mod.build(guest)
-        box_mod.add(guest, built)
-    env = {
-        **os.environ,
-        "VNET_VAGRANT_BOX": box_mod.box_name(guest),
-        "VNET_VAGRANT_DRIVER": driver,
-        "VNET_VAGRANT_CPUS": str(cpus),
-        "VNET_VAGRANT_CONSOLE_LOG": str(console),
-        "VNET_VAGRANT_PREFIX": PREFIX,
-        "VAGRANT_DOTFILE_PATH": str(checkout / ".lab" / "vagrant" / guest.name),
-        "VAGRANT_CHECKPOINT_DISABLE": "1",
-    }
-    print(f"vagrant-test: the log is {log}; the VM's console goes to {console}", flush=True)
-    failure: str | None = None
-    try:
-        with timings.step("vagrant up"):
-            up = run_vagrant(["up", "--provider=libvirt"], env, log, deadline)
-        failure = up_failure(up, timeout, log, console) or _checks(env, log, deadline, timings)
-    finally:
-        with timings.step("vagrant destroy"):
-            run_vagrant(["destroy", "-f"], env, log, max(deadline, time.monotonic() + 300))
-            left = leftovers()
-            if any(left.values()):
-                print(f"vagrant-test: removing what destroy left: {left}", flush=True)
-                remove(left)
-        still = {k: v for k, v in leftovers().items() if v}
+    with _one_at_a_time(), _sigterm_interrupts():
+        with timings.step("libvirt"):
+            print(f"vagrant-test: {ensure_libvirtd()}", flush=True)
+        # A domain of an earlier run that was killed: it would hold the name.
+        remove(leftovers())
+        with timings.step(f"box {box_mod.box_name(guest)}"):
+            built = box_mod.build(guest)
+            box_mod.add(guest, built)
+        env = {
+            **os.environ,
+            "VNET_VAGRANT_BOX": box_mod.box_name(guest),
+            "VNET_VAGRANT_DRIVER": driver,
+            "VNET_VAGRANT_CPUS": str(cpus),
+            "VNET_VAGRANT_CONSOLE_LOG": str(console),
+            "VNET_VAGRANT_PREFIX": PREFIX,
+            "VAGRANT_DOTFILE_PATH": str(checkout / ".lab" / "vagrant" / guest.name),
+            "VAGRANT_CHECKPOINT_DISABLE": "1",
+        }
+        print(f"vagrant-test: the log is {log}; the VM's console goes to {console}", flush=True)
+        deadline = time.monotonic() + timeout
+        failure: str | None = None
+        try:
+            with timings.step("vagrant up"):
+                up = run_vagrant(["up", "--provider=libvirt"], env, log, deadline)
+            failure = up_failure(up, timeout, log, console) or _checks(env, log, deadline, timings)
+        finally:
+            with timings.step("vagrant destroy"):
+                run_vagrant(["destroy", "-f"], env, log, max(deadline, time.monotonic() + 300))
+                left = leftovers()
+                if any(left.values()):
+                    print(f"vagrant-test: removing what destroy left: {left}", flush=True)
+                    remove(left)
+            still = {k: v for k, v in leftovers().items() if v}
     if failure:
         raise UserError(failure)
     if still:
         raise UserError(f"libvirt objects left behind after the test: {still}")
     return timings
+
+
+@contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """One vagrant-test per machine: a second would remove the first one's VM (same name)."""
+    lock = cache.cache_root() / "vagrant-test.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError("another vagrant-test is running on this machine: wait for it to end") from None
+        yield
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (CI's timeout, kill) ends the test like Ctrl-C: through the cleanup."""
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def up_failure(up: VagrantRun, timeout: float, log: Path, console: Path) -> str | None:
@@ -315,26 +344,30 @@ def _reason(tail: list[str]) -> str:
 def _checks(env: dict[str, str], log: Path, deadline: float, timings: Timings) -> str | None:
     """The checks in the VM; the first failure as one line, or None."""
     with timings.step("insmod and ethtool -i"):
-        out = _ssh(env, log, deadline, "sudo insmod /vagrant/kmod/vnet.ko && sudo ethtool -i vnet0")
-        if "driver: vnet" not in out:
-            return f"in the VM, `ethtool -i vnet0` does not say `driver: vnet` (log {log})"
+        status, out = _ssh(env, log, deadline, "sudo insmod /vagrant/kmod/vnet.ko")
+        if status != 0:
+            return f"in the VM, `insmod /vagrant/kmod/vnet.ko` failed (exit {status}): {_last(out)} (log {log})"
+        status, out = _ssh(env, log, deadline, "sudo ethtool -i vnet0")
+        if status != 0 or "driver: vnet" not in out.splitlines():
+            return f"in the VM, `ethtool -i vnet0` does not say `driver: vnet`: {_last(out)} (log {log})"
     with timings.step("vnet-trace napi 1 3"):
         # The generator is off by default (rx_rate 0): 100 ARP frames a second give NAPI work.
         # The kernel's rx_packets before and after bound what the tracer may report.
         rx = "cat /sys/class/net/vnet0/statistics/rx_packets"
-        out = _ssh(env, log, deadline, "echo 100 | sudo tee /sys/class/net/vnet0/vnet/rx_rate >/dev/null && "
-                   f"sudo ip link set vnet0 up && echo rx_before=$({rx}) && sudo vnet-trace napi --json 1 3 && "
-                   f"echo rx_after=$({rx})")
+        status, out = _ssh(env, log, deadline, "echo 100 | sudo tee /sys/class/net/vnet0/vnet/rx_rate >/dev/null"
+                           f" && sudo ip link set vnet0 up && echo rx_before=$({rx}) &&"
+                           f" sudo vnet-trace napi --json 1 3 && echo rx_after=$({rx})")
         reports = napi_reports(out)
-        counts = dict(re.findall(r"^(rx_before|rx_after)=(\d+)$", out, re.M))
-        if len(reports) != 3:
-            return f"in the VM, `vnet-trace napi --json 1 3` printed {len(reports)} reports, not 3 (log {log})"
+        counts = {k: int(v) for k, v in re.findall(r"^(rx_before|rx_after)=(\d+)$", out, re.M)}
+        if status != 0 or len(reports) != 3 or len(counts) != 2:
+            return (f"in the VM, `vnet-trace napi --json 1 3` printed {len(reports)} reports, not 3 "
+                    f"(exit {status}): {_last(out)} (log {log})")
         polls = sum(n for r in reports if isinstance(n := r.get("polls"), int))
         packets = sum(n for r in reports if isinstance(n := r.get("packets"), int))
+        delivered = counts["rx_after"] - counts["rx_before"]
         if polls == 0 or packets == 0:
             return (f"in the VM, `vnet-trace napi` saw {polls} polls and {packets} packets in 3 s "
                     f"with the generator at 100 frames/s (log {log})")
-        delivered = int(counts.get("rx_after", -1)) - int(counts.get("rx_before", 0))
         if packets > delivered:
             return (f"in the VM, `vnet-trace napi` reported {packets} packets, but rx_packets grew by only "
                     f"{delivered} around it (log {log})")
@@ -343,16 +376,36 @@ def _checks(env: dict[str, str], log: Path, deadline: float, timings: Timings) -
     return None
 
 
-def _ssh(env: dict[str, str], log: Path, deadline: float, command: str) -> str:
+def _last(out: str) -> str:
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+#: ssh gives up on a guest that stops answering (a panic under emulation) within a minute.
+SSH_OPTIONS = ("--", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4")
+
+
+def _ssh(env: dict[str, str], log: Path, deadline: float, command: str) -> tuple[int, str]:
+    """``vagrant ssh -c COMMAND``: its exit status and output.  At DEADLINE the whole
+    process group goes (ssh included, which would otherwise keep the pipe open)."""
     with log.open("a") as out:
         out.write(f"\n$ vagrant ssh -c {command!r}\n")
+    proc = subprocess.Popen(["vagrant", "ssh", "-c", command, *SSH_OPTIONS], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace",
+                            start_new_session=True)
+    killer = _Killer(proc, deadline)
     try:
-        run = subprocess.run(["vagrant", "ssh", "-c", command], env=env, capture_output=True, text=True,
-                             errors="replace", timeout=max(1.0, deadline - time.monotonic()), check=False)
-        text = run.stdout + run.stderr
-    except subprocess.TimeoutExpired:
-        text = "(timed out)"
+        text, _ = proc.communicate()
+    except BaseException:
+        killer.kill()
+        proc.wait()
+        raise
+    finally:
+        killer.cancel()
+    status = proc.returncode
+    if killer.fired:
+        text, status = text + "\n(timed out)", 124
     with log.open("a") as out:
         out.write(text)
     print(text.rstrip(), flush=True)
-    return text
+    return status, text
