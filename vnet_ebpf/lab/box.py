@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tarfile
@@ -115,20 +114,11 @@ def box_dir(root: Path, guest: Guest) -> Path:
 def find_box(guest: Guest, root: Path | None = None) -> Box | None:
     """GUEST's built box file for the current inputs, or None."""
     folder = box_dir(cache.cache_root() if root is None else root, guest)
-    info = read_info(folder / "info.json")
+    info = cache.read_json_object(folder / "info.json")
     path = folder / f"vnet-lab-{guest.name}.box"
     if info is None or info.get("key") != box_key(guest) or not path.is_file():
         return None
     return Box(path=path, guest=guest.name, key=str(info["key"]), kernel_release=str(info.get("kernel_release")))
-
-
-def read_info(path: Path) -> dict[str, object] | None:
-    """A box's info.json, or None when it is missing or not a JSON object."""
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):
-        return None
-    return info if isinstance(info, dict) else None
 
 
 def insecure_key() -> Path:
@@ -183,9 +173,8 @@ def build(guest: Guest, root: Path | None = None, force: bool = False, console: 
     shutil.rmtree(final, ignore_errors=True)
     work.rename(final)
     # This guest's boxes of older inputs (not trixie-backports' when this is trixie).
-    for old in (root / "boxes").iterdir():
-        if old != final and re.fullmatch(f"{re.escape(guest.name)}-[0-9a-f]{{16}}", old.name):
-            shutil.rmtree(old, ignore_errors=True)
+    for old in cache.stale_folders(root / "boxes", guest, final):
+        shutil.rmtree(old, ignore_errors=True)
     kver = str(info["kernel_release"])
     console.print(f"vnet-lab: built {final} ({box_name(guest)}, kernel {kver}) in {info['build_seconds']} s")
     return Box(path=final / f"vnet-lab-{guest.name}.box", guest=guest.name, key=key, kernel_release=kver)
@@ -200,7 +189,7 @@ def _assemble(guest: Guest, work: Path, key: str, pubkey: Path, console: Console
     started = time.monotonic()
     rootfs = work / "rootfs"
     with image_mod.progress(console) as shown:
-        steps = image_mod._Steps(shown, work / "build.log")
+        steps = image_mod.Steps(shown, work / "build.log")
         network = work / "80-vnet-lab.network"
         network.write_text(NETWORK_UNIT)
         image_mod.bootstrap(guest, steps, rootfs, work / "wheels", BOX_PACKAGES, vagrant_hooks(pubkey, network))
@@ -239,7 +228,7 @@ def added_info(guest: Guest, env: dict[str, str] | None = None) -> dict[str, obj
     """The info.json of the box Vagrant has under GUEST's box name, or None."""
     folder = vagrant_home(env) / "boxes" / box_name(guest).replace("/", "-VAGRANTSLASH-")
     for info in sorted(folder.glob("*/libvirt/info.json")):
-        return read_info(info)
+        return cache.read_json_object(info)
     return None
 
 

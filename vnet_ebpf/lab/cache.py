@@ -73,16 +73,21 @@ def image_dir(root: Path, guest: Guest, key: str) -> Path:
 _NAMED = re.compile(r"(?P<guest>.+)-[0-9a-f]{16}")
 
 
-def read_image_info(path: Path) -> dict[str, object] | None:
-    """The image.json of the image folder PATH, or None when it is missing, unreadable
-    or not a JSON object (a build cut short, a full disk, a hand edit): such a folder
-    is no usable image, and a build replaces it."""
+def read_json_object(path: Path) -> dict[str, object] | None:
+    """The JSON object in the file PATH, or None when it is missing, unreadable or not a
+    JSON object (a build cut short, a full disk, a hand edit)."""
     try:
-        info = json.loads((path / "image.json").read_text())
+        info = json.loads(path.read_text())
     # ValueError: not JSON, nor UTF-8; RecursionError: nested too deep to parse.
     except (OSError, ValueError, RecursionError):
         return None
     return info if isinstance(info, dict) else None
+
+
+def read_image_info(path: Path) -> dict[str, object] | None:
+    """The image.json of the image folder PATH, or None when it cannot be read: such a
+    folder is no usable image, and a build replaces it."""
+    return read_json_object(path / "image.json")
 
 
 def image_owner(path: Path) -> str | None:
@@ -103,10 +108,15 @@ def stale_images(root: Path, guest: Guest, keep: Path) -> list[Path]:
     Never another guest's image, nor a folder still being built (``*.tmp``), nor
     one whose guest cannot be told.
     """
-    images = root / "images"
-    if not images.is_dir():
+    return stale_folders(root / "images", guest, keep)
+
+
+def stale_folders(parent: Path, guest: Guest, keep: Path) -> list[Path]:
+    """The folders under PARENT (images/ or boxes/) that belong to GUEST, other than KEEP,
+    by the rules of stale_images."""
+    if not parent.is_dir():
         return []
     return sorted(
-        p for p in images.iterdir()
+        p for p in parent.iterdir()
         if p.is_dir() and p != keep and not p.name.endswith(".tmp") and image_owner(p) == guest.name
     )

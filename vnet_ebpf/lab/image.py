@@ -80,9 +80,15 @@ def find_image(guest: Guest, root: Path | None = None) -> Image | None:
     return found
 
 
+def sbin_path() -> str:
+    """$PATH with the sbin folders, where Debian keeps daemons and root's tools (mkfs.ext4,
+    libvirtd), which a user's PATH may lack."""
+    return os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+
+
 def missing_tools(tools: dict[str, str]) -> list[str]:
     """Debian packages to install for the host tools that are not on PATH."""
-    search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    search = sbin_path()
     return sorted({pkg for tool, pkg in tools.items() if shutil.which(tool, path=search) is None})
 
 
@@ -172,7 +178,7 @@ def mirror_args(guest: Guest, env: dict[str, str] | None = None, apt_text: str |
     return guest_apt_lines(guest, archive, security)
 
 
-class _Steps:
+class Steps:
     """Runs build steps under a Rich progress display, logging their output."""
 
     def __init__(self, progress: Progress, log: Path) -> None:
@@ -235,14 +241,14 @@ def extract_kernel(rootfs: Path, dest: Path) -> str:
     return kver
 
 
-def pack_root(steps: _Steps, rootfs: Path, disk: Path, size: str) -> None:
+def pack_root(steps: Steps, rootfs: Path, disk: Path, size: str) -> None:
     """ROOTFS into the ext4 file DISK of SIZE (``mkfs.ext4 -d``: no loop device, no mount),
     labelled vnetlab; ROOTFS is removed."""
     steps.run(["mkfs.ext4", "-q", "-F", "-L", "vnetlab", "-d", str(rootfs), str(disk), size])
     shutil.rmtree(rootfs)
 
 
-def bootstrap(guest: Guest, steps: _Steps, rootfs: Path, wheels: Path,
+def bootstrap(guest: Guest, steps: Steps, rootfs: Path, wheels: Path,
               extra_packages: tuple[str, ...] = (), extra_hooks: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     """Make GUEST's root file system in ROOTFS: provision.sh's packages (and
     EXTRA_PACKAGES) by mmdebstrap, then ``provision.sh --configure`` inside it with the
@@ -304,7 +310,7 @@ def build(guest: Guest, root: Path | None = None, force: bool = False, console: 
     started = time.monotonic()
 
     with progress(console) as shown:
-        steps = _Steps(shown, work / "build.log")
+        steps = Steps(shown, work / "build.log")
         packages, apt_lines = bootstrap(guest, steps, rootfs, wheels)
         with steps.step("extracting the kernel and initrd"):
             kver = extract_kernel(rootfs, work)

@@ -31,6 +31,7 @@ from pathlib import Path
 from vnet_ebpf.errors import UserError
 from vnet_ebpf.lab import box as box_mod
 from vnet_ebpf.lab import cache
+from vnet_ebpf.lab import image as image_mod
 from vnet_ebpf.lab.guests import Guest
 
 URI = "qemu:///system"
@@ -38,7 +39,6 @@ URI = "qemu:///system"
 PREFIX = "vnet-lab-test_"
 #: vagrant-libvirt's name for the base volumes of the vnet-lab/NAME boxes.
 BASE_VOLUMES = "vnet-lab-VAGRANTSLASH-"
-SBIN = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 INSTALL = "apt-get install vagrant vagrant-libvirt libvirt-daemon-system dnsmasq-base qemu-utils"
 
 #: What Vagrant prints when a provisioner starts, and when a shell provisioner fails.
@@ -69,9 +69,13 @@ class Timings:
         return "; ".join(f"{name} {secs:.0f} s" for name, secs in self.steps)
 
 
+def _sbin(tool: str) -> str | None:
+    return shutil.which(tool, path=image_mod.sbin_path())
+
+
 def virsh(*args: str) -> subprocess.CompletedProcess[str]:
     """virsh on the system connection; a minute without an answer counts as a failure."""
-    exe = shutil.which("virsh", path=SBIN) or "virsh"
+    exe = _sbin("virsh") or "virsh"
     try:
         return subprocess.run([exe, "-c", URI, *args], capture_output=True, text=True, check=False, timeout=60)
     except subprocess.TimeoutExpired:
@@ -82,12 +86,12 @@ def check_tools() -> None:
     """One line naming the packages when Vagrant, its libvirt plugin or libvirt is missing."""
     if shutil.which("vagrant") is None:
         raise UserError(f"Vagrant is not installed: install it with `{INSTALL}`")
-    if shutil.which("virsh", path=SBIN) is None or shutil.which("libvirtd", path=SBIN) is None:
+    if _sbin("virsh") is None or _sbin("libvirtd") is None:
         raise UserError(f"no libvirt on this machine: install it with `{INSTALL}`")
     plugin_dirs = [Path("/usr/share/rubygems-integration/all/gems"), box_mod.vagrant_home() / "gems"]
     if not any(any(d.glob("**/vagrant-libvirt-*")) for d in plugin_dirs if d.is_dir()):
         raise UserError(f"Vagrant has no libvirt provider: install it with `{INSTALL}`")
-    if shutil.which("dnsmasq", path=SBIN) is None:
+    if _sbin("dnsmasq") is None:
         raise UserError(f"libvirt's networks need dnsmasq: install it with `{INSTALL}`")
 
 
@@ -102,7 +106,7 @@ def ensure_libvirtd() -> str:
         raise UserError("libvirtd is not running, and starting it needs root: run `sudo make vagrant-test`")
     systemd = Path("/run/systemd/system").is_dir()
     for daemon in ("virtlogd", "libvirtd"):
-        argv = ["systemctl", "start", daemon] if systemd else [shutil.which(daemon, path=SBIN) or daemon, "-d"]
+        argv = ["systemctl", "start", daemon] if systemd else [_sbin(daemon) or daemon, "-d"]
         try:
             subprocess.run(argv, capture_output=True, check=False, timeout=60)
         except subprocess.TimeoutExpired:
@@ -177,8 +181,7 @@ def run_vagrant(args: list[str], env: dict[str, str], log: Path, deadline: float
         proc = subprocess.Popen(["vagrant", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True)
         assert proc.stdout is not None
-        timer = _Killer(proc, deadline)
-        try:
+        with _Killer(proc, deadline) as timer:
             for raw in proc.stdout:
                 for line in raw.replace("\r", "\n").splitlines():
                     if not line.strip() or PROGRESS.match(line):
@@ -193,19 +196,13 @@ def run_vagrant(args: list[str], env: dict[str, str], log: Path, deadline: float
                     tail = [*tail[-7:], line.strip()]
                     fetches += APT_GET.match(line) is not None
             status = proc.wait()
-        except BaseException:
-            # Ctrl-C here: vagrant is in a session of its own and did not see it; stop it
-            # before the caller's destroy runs.
-            timer.kill()
-            proc.wait()
-            raise
-        finally:
-            timer.cancel()
     return VagrantRun(status, provisioner, tail, timer.fired, fetches)
 
 
 class _Killer:
-    """Kills a process group when a deadline passes (the vagrant run's overall timeout)."""
+    """Kills a process group when a deadline passes (the vagrant run's overall timeout),
+    and, as a context manager, when the block raises: on Ctrl-C, for one, which vagrant,
+    in a session of its own, did not see; it must stop before the caller's destroy runs."""
 
     def __init__(self, proc: subprocess.Popen[str], deadline: float) -> None:
         self.fired = False
@@ -224,6 +221,15 @@ class _Killer:
 
     def cancel(self) -> None:
         self._timer.cancel()
+
+    def __enter__(self) -> _Killer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.cancel()
+        if kind is not None:
+            self.kill()
+            self._proc.wait()
 
 
 def napi_reports(stdout: str) -> list[dict[str, object]]:
@@ -393,15 +399,8 @@ def _ssh(env: dict[str, str], log: Path, deadline: float, command: str) -> tuple
     proc = subprocess.Popen(["vagrant", "ssh", "-c", command, *SSH_OPTIONS], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace",
                             start_new_session=True)
-    killer = _Killer(proc, deadline)
-    try:
+    with _Killer(proc, deadline) as killer:
         text, _ = proc.communicate()
-    except BaseException:
-        killer.kill()
-        proc.wait()
-        raise
-    finally:
-        killer.cancel()
     status = proc.returncode
     if killer.fired:
         text, status = text + "\n(timed out)", 124
