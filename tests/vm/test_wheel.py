@@ -38,10 +38,25 @@ def screen_of_top(rows: list[str]) -> list[str]:
     return rows[starts[-1]:]
 
 
+def one_frame() -> tuple[list[str], list[str]]:
+    """The last `top` screen, captured plain and with wrapped rows joined, from one frame.
+
+    top redraws once a second, and a capture that falls inside a redraw sees half of two
+    frames.  So the plain capture is taken again after the joined one, and all three are
+    kept only if nothing was redrawn between them (each frame has a new clock and counters).
+    """
+    for _ in range(5):
+        before, joined, after = pane(), pane(join=True), pane()
+        if before == after:
+            return screen_of_top(before), screen_of_top(joined)
+        time.sleep(0.3)
+    raise AssertionError("top redrew during each of 5 captures")
+
+
 def check(cols: int, rows: int) -> list[str]:
     time.sleep(2.5)  # two redraws at this size
-    screen = screen_of_top(pane())
-    assert len(screen_of_top(pane(join=True))) == len(screen), "a line wrapped"
+    screen, joined = one_frame()
+    assert len(joined) == len(screen), "a line wrapped:\n" + "\n".join(joined)
     assert all(len(row) <= cols for row in screen)
     assert tmux("display-message", "-p", "-t", SESSION, "#{pane_width}x#{pane_height}").strip() == f"{cols}x{rows}"
     text = "\n".join(screen)
