@@ -484,7 +484,11 @@ static void vnet_setup(struct net_device *dev)
 	dev->max_mtu = VNET_MAX_MTU;
 	/* LESSON 2 END */
 	/* LESSON 2 TODO: give the device a random, locally administered MAC address */
-	/* Locally administered, random per device: no two instances collide. */
+	/*
+	 * Random and locally administered, as veth does: no two devices from
+	 * `ip link add` collide.  Devices made at load then get a permanent one
+	 * (vnet_set_permanent_addr()); `ip link add ... address` sets its own.
+	 */
 	eth_hw_addr_random(dev);
 	/* LESSON 2 END */
 	vnet_set_xdp_features(dev);
@@ -603,8 +607,29 @@ static struct rtnl_link_ops vnet_link_ops __read_mostly = {
 	.validate	= vnet_validate,
 };
 
+/*
+ * A real NIC reads its address from an EEPROM: the same one at every boot.
+ * The devices made at load have one too, made from "vnet" and NUMBER, the
+ * order they are made in (not the N of their name, which skips names taken):
+ * 02:76:6e:65:74:NN.  The 02 in front makes it unicast and locally
+ * administered, so it can never be a vendor's.  NET_ADDR_PERM tells
+ * register_netdevice() to copy it to perm_addr, which `ethtool -P` shows and
+ * which stays when a user changes the address.  __maybe_unused: lesson 2's
+ * skeleton leaves the call to the learner.
+ */
+static_assert(VNET_NUMDEVS_MAX <= 256);
+
+static void __init __maybe_unused vnet_set_permanent_addr(struct net_device *dev,
+							  unsigned int number)
+{
+	const u8 addr[ETH_ALEN] = { 0x02, 0x76, 0x6e, 0x65, 0x74, (u8)number };
+
+	eth_hw_addr_set(dev, addr);
+	dev->addr_assign_type = NET_ADDR_PERM;
+}
+
 /* __maybe_unused: lesson 1's skeleton leaves the call to the learner. */
-static int __init __maybe_unused vnet_create_one(void)
+static int __init __maybe_unused vnet_create_one(unsigned int number)
 {
 	struct net_device *dev;
 	int err;
@@ -613,6 +638,9 @@ static int __init __maybe_unused vnet_create_one(void)
 			   vnet_setup);
 	if (!dev)
 		return -ENOMEM;
+	/* LESSON 2 TODO: give a device made at load its permanent address */
+	vnet_set_permanent_addr(dev, number);
+	/* LESSON 2 END */
 	dev->rtnl_link_ops = &vnet_link_ops;
 	err = register_netdevice(dev);
 	if (err)
@@ -638,7 +666,7 @@ static int __init vnet_init(void)
 	rtnl_lock();
 	/* LESSON 1 TODO: make numdevs devices (vnet_create_one), stopping at the first error */
 	for (unsigned int i = 0; i < numdevs && !err; i++)
-		err = vnet_create_one();
+		err = vnet_create_one(i);
 	/* LESSON 1 END */
 	rtnl_unlock();
 	/*

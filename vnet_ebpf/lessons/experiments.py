@@ -91,30 +91,41 @@ def module(s: Session) -> None:
 
 @lesson(2)
 def net_device(s: Session) -> None:
-    s.step("two devices: look at their addresses and MTU limits")
+    s.step("two devices made at load: look at their addresses and MTU limits")
     s.load("numdevs=2")
     s.show("ip", "-d", "link", "show", "vnet0")
     macs = [s.sysfs(f"{d}/address") for d in ("vnet0", "vnet1")]
-    first = int(macs[0].split(":")[0], 16)
     assign = s.sysfs("vnet0/addr_assign_type")
     s.say(f"addr_assign_type of vnet0: {assign} (0 permanent, 1 random, 3 set by a user)")
+    s.show("ethtool", "-P", "vnet0")
+    s.step("one more from ip link add: a random address, as veth gives")
+    s.show("ip", "link", "add", "vnetr", "type", "vnet")
+    rnd = s.sysfs("vnetr/address")
+    rnd_assign = s.sysfs("vnetr/addr_assign_type")
+    s.say(f"vnetr: {rnd}, addr_assign_type {rnd_assign}")
     s.step("jumbo frames: the MTU may go up to max_mtu, 9000")
     s.show("ip", "link", "set", "vnet0", "mtu", "9000", check=False)
     mtu = int(s.sysfs("vnet0/mtu"))
     s.show("ip", "link", "set", "vnet0", "mtu", "9001", check=False)
-    s.step("up, then a new address while up (IFF_LIVE_ADDR_CHANGE)")
+    s.step("up, then a new address while up (IFF_LIVE_ADDR_CHANGE); the permanent one stays")
     (Path("/proc/sys/net/ipv6/conf/vnet0/disable_ipv6")).write_text("1\n")
     up = subprocess.run(["ip", "link", "set", "vnet0", "up"], check=False).returncode
     live = subprocess.run(["ip", "link", "set", "vnet0", "address", "02:00:00:00:00:42"], check=False).returncode
     s.show("ip", "-br", "link", "show", "vnet0")
+    perm = s.show("ethtool", "-P", "vnet0", check=False).strip().removeprefix("Permanent address: ")
     g = s.grade
-    hint = "a random, locally administered address: eth_hw_addr_random() in vnet_setup()"
-    g.equal("addr_assign_type of vnet0 (1: random)", "1", assign, hint)
-    g.equal("vnet0's MAC is unicast and locally administered (first octet & 3)", 2, first & 3, hint)
-    g.equal("vnet0 and vnet1 have different MACs", True, macs[0] != macs[1], hint)
+    hint = "a permanent address from the device's number: vnet_set_permanent_addr() in vnet_create_one()"
+    g.equal("vnet0's address (02, then 'vnet', then its number)", "02:76:6e:65:74:00", macs[0], hint)
+    g.equal("vnet1's address", "02:76:6e:65:74:01", macs[1], hint)
+    g.equal("addr_assign_type of vnet0 (0: permanent)", "0", assign, hint)
+    rhint = "a random, locally administered address: eth_hw_addr_random() in vnet_setup()"
+    g.equal("vnetr's MAC is unicast and locally administered (first octet & 3)", 2,
+            int(rnd.split(":")[0], 16) & 3, rhint)
+    g.equal("addr_assign_type of vnetr (1: random)", "1", rnd_assign, rhint)
     g.equal("vnet0's MTU after ip link set mtu 9000", 9000, mtu, "dev->max_mtu in vnet_setup()")
     g.equal("ip link set vnet0 up: exit status (a zero MAC is refused)", 0, up, hint)
     g.equal("address change while up: exit status of ip link", 0, live)
+    g.equal("ethtool -P vnet0 after the change: the permanent address", "02:76:6e:65:74:00", perm, hint)
     s.unload()
 
 
