@@ -181,6 +181,8 @@ struct vnet_hw_ops {
 			  u32 idx, u64 now);
 	/* NAPI freed RX slots (softirq): a producer waiting for room may go on. */
 	void (*rx_room)(struct vnet_priv *priv);
+	/* Is an RX interrupt due (ethtool -d)?  RTNL held. */
+	bool (*rx_irq_pending)(struct vnet_priv *priv);
 };
 
 struct vnet_backend;
@@ -217,6 +219,10 @@ struct vnet_priv {
 	struct vnet_gen_cfg gen;
 
 	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
+
+	/* ethtool -s: what the port reports while it has a link (RTNL). */
+	u32 link_speed;
+	u8 link_duplex;
 
 	/* Ring sizes requested with ethtool -G; applied when the rings are (re)built. */
 	u32 tx_ring_size;
@@ -358,6 +364,19 @@ INDIRECT_CALLABLE_DECLARE(u64 vnet_be_tx_pending(struct vnet_priv *priv,
 #define vnet_hw_tx_pending(hw, priv, d, idx, now)				\
 	INDIRECT_CALL_2((hw)->tx_pending, vnet_sim_tx_pending,			\
 			vnet_be_tx_pending, priv, d, idx, now)
+
+/*
+ * Ring the TX doorbell: tell the hardware that the descriptors up to the
+ * ring's head are posted.  A real driver writes the head to a NIC register
+ * here; ours keeps it where ethtool -d shows it, so that the frames xmit_more
+ * batched are visible between the doorbell and the head.  TX queue lock held.
+ */
+static inline void vnet_tx_doorbell(struct vnet_priv *priv, u64 delay_ns)
+{
+	/* Release: a reader that sees this doorbell sees the head it rang for. */
+	smp_store_release(&priv->tx.doorbell, priv->tx.head);
+	vnet_hw_tx_kick(priv, delay_ns);
+}
 
 /* vnet_sim.c: the simulated hardware, its knobs (module defaults, per-device sysfs) */
 extern const struct vnet_hw_ops vnet_sim_hw;

@@ -297,6 +297,19 @@ static void vnet_be_rx_room(struct vnet_priv *priv)
 	vnet_be_wake(priv, EPOLLOUT | EPOLLWRNORM);
 }
 
+/* The RX interrupt is the moderation timer a write armed (rx-usecs). */
+static bool vnet_be_rx_irq_pending(struct vnet_priv *priv)
+{
+	struct vnet_backend *be;
+	bool pending;
+
+	rcu_read_lock();
+	be = rcu_dereference(priv->be);
+	pending = be && hrtimer_active(&be->rx_irq);
+	rcu_read_unlock();
+	return pending;
+}
+
 const struct vnet_hw_ops vnet_backend_hw = {
 	.name		= "backend",
 	/*
@@ -312,6 +325,7 @@ const struct vnet_hw_ops vnet_backend_hw = {
 	.tx_kick	= vnet_be_tx_kick,
 	.tx_pending	= vnet_be_tx_pending,
 	.rx_room	= vnet_be_rx_room,
+	.rx_irq_pending	= vnet_be_rx_irq_pending,
 };
 
 /* The RX interrupt: hand the frames written so far to NAPI (softirq). */

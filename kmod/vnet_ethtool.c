@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ethtool: driver info, link, ring sizes (-g/-G), TX completion delay (-c/-C)
- * and the driver's statistics (-S).
+ * ethtool: driver info, link state and settings (-s), the register dump
+ * (-d), ring sizes (-g/-G), TX completion delay (-c/-C) and the driver's
+ * statistics (-S).
  */
 #include <linux/ethtool.h>
-#include <linux/netdevice.h>
+#include <linux/linkmode.h>
 #include <linux/log2.h>
+#include <linux/netdevice.h>
 #include "vnet.h"
+#include "vnet_uapi.h"
 
 /*
  * ethtool -S: one table, one line per counter.  A counter lives in one of
@@ -236,10 +239,155 @@ static int vnet_set_coalesce(struct net_device *dev,
 	return 0;
 }
 
+/*
+ * Link settings (`ethtool vnet0`, `ethtool -s`).  The simulated NIC has one
+ * copper port that runs at these BASE-T speeds, as many server NICs do.  No
+ * PHY sits at the far end to negotiate with, so autonegotiation is off and
+ * the speed and duplex are set by hand, as on virtio_net.  They are what the
+ * NIC reports, not a pace it keeps: frames take tx-usecs to send at any speed.
+ */
+struct vnet_link_mode {
+	u32 speed;
+	u8 duplex;
+	u8 bit;			/* enum ethtool_link_mode_bit_indices */
+};
+
+static const struct vnet_link_mode vnet_link_modes[] = {
+	{ SPEED_10, DUPLEX_HALF, ETHTOOL_LINK_MODE_10baseT_Half_BIT },
+	{ SPEED_10, DUPLEX_FULL, ETHTOOL_LINK_MODE_10baseT_Full_BIT },
+	{ SPEED_100, DUPLEX_HALF, ETHTOOL_LINK_MODE_100baseT_Half_BIT },
+	{ SPEED_100, DUPLEX_FULL, ETHTOOL_LINK_MODE_100baseT_Full_BIT },
+	{ SPEED_1000, DUPLEX_FULL, ETHTOOL_LINK_MODE_1000baseT_Full_BIT },
+	{ SPEED_10000, DUPLEX_FULL, ETHTOOL_LINK_MODE_10000baseT_Full_BIT },
+};
+
+static bool vnet_link_mode_supported(u32 speed, u8 duplex)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(vnet_link_modes); i++)
+		if (vnet_link_modes[i].speed == speed &&
+		    vnet_link_modes[i].duplex == duplex)
+			return true;
+	return false;
+}
+
+/* Called with RTNL held, as the setter is: the two fields need no more. */
+static int vnet_get_link_ksettings(struct net_device *dev,
+				   struct ethtool_link_ksettings *cmd)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	ethtool_link_ksettings_zero_link_mode(cmd, supported);
+	ethtool_link_ksettings_zero_link_mode(cmd, advertising);
+	for (unsigned int i = 0; i < ARRAY_SIZE(vnet_link_modes); i++)
+		linkmode_set_bit(vnet_link_modes[i].bit, cmd->link_modes.supported);
+	ethtool_link_ksettings_add_link_mode(cmd, supported, TP);
+	cmd->base.port = PORT_TP;
+	cmd->base.autoneg = AUTONEG_DISABLE;
+	/* As a real NIC reports it: no link, no speed. */
+	if (netif_carrier_ok(dev)) {
+		cmd->base.speed = priv->link_speed;
+		cmd->base.duplex = priv->link_duplex;
+	} else {
+		cmd->base.speed = SPEED_UNKNOWN;
+		cmd->base.duplex = DUPLEX_UNKNOWN;
+	}
+	return 0;
+}
+
+/*
+ * ethtool -s vnet0 speed S duplex D: only the modes the port has.  The core
+ * passes the whole settings, as the getter gave them with the user's changes
+ * applied, so anything else a user changed (autoneg, the port, advertised
+ * modes, the PHY address, MDI-X) is refused here rather than silently
+ * ignored.  Without a link the getter says "unknown": a request that leaves
+ * the speed or the duplex unknown keeps the one set before.
+ */
+static int vnet_set_link_ksettings(struct net_device *dev,
+				   const struct ethtool_link_ksettings *cmd)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+	u32 speed = cmd->base.speed;
+	u8 duplex = cmd->base.duplex;
+
+	if (speed == SPEED_UNKNOWN)
+		speed = priv->link_speed;
+	if (duplex == DUPLEX_UNKNOWN)
+		duplex = priv->link_duplex;
+	if (cmd->base.autoneg != AUTONEG_DISABLE || cmd->base.port != PORT_TP ||
+	    cmd->base.phy_address || cmd->base.eth_tp_mdix_ctrl != ETH_TP_MDI_INVALID ||
+	    !linkmode_empty(cmd->link_modes.advertising) ||
+	    !vnet_link_mode_supported(speed, duplex))
+		return -EINVAL;
+	if (speed == priv->link_speed && duplex == priv->link_duplex)
+		return 0;
+	priv->link_speed = speed;
+	priv->link_duplex = duplex;
+	/* Bonding and bridges read the speed on NETDEV_CHANGE (path costs). */
+	if (netif_running(dev))
+		netdev_state_change(dev);
+	return 0;
+}
+
+/*
+ * ethtool -d: the "registers" of the simulated NIC, as a NIC's driver copies
+ * them out of its BAR (vnet_uapi.h has the map).  The core holds RTNL, under
+ * which the rings are swapped and the hardware switched, so neither changes
+ * here; the indexes move under us, and the dump is one moment's view, as a
+ * real NIC's is.  Each ring's followers are read before its producer, with
+ * acquire loads that pair with their writers' release stores: so a tail or a
+ * doorbell is never ahead of the head read after it: head - tail and
+ * head - doorbell are never negative (they may briefly exceed the ring's
+ * size, when the other side moved between the two reads).
+ */
+static int vnet_get_regs_len(struct net_device *dev)
+{
+	return VNET_REG_NUM * sizeof(u32);
+}
+
+static void vnet_get_regs(struct net_device *dev, struct ethtool_regs *regs, void *p)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+	const struct vnet_hw_ops *hw = READ_ONCE(priv->hw);
+	u32 *reg = p;
+	u32 irq = 0;
+
+	regs->version = VNET_REGS_VERSION;
+	reg[VNET_REG_TX_SIZE] = READ_ONCE(priv->tx.size);
+	reg[VNET_REG_TX_TAIL] = smp_load_acquire(&priv->tx.tail);
+	reg[VNET_REG_TX_SENT] = smp_load_acquire(&priv->tx.sent);
+	reg[VNET_REG_TX_DOORBELL] = smp_load_acquire(&priv->tx.doorbell);
+	reg[VNET_REG_TX_HEAD] = smp_load_acquire(&priv->tx.head);
+	reg[VNET_REG_RX_SIZE] = READ_ONCE(priv->rx.size);
+	reg[VNET_REG_RX_TAIL] = smp_load_acquire(&priv->rx.tail);
+	reg[VNET_REG_RX_HEAD] = smp_load_acquire(&priv->rx.head);
+	/*
+	 * A NAPI that is disabled (down, or never opened) keeps its SCHED bit
+	 * set, so the bits mean "scheduled" only on a running device.
+	 */
+	if (netif_running(dev)) {
+		if (hrtimer_active(&priv->tx_timer))
+			irq |= VNET_IRQ_TX_PENDING;
+		if (hw->rx_irq_pending(priv))
+			irq |= VNET_IRQ_RX_PENDING;
+		if (test_bit(NAPI_STATE_SCHED, &priv->tx_napi.state))
+			irq |= VNET_IRQ_TX_NAPI;
+		if (test_bit(NAPI_STATE_SCHED, &priv->rx_napi.state))
+			irq |= VNET_IRQ_RX_NAPI;
+		if (netif_tx_queue_stopped(netdev_get_tx_queue(dev, 0)))
+			irq |= VNET_IRQ_TX_STOPPED;
+	}
+	reg[VNET_REG_IRQ] = irq;
+	reg[VNET_REG_HW] = hw == &vnet_backend_hw;
+	reg[VNET_REG_TX_USECS] = READ_ONCE(priv->tx_usecs);
+	reg[VNET_REG_RX_USECS] = READ_ONCE(priv->rx_usecs);
+}
+
 const struct ethtool_ops vnet_ethtool_ops = {
 	/* Only these two: the core refuses every other coalescing field. */
 	.supported_coalesce_params = ETHTOOL_COALESCE_TX_USECS | ETHTOOL_COALESCE_RX_USECS,
 	.get_drvinfo		= vnet_get_drvinfo,
+	.get_regs_len		= vnet_get_regs_len,
+	.get_regs		= vnet_get_regs,
 	.get_link		= ethtool_op_get_link,
 	.get_sset_count		= vnet_get_sset_count,
 	.get_strings		= vnet_get_strings,
@@ -249,4 +397,6 @@ const struct ethtool_ops vnet_ethtool_ops = {
 	.get_coalesce		= vnet_get_coalesce,
 	.set_coalesce		= vnet_set_coalesce,
 	.get_ts_info		= ethtool_op_get_ts_info,
+	.get_link_ksettings	= vnet_get_link_ksettings,
+	.set_link_ksettings	= vnet_set_link_ksettings,
 };

@@ -84,6 +84,7 @@ static void vnet_rings_install(struct vnet_priv *priv, const struct vnet_rings *
 	WRITE_ONCE(tx->wake_thresh, n->tx.wake_thresh);
 	WRITE_ONCE(tx->head_seen, n->tx.head_seen);
 	WRITE_ONCE(tx->sent, n->tx.sent);
+	WRITE_ONCE(tx->doorbell, n->tx.doorbell);
 	WRITE_ONCE(rx->slot, n->rx.slot);
 	WRITE_ONCE(rx->size, n->rx.size);
 	WRITE_ONCE(rx->head, n->rx.head);
@@ -501,6 +502,8 @@ static void vnet_setup(struct net_device *dev)
 	priv->dev = dev;
 	priv->tx_ring_size = VNET_RING_DEFAULT;
 	priv->rx_ring_size = VNET_RING_DEFAULT;
+	priv->link_speed = SPEED_10000;
+	priv->link_duplex = DUPLEX_FULL;
 	priv->tx_usecs = VNET_TX_USECS_DEFAULT;
 	priv->rx_usecs = VNET_RX_USECS_DEFAULT;
 	u64_stats_init(&priv->tx_stats.syncp);

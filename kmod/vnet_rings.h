@@ -66,6 +66,7 @@ struct vnet_tx_ring {
 	u32 wake_thresh;	/* free slots needed before a stopped queue wakes */
 	u32 head_seen;		/* head when the last completion run began */
 	u32 sent;		/* backend: next slot its reader takes */
+	u32 doorbell;		/* head at the last doorbell (vnet_tx_doorbell) */
 };
 
 /* An RX descriptor: a page (from the ring's page pool) the "NIC" writes one frame into. */

@@ -451,6 +451,15 @@ static void vnet_sim_rx_room(struct vnet_priv *priv)
 {
 }
 
+/*
+ * Each tick of the generator is an RX interrupt: one is due while it runs at
+ * a rate.  At rate 0 its timer only looks for a new rate now and then.
+ */
+static bool vnet_sim_rx_irq_pending(struct vnet_priv *priv)
+{
+	return vnet_gen_rate(priv) && hrtimer_active(&priv->rx_timer);
+}
+
 const struct vnet_hw_ops vnet_sim_hw = {
 	.name		= "simulated",
 	/*
@@ -464,6 +473,7 @@ const struct vnet_hw_ops vnet_sim_hw = {
 	.tx_kick	= vnet_sim_tx_kick,
 	.tx_pending	= vnet_sim_tx_pending,
 	.rx_room	= vnet_sim_rx_room,
+	.rx_irq_pending	= vnet_sim_rx_irq_pending,
 };
 
 /* A new device: its knobs from the module's defaults, its generator stopped. */

@@ -120,6 +120,13 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 		u64_stats_inc(&priv->tx_stats.dropped);
 		u64_stats_update_end(&priv->tx_stats.syncp);
 		dev_kfree_skb_any(skb);
+		/*
+		 * The last frame of a batch rings the doorbell for the frames
+		 * posted before it under xmit_more, even when it is dropped.
+		 * Each of them is due within tx-usecs from now.
+		 */
+		if (!netdev_xmit_more() && READ_ONCE(r->doorbell) != r->head)
+			vnet_tx_doorbell(priv, vnet_tx_moderation_ns(priv));
 		return NETDEV_TX_OK;
 	}
 
@@ -180,7 +187,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	/* Doorbell batching: the last frame of a batch, or a stopped queue, kicks. */
 	if (kick || netif_xmit_stopped(txq))
-		vnet_hw_tx_kick(priv, delay);
+		vnet_tx_doorbell(priv, delay);
 	return NETDEV_TX_OK;
 }
 
@@ -274,7 +281,7 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		 */
 		txq_trans_cond_update(txq);
 		/* Under the lock: vnet_stop() cannot have quiesced the hardware yet. */
-		vnet_hw_tx_kick(priv, due - now);
+		vnet_tx_doorbell(priv, due - now);
 	}
 	__netif_tx_unlock(txq);
 	return i;
@@ -533,6 +540,7 @@ void vnet_tx_purge(struct vnet_priv *priv)
 	r->head_seen = r->head;	/* these frames had no completion run */
 	/* The next hardware starts at the empty ring's tail (a reader may look: ONCE). */
 	WRITE_ONCE(r->sent, r->tail);
+	WRITE_ONCE(r->doorbell, r->head);	/* nothing posted waits for a doorbell */
 	netdev_tx_reset_queue(netdev_get_tx_queue(priv->dev, 0));
 	if (purged || sent || dropped) {
 		u64_stats_update_begin(&priv->txc_stats.syncp);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * vnet_uapi.h - the userspace interface of /dev/vnet, vnet's backend.
+ * vnet_uapi.h - the userspace interface of /dev/vnet, vnet's backend, and
+ * the map of the registers ethtool -d dumps (at the end).
  *
  * A process opens /dev/vnet (a misc device, mode 0600) and binds the file to an
  * existing vnet device with VNET_BIND, naming the interface in the caller's
@@ -53,5 +54,39 @@ struct vnet_bind {
 /* Which device this file is bound to (ifname as the device is named now). */
 #define VNET_GET_BIND		_IOR(VNET_IOC_MAGIC, 0xE1, struct vnet_bind)
 /* FIONREAD (an int): the length of the frame the next read() returns, 0 if none. */
+
+/*
+ * ethtool -d: the simulated NIC's "registers", one __u32 each at these
+ * indexes, in the host's byte order (struct ethtool_regs, version
+ * VNET_REGS_VERSION).  A real NIC's driver copies them out of its BAR; ours
+ * reads the ring indexes and interrupt state the hardware would hold.  The
+ * interrupt bits are 0 on a device that is down.
+ * `vnet-trace regs` decodes them (vnet_ebpf/regs.py has the same list).
+ */
+#define VNET_REGS_VERSION	1
+
+enum vnet_reg {
+	VNET_REG_TX_SIZE,	/* TX ring: descriptors */
+	VNET_REG_TX_HEAD,	/* next descriptor the driver fills */
+	VNET_REG_TX_DOORBELL,	/* the head the driver last told the NIC of */
+	VNET_REG_TX_SENT,	/* backend: next descriptor its reader takes (it may
+				 * read past the doorbell: it looks at the head) */
+	VNET_REG_TX_TAIL,	/* next descriptor the completion frees */
+	VNET_REG_RX_SIZE,	/* RX ring: buffers */
+	VNET_REG_RX_HEAD,	/* next buffer the NIC fills */
+	VNET_REG_RX_TAIL,	/* next buffer NAPI takes */
+	VNET_REG_IRQ,		/* VNET_IRQ_* bits, below */
+	VNET_REG_HW,		/* 0: the simulated NIC, 1: the backend (/dev/vnet) */
+	VNET_REG_TX_USECS,	/* ethtool -C tx-usecs */
+	VNET_REG_RX_USECS,	/* ethtool -C rx-usecs */
+	VNET_REG_NUM,
+};
+
+#define VNET_IRQ_TX_PENDING	(1U << 0)	/* the TX-done interrupt is due */
+#define VNET_IRQ_RX_PENDING	(1U << 1)	/* the RX interrupt is due (the
+						 * simulated NIC: its generator runs) */
+#define VNET_IRQ_TX_NAPI	(1U << 2)	/* the TX NAPI is scheduled */
+#define VNET_IRQ_RX_NAPI	(1U << 3)	/* the RX NAPI is scheduled */
+#define VNET_IRQ_TX_STOPPED	(1U << 4)	/* the stack's TX queue is stopped */
 
 #endif /* _UAPI_VNET_H */

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.vm import guest  # the repository's, not an installed package
 from tests.vm.test_ethtool import rings, tx_usecs
+from vnet_ebpf import regs
 from vnet_ebpf.lab import pktgen
 
 SCALE = float(os.environ.get("SOAK_SCALE", "1"))
@@ -179,9 +180,20 @@ def up_down(part: Part) -> None:
     assert posted == s["tx_completions"] + s["tx_purged"], s
 
 
+LINK_MODES = [("10", "half"), ("10", "full"), ("100", "half"), ("100", "full"), ("1000", "full"), ("10000", "full")]
+BAD_LINK = [["speed", "1000", "duplex", "half"], ["speed", "25000", "duplex", "full"], ["speed", "12345"],
+            ["autoneg", "on"], ["port", "fibre"]]
+
+
+def link_now() -> tuple[str, str]:
+    return (Path("/sys/class/net/vnet0/speed").read_text().strip(),
+            Path("/sys/class/net/vnet0/duplex").read_text().strip())
+
+
 def ethtool_changes(part: Part) -> None:
-    """Random ethtool -G/-C under traffic, a third of them invalid: those must fail and
-    change nothing, the others must show exactly."""
+    """Random ethtool -G/-C/-s under traffic, a third of them invalid: those must fail and
+    change nothing, the others must show exactly.  The register dump (ethtool -d) is read
+    after each, while the data paths run: its rings must be the sizes -g shows."""
     part.cycles = cycles(1000)
     rng = random.Random(12)
     fresh_module()
@@ -189,25 +201,38 @@ def ethtool_changes(part: Part) -> None:
     guest.set_knob("rx_rate", 5000)
     guest.set_knob("rx_burst", 8)
     want = {"rx": 256, "tx": 256, "usecs": 20}
+    link = ("10000", "full")
     refused = 0
     with guest.Sender():
         for _ in range(part.cycles):
             invalid = rng.random() < 1 / 3
-            if rng.random() < 0.6:
+            pick = rng.random()
+            if pick < 0.45:
                 field_ = rng.choice(["rx", "tx"])
                 size = rng.choice([0, 8, 100, 8192, 300]) if invalid else 2 ** rng.randint(4, 12)
                 r = sh("ethtool", "-G", "vnet0", field_, str(size))
                 if not invalid:
                     want[field_] = size
-            else:
+            elif pick < 0.75:
                 usecs = rng.randint(1_000_001, 5_000_000) if invalid else rng.randint(0, 2000)
                 r = sh("ethtool", "-C", "vnet0", "tx-usecs", str(usecs))
                 if not invalid:
                     want["usecs"] = usecs
+            else:
+                mode = rng.choice(LINK_MODES)
+                r = sh("ethtool", "-s", "vnet0", *(rng.choice(BAD_LINK) if invalid else
+                                                   ["speed", mode[0], "duplex", mode[1]]))
+                if not invalid:
+                    link = mode
             assert (r.returncode != 0) == invalid, (invalid, r)
             refused += invalid
             got = rings()
             assert got == {"rx": want["rx"], "tx": want["tx"]} and tx_usecs() == want["usecs"], (got, want)
+            assert link_now() == link, (link_now(), link)
+            dump = regs.read("vnet0")
+            assert (dump.words["tx_size"], dump.words["rx_size"]) == (want["tx"], want["rx"]), dump
+            # Followers are read before producers: the differences are never "negative".
+            assert dump.ring("tx")["posted"] < 2**31 and dump.ring("rx")["filled"] < 2**31, dump
     guest.set_knob("rx_rate", 0)
     part.figures.update(refused=refused, applied=part.cycles - refused)
 
@@ -410,7 +435,7 @@ def userns_devices(part: Part) -> None:
 PARTS: dict[str, tuple[str, Callable[[Part], None]]] = {
     "load_unload": ("200 load/unload cycles under traffic, a tracer attached", load_unload),
     "up_down": ("1000 up/down cycles under RX and TX traffic", up_down),
-    "ethtool": ("1000 random ethtool -G/-C changes, a third invalid", ethtool_changes),
+    "ethtool": ("1000 random ethtool -G/-C/-s changes, a third invalid, ethtool -d after each", ethtool_changes),
     "knobs": ("1000 random writes to each per-device knob, a third invalid", knob_writes),
     "xdp": ("100 XDP attach/replace/detach cycles under load", xdp_cycles),
     "tracer": ("200 tracer detach/attach cycles per probe kind under pktgen on both CPUs", tracer_cycles),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import struct
 import subprocess
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -69,6 +72,90 @@ def test_invalid_ring_and_coalesce_values_change_nothing(vnet: Path) -> None:
     fails("ethtool", "-C", "vnet0", "rx-usecs", "1000001")
     assert rings() == {"rx": 512, "tx": 64}
     assert tx_usecs() == 77
+
+
+def link_settings(dev: str = "vnet0") -> dict[str, str]:
+    """`ethtool DEV` as it prints the settings: {"Speed": "10000Mb/s", "Duplex": "Full", ...}."""
+    return dict(re.findall(r"^\s+([A-Z][\w -]+):\s+(.*?)\s*$", guest.sh("ethtool", dev), re.M))
+
+
+def test_link_settings_follow_ethtool_s_and_agree_with_sysfs(vnet: Path) -> None:
+    down = link_settings()
+    # No link, no speed, as a real NIC reports it; the port and its modes are there anyway.
+    assert (down["Speed"], down["Duplex"], down["Port"], down["Auto-negotiation"]) == \
+        ("Unknown!", "Unknown! (255)", "Twisted Pair", "off")
+    assert down["Link detected"] == "no"
+    # Down, the duplex reads "unknown": a speed alone keeps the duplex set before.
+    guest.sh("ethtool", "-s", "vnet0", "speed", "100")
+    guest.quiet_link_up("vnet0")
+    up = link_settings()
+    assert (up["Speed"], up["Duplex"], up["Link detected"]) == ("100Mb/s", "Full", "yes")
+    guest.sh("ethtool", "-s", "vnet0", "speed", "10000")
+    assert ((vnet / "speed").read_text().strip(), (vnet / "duplex").read_text().strip()) == ("10000", "full")
+    supported = guest.sh("ethtool", "vnet0").split("Supported link modes:")[1].split("Supported pause")[0].split()
+    assert supported == ["10baseT/Half", "10baseT/Full", "100baseT/Half", "100baseT/Full", "1000baseT/Full",
+                         "10000baseT/Full"]
+    for speed, duplex in [("1000", "full"), ("10", "half"), ("100", "full"), ("10000", "full")]:
+        guest.sh("ethtool", "-s", "vnet0", "speed", speed, "duplex", duplex)
+        assert ((vnet / "speed").read_text().strip(), (vnet / "duplex").read_text().strip()) == (speed, duplex)
+        got = link_settings()
+        assert (got["Speed"], got["Duplex"]) == (f"{speed}Mb/s", duplex.capitalize())
+    # Beyond the port's modes: refused, nothing changes.
+    guest.sh("ethtool", "-s", "vnet0", "speed", "1000", "duplex", "full")
+    for bad in (["speed", "1000", "duplex", "half"], ["speed", "25000"], ["speed", "40000", "duplex", "full"],
+                ["autoneg", "on"], ["port", "fibre"], ["port", "da"], ["speed", "12345"],
+                ["advertise", "0x020"], ["mdix", "on"], ["phyad", "1"]):
+        fails("ethtool", "-s", "vnet0", *bad)
+        assert ((vnet / "speed").read_text().strip(), (vnet / "duplex").read_text().strip()) == ("1000", "full")
+    # The setting stays across down/up, as a NIC's configured speed does.
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    assert link_settings()["Speed"] == "Unknown!"
+    guest.quiet_link_up("vnet0")
+    assert link_settings()["Speed"] == "1000Mb/s"
+
+
+def ethtool_d_words() -> list[int]:
+    """The register dump as the ethtool binary reads it (`-d raw on`: the bare words)."""
+    raw = subprocess.run(["ethtool", "-d", "vnet0", "raw", "on"], capture_output=True, check=True).stdout
+    return list(struct.unpack(f"={len(raw) // 4}I", raw))
+
+
+def regs_json() -> dict[str, Any]:
+    out = guest.sh("vnet-trace", "regs", "--json")
+    return cast(dict[str, Any], json.loads(out))
+
+
+def test_register_dump_agrees_with_ethtool_and_the_counters(vnet: Path) -> None:
+    guest.sh("ethtool", "-G", "vnet0", "tx", "64", "rx", "128")
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "33", "rx-usecs", "44")
+    assert "Offset" in guest.sh("ethtool", "-d", "vnet0")  # ethtool's own hex dump of the same words
+    # Down: no rings, no interrupt (a disabled NAPI keeps its SCHED bit: not shown).
+    down = regs_json()
+    assert not any(down["irq"].values()) and down["registers"]["tx_size"] == 0, down
+    guest.quiet_link_up("vnet0")
+    # Traffic both ways, then quiet: the rings are new since the open, so their
+    # free-running indexes count every frame since, as ethtool -S does.
+    guest.set_knob("rx_rate", 500)
+    assert regs_json()["irq"]["rx_pending"]  # the generator's next tick is an RX interrupt
+    guest.send_frames("vnet0", 150)  # more than the ring: the indexes wrap past its size
+    time.sleep(0.5)
+    guest.set_knob("rx_rate", 0)
+    guest.wait_until(guest.tx_idle, what="TX completions")
+    guest.wait_until(lambda: regs_json()["rx"]["filled"] == 0, what="NAPI to empty the RX ring")
+    time.sleep(0.2)  # the generator's last timer
+    o, words, stats = regs_json(), ethtool_d_words(), guest.ethtool_stats()
+    assert o["version"] == 1
+    assert list(o["registers"].values()) == words[:len(o["registers"])]
+    r = o["registers"]
+    assert (r["tx_size"], r["rx_size"], r["tx_usecs"], r["rx_usecs"]) == (64, 128, 33, 44)
+    assert r["tx_head"] == r["tx_doorbell"] == r["tx_tail"] == stats["tx_packets"] >= 150
+    assert r["rx_head"] == r["rx_tail"] == stats["rx_packets"] > 0
+    assert r["tx_sent"] == 0  # only a backend's reader moves it
+    assert o["hardware"] == "simulated" and r["hw"] == 0
+    assert o["irq"] == {"tx_pending": False, "rx_pending": False, "tx_napi": False, "rx_napi": False,
+                        "tx_stopped": False}
+    text = guest.sh("vnet-trace", "regs")
+    assert f"TX ring  size    64  head {r['tx_head']:>10}" in text
 
 
 BAD_KNOB_VALUES = [

@@ -369,6 +369,33 @@ def queues(iface: str, as_json: bool, interval: float, count: int) -> None:
         reader.close()
 
 
+@main.command(epilog=examples(
+    "vnet-trace regs                  # vnet0's registers, decoded",
+    "vnet-trace regs --json           # one NDJSON object (docs/json.md)",
+    "ethtool -d vnet0                 # the same words, as ethtool's hex dump",
+    intervals=False,
+))
+@iface_option
+@json_option
+@reported(PROG)
+def regs(iface: str, as_json: bool) -> None:
+    """The simulated NIC's registers (ethtool -d), decoded: ring indexes, doorbell, IRQ state.
+
+    The words come from the same ioctl ethtool -d uses; their map is in
+    kmod/vnet_uapi.h.  Needs root, as ethtool -d does.
+    """
+    from vnet_ebpf import regs as vregs
+    from vnet_ebpf.probes import device
+
+    device.resolve(iface, command="regs")
+    r = vregs.read(iface)
+    if as_json:
+        emit(ndjson.dumps(ndjson.regs_obj(iface, r, time.time())))
+    else:
+        for line in text.regs_lines(iface, r):
+            emit(line)
+
+
 # `python3 -m vnet_ebpf.trace.cli`; the console script is vnet_ebpf.entry's, which also
 # covers Ctrl-C during these imports.
 if __name__ == "__main__":

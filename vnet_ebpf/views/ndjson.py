@@ -20,6 +20,7 @@ from vnet_ebpf.model import (
     RingsReport,
     XdpReport,
 )
+from vnet_ebpf.regs import Regs
 
 
 def _keys(d: dict[int, int]) -> dict[str, int]:
@@ -147,6 +148,13 @@ def queues_obj(iface: str, r: QueuesReport) -> dict[str, Any]:
     return {"schema": "vnet-trace.queues/1", "ts": _ts(r.ts), "interface": iface,
             "interval_s": round(r.interval_s, 6), "source": r.source, "queues": queues,
             "bql": {str(k): {"inflight": v[0], "limit": v[1]} for k, v in sorted(r.bql.items())}}
+
+
+def regs_obj(iface: str, r: Regs, ts: float) -> dict[str, Any]:
+    """`vnet-trace regs --json`: the register dump, each register by name, decoded."""
+    return {"schema": "vnet-trace.regs/1", "ts": _ts(ts), "interface": iface, "interval_s": None, "version": r.version,
+            "registers": dict(r.words), "irq": r.irq, "hardware": r.hardware,
+            "tx": r.ring("tx"), "rx": r.ring("rx")}
 
 
 def dumps(obj: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from vnet_ebpf.model import (
     log2_bounds,
     log2_slots,
 )
+from vnet_ebpf.regs import Regs
 
 #: The width of bcc's histogram bars (bcc/table.py: stars_max).
 STARS = 40
@@ -196,3 +197,20 @@ def xdp_line(r: XdpReport) -> str:
     return (f"{stamp():<8} {r.packets_per_s:>10.1f} " + " ".join(f"{acts[a]:>8}" for a in XDP_ACTIONS)
             + f" {r.driver.get('xdp_tx_errors', 0):>7} {r.driver.get('xdp_redirect_errors', 0):>9}"
             + f" {r.ns_per_run:>7.0f}")
+
+
+def regs_lines(iface: str, r: Regs) -> list[str]:
+    """`vnet-trace regs`: each register with its value, then what the indexes say."""
+    w = r.words
+    tx, rx = r.ring("tx"), r.ring("rx")
+    on = [name for name, set_ in r.irq.items() if set_]
+    return [
+        f"{iface} registers (ethtool -d, version {r.version}), hardware: {r.hardware}",
+        f"TX ring  size {w['tx_size']:>5}  head {w['tx_head']:>10}  doorbell {w['tx_doorbell']:>10}  "
+        f"sent {w['tx_sent']:>10}  tail {w['tx_tail']:>10}",
+        f"         {tx['posted']} posted, not yet completed; {tx['not_rung']} posted after the last doorbell",
+        f"RX ring  size {w['rx_size']:>5}  head {w['rx_head']:>10}  tail {w['rx_tail']:>10}",
+        f"         {rx['filled']} filled by the NIC, not yet taken by NAPI",
+        f"IRQ      {w['irq']:#04x}: {', '.join(on) if on else 'idle'}",
+        f"moderation  tx-usecs {w['tx_usecs']}  rx-usecs {w['rx_usecs']}",
+    ]
