@@ -61,10 +61,10 @@
 static int vnet_parse_uint(const char *val, u32 min, u32 max, u32 *out)
 {
 	u32 v;
-	int err = kstrtou32(val, 0, &v);
 
-	if (err)
-		return err;
+	/* Not a number, or one beyond 32 bits (-ERANGE): a bad value all the same. */
+	if (kstrtou32(val, 0, &v))
+		return -EINVAL;
 	if (v < min || v > max)
 		return -EINVAL;
 	*out = v;
