@@ -121,6 +121,8 @@ struct vnet_rx_stats {			/* writer: vnet_napi_poll */
 struct vnet_gen_stats {			/* writer: the RX generator timer */
 	struct u64_stats_sync syncp;
 	u64_stats_t arp_generated;
+	u64_stats_t udp_generated;	/* UDP datagrams of the flows (rx_proto udp4/udp6) */
+	u64_stats_t tcp_generated;	/* TCP segments of the flows (rx_proto tcp4/tcp6) */
 	u64_stats_t ring_full;		/* frames the generator could not place */
 };
 
@@ -144,9 +146,39 @@ struct vnet_be_stats {
 struct vnet_gen_cfg {
 	u32 rate;			/* frames per second, 0 = off */
 	u32 burst;			/* frames per tick: per RX interrupt */
+	u32 proto;			/* what it sends: enum vnet_gen_proto */
+	u32 flows;			/* UDP/TCP: how many flows, taken in turn */
+	u32 size;			/* UDP/TCP: frame length, or VNET_GEN_SIZE_IMIX */
 	seqlock_t peer_lock;
 	u8 peer_mac[ETH_ALEN];
 	__be32 peer_ip;
+};
+
+/* What the generator sends (/sys/class/net/DEV/vnet/rx_proto; vnet_flows.c). */
+enum vnet_gen_proto {
+	VNET_GEN_ARP,			/* the seed's ARP requests: the default */
+	VNET_GEN_UDP4,
+	VNET_GEN_TCP4,
+	VNET_GEN_UDP6,
+	VNET_GEN_TCP6,
+	VNET_GEN_PROTO_NUM,
+};
+
+#define VNET_GEN_FLOWS_MAX	256
+/* rx_size "imix": the simple IMIX, 7 small frames to 4 middle to 1 full (vnet_flows.c). */
+#define VNET_GEN_SIZE_IMIX	0
+
+/* One flow's next TCP sequence number and IPv4 ID: consecutive, so GRO can merge. */
+struct vnet_gen_flow {
+	u32 seq;
+	u16 ip_id;
+};
+
+/* The generator's own state across ticks; only its timer touches it. */
+struct vnet_gen_state {
+	u32 next_flow;			/* flows are taken in turn */
+	u32 imix_pos;			/* where in the IMIX pattern */
+	struct vnet_gen_flow flow[VNET_GEN_FLOWS_MAX];
 };
 
 /*
@@ -217,6 +249,7 @@ struct vnet_priv {
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
 	u32 rx_usecs;			/* backend: RX interrupt this long after a write */
 	struct vnet_gen_cfg gen;
+	struct vnet_gen_state gen_state;
 
 	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
 
@@ -384,6 +417,19 @@ extern const struct attribute_group vnet_sysfs_group;
 void vnet_sim_init(struct vnet_priv *priv);
 u32 vnet_build_arp(struct net_device *dev, u8 *frame, const u8 *peer_mac,
 		   __be32 peer_ip, __be32 target_ip);
+
+/* vnet_flows.c: the UDP and TCP flows of the generator */
+struct vnet_flow_addrs {		/* taken once per generator tick */
+	u8 dst_mac[ETH_ALEN];		/* the device's own address */
+	u8 src_mac[ETH_ALEN];		/* peer_mac */
+	__be32 saddr, daddr;		/* peer_ip, the device's IPv4 address */
+	struct in6_addr saddr6, daddr6;	/* link-local: the peer's, the device's */
+};
+
+void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a,
+			 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip);
+u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
+		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a);
 
 /* vnet_backend.c: the /dev/vnet backend */
 extern const struct vnet_hw_ops vnet_backend_hw;

@@ -66,6 +66,8 @@ static const struct vnet_stat_desc vnet_stats[] = {
 	VNET_RX("napi_polls", napi_polls),
 	VNET_RX("napi_budget_exhausted", napi_budget_exhausted),
 	VNET_GEN("arp_generated", arp_generated),
+	VNET_GEN("udp_generated", udp_generated),
+	VNET_GEN("tcp_generated", tcp_generated),
 	VNET_GEN("rx_ring_full", ring_full),
 	VNET_RX("rx_alloc_failed", alloc_failed),
 	VNET_TXC("tx_completions", completions),

@@ -4,14 +4,15 @@
  * /dev/vnet (vnet_backend.c is the other hardware; both are struct
  * vnet_hw_ops, and the rings and NAPI do not know which one runs).
  *
- *  - RX: a generator of ARP requests, a soft hrtimer playing the NIC that
- *    writes frames into the RX ring.  Every tick it writes rx_burst requests
- *    from a peer (peer_mac, peer_ip) asking for the device's IPv4 address,
- *    then raises the "RX interrupt" (napi_schedule).  When the ring is full
- *    the frame is not written and is counted (rx_ring_full), as a NIC counts
- *    missed frames.  So on an idle system every poll sees rx_burst frames:
- *    NAPI batching becomes visible.  Because the stack answers the requests,
- *    RX also produces TX.
+ *  - RX: a generator of frames, a soft hrtimer playing the NIC that writes
+ *    frames into the RX ring.  Every tick it writes rx_burst frames, then
+ *    raises the "RX interrupt" (napi_schedule).  By default the frames are
+ *    ARP requests from a peer (peer_mac, peer_ip) asking for the device's
+ *    IPv4 address; rx_proto switches to UDP or TCP flows from the same peer
+ *    (vnet_flows.c).  When the ring is full the frame is not written and is
+ *    counted (rx_ring_full), as a NIC counts missed frames.  So on an idle
+ *    system every poll sees rx_burst frames: NAPI batching becomes visible.
+ *    Because the stack answers the requests, RX also produces TX.
  *  - TX: a frame is sent tx-usecs (ethtool -C) after it was posted; the
  *    doorbell arms the TX-done interrupt for then (vnet_tx.c).
  *
@@ -20,13 +21,18 @@
  *
  *   /sys/class/net/DEV/vnet/rx_rate    frames per second, 0 = off
  *   /sys/class/net/DEV/vnet/rx_burst   frames per generator tick
- *   /sys/class/net/DEV/vnet/peer_mac   sender MAC of the ARP requests
- *   /sys/class/net/DEV/vnet/peer_ip    sender IPv4 of the ARP requests
+ *   /sys/class/net/DEV/vnet/peer_mac   sender MAC of the frames
+ *   /sys/class/net/DEV/vnet/peer_ip    sender IPv4 of the frames
+ *   /sys/class/net/DEV/vnet/rx_proto   what it sends: arp, udp4, tcp4, udp6, tcp6
+ *   /sys/class/net/DEV/vnet/rx_flows   UDP/TCP: how many flows (1-256)
+ *   /sys/class/net/DEV/vnet/rx_size    UDP/TCP: frame length (60-9014), or imix
  *   /sys/class/net/DEV/vnet/hw         which hardware runs: simulated, backend
  *
- * The module parameters of the same names are the values a new device starts
- * with.  Both go through the same parsers: a bad value is -EINVAL and changes
- * nothing.
+ * The module parameters of the same names (all but the last four) are the
+ * values a new device starts with.  Both go through the same parsers: a bad
+ * value is -EINVAL and changes nothing.  A new device sends ARP, one flow of
+ * 60-byte frames when switched to UDP or TCP; a frame longer than the MTU
+ * allows is cut to fit.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -43,6 +49,9 @@
 
 #define VNET_RX_RATE_MAX	10000000u
 #define VNET_RX_BURST_MAX	1024u
+/* rx_size: Ethernet's minimum to the largest jumbo frame (VNET_MAX_MTU), no FCS. */
+#define VNET_RX_SIZE_MIN	ETH_ZLEN
+#define VNET_RX_SIZE_MAX	(ETH_HLEN + VNET_MAX_MTU)
 
 /*
  * The bounds of a device whose network namespace belongs to a user namespace
@@ -79,6 +88,40 @@ static int vnet_parse_rate(const char *val, u32 *out)
 static int vnet_parse_burst(const char *val, u32 *out)
 {
 	return vnet_parse_uint(val, 1, VNET_RX_BURST_MAX, out);
+}
+
+/* The names of enum vnet_gen_proto, as rx_proto reads and shows them. */
+static const char * const vnet_proto_names[VNET_GEN_PROTO_NUM] = {
+	[VNET_GEN_ARP]	= "arp",
+	[VNET_GEN_UDP4]	= "udp4",
+	[VNET_GEN_TCP4]	= "tcp4",
+	[VNET_GEN_UDP6]	= "udp6",
+	[VNET_GEN_TCP6]	= "tcp6",
+};
+
+static int vnet_parse_proto(const char *val, u32 *out)
+{
+	/* sysfs_match_string() ignores one trailing newline, as echo writes. */
+	int i = sysfs_match_string(vnet_proto_names, val);
+
+	if (i < 0)
+		return -EINVAL;
+	*out = i;
+	return 0;
+}
+
+static int vnet_parse_flows(const char *val, u32 *out)
+{
+	return vnet_parse_uint(val, 1, VNET_GEN_FLOWS_MAX, out);
+}
+
+static int vnet_parse_size(const char *val, u32 *out)
+{
+	if (sysfs_streq(val, "imix")) {
+		*out = VNET_GEN_SIZE_IMIX;
+		return 0;
+	}
+	return vnet_parse_uint(val, VNET_RX_SIZE_MIN, VNET_RX_SIZE_MAX, out);
 }
 
 /*
@@ -189,6 +232,9 @@ static void vnet_gen_init(struct vnet_priv *priv)
 	kernel_param_lock(THIS_MODULE);
 	g->rate = def_rate;
 	g->burst = def_burst;
+	g->proto = VNET_GEN_ARP;
+	g->flows = 1;
+	g->size = ETH_ZLEN;
 	ether_addr_copy(g->peer_mac, def_peer_mac);
 	g->peer_ip = def_peer_ip;
 	kernel_param_unlock(THIS_MODULE);
@@ -346,15 +392,23 @@ static __be32 vnet_target_ip(struct net_device *dev)
 static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 {
 	struct vnet_rx_ring *r = &priv->rx;
+	enum vnet_gen_proto proto = READ_ONCE(priv->gen.proto);
 	u8 peer_mac[ETH_ALEN] __aligned(2);
 	__be32 peer_ip, target_ip = vnet_target_ip(priv->dev);
-	unsigned int made = 0, missed = 0, arps = 0;
+	unsigned int made = 0, missed = 0, arps = 0, flows = 0;
+	/* The longest frame the MTU and this ring's buffers both allow. */
+	u32 max_len = min_t(u32, ETH_HLEN + READ_ONCE(priv->dev->mtu),
+			    VNET_RX_MAX_FRAME(r->order));
+	struct vnet_flow_addrs addrs;
 	/* Pairs with the release of tail in the poll: that slot's page is ours. */
 	u32 tail = smp_load_acquire(&r->tail);
 
 	vnet_gen_peer(priv, peer_mac, &peer_ip);
+	if (proto != VNET_GEN_ARP)
+		vnet_flow_addrs_get(priv, &addrs, peer_mac, peer_ip, target_ip);
 	while (made + missed < burst) {
 		struct vnet_rx_slot *s;
+		u8 *frame;
 
 		if (r->head + made - tail >= r->size) {
 			missed++;
@@ -367,9 +421,13 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 			s->len = VNET_RX_RUNT_LEN;
 			continue;
 		}
-		s->len = vnet_build_arp(priv->dev,
-					page_address(s->page) + VNET_RX_HEADROOM,
-					peer_mac, peer_ip, target_ip);
+		frame = page_address(s->page) + VNET_RX_HEADROOM;
+		if (proto != VNET_GEN_ARP) {
+			s->len = vnet_build_flow(priv, frame, max_len, proto, &addrs);
+			flows++;
+			continue;
+		}
+		s->len = vnet_build_arp(priv->dev, frame, peer_mac, peer_ip, target_ip);
 		trace_vnet_arp_generated(priv->dev, priv->dev->ifindex,
 					 peer_mac, peer_ip, target_ip);
 		arps++;
@@ -379,6 +437,10 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 
 	u64_stats_update_begin(&priv->gen_stats.syncp);
 	u64_stats_add(&priv->gen_stats.arp_generated, arps);
+	if (proto == VNET_GEN_UDP4 || proto == VNET_GEN_UDP6)
+		u64_stats_add(&priv->gen_stats.udp_generated, flows);
+	else if (proto != VNET_GEN_ARP)
+		u64_stats_add(&priv->gen_stats.tcp_generated, flows);
 	u64_stats_add(&priv->gen_stats.ring_full, missed);
 	u64_stats_update_end(&priv->gen_stats.syncp);
 	return made;
@@ -533,6 +595,64 @@ static DEVICE_ATTR_RW(name)
 VNET_UINT_KNOB(rx_rate, rate, vnet_parse_rate, VNET_RX_RATE_USERNS);
 VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst, VNET_RX_BURST_USERNS);
 
+/* rx_proto, rx_flows, rx_size: one word each, read by the generator with READ_ONCE(). */
+static ssize_t vnet_gen_store(struct device *d, const char *buf, size_t len,
+			      int (*parse)(const char *val, u32 *out), u32 *field)
+{
+	u32 v;
+	int err;
+
+	if (!vnet_gen_may_write(d))
+		return -EPERM;
+	err = parse(buf, &v);
+	if (err)
+		return err;
+	WRITE_ONCE(*field, v);
+	return len;
+}
+
+static ssize_t rx_proto_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	u32 proto = READ_ONCE(vnet_gen_of(d)->proto);
+
+	return sysfs_emit(buf, "%s\n", vnet_proto_names[proto]);
+}
+
+static ssize_t rx_proto_store(struct device *d, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	return vnet_gen_store(d, buf, len, vnet_parse_proto, &vnet_gen_of(d)->proto);
+}
+static DEVICE_ATTR_RW(rx_proto);
+
+static ssize_t rx_flows_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(vnet_gen_of(d)->flows));
+}
+
+static ssize_t rx_flows_store(struct device *d, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	return vnet_gen_store(d, buf, len, vnet_parse_flows, &vnet_gen_of(d)->flows);
+}
+static DEVICE_ATTR_RW(rx_flows);
+
+static ssize_t rx_size_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	u32 size = READ_ONCE(vnet_gen_of(d)->size);
+
+	if (size == VNET_GEN_SIZE_IMIX)
+		return sysfs_emit(buf, "imix\n");
+	return sysfs_emit(buf, "%u\n", size);
+}
+
+static ssize_t rx_size_store(struct device *d, struct device_attribute *attr,
+			     const char *buf, size_t len)
+{
+	return vnet_gen_store(d, buf, len, vnet_parse_size, &vnet_gen_of(d)->size);
+}
+static DEVICE_ATTR_RW(rx_size);
+
 static ssize_t peer_mac_show(struct device *d, struct device_attribute *attr, char *buf)
 {
 	u8 mac[ETH_ALEN] __aligned(2);
@@ -604,6 +724,9 @@ static struct attribute *vnet_sysfs_attrs[] = {
 	&dev_attr_rx_burst.attr,
 	&dev_attr_peer_mac.attr,
 	&dev_attr_peer_ip.attr,
+	&dev_attr_rx_proto.attr,
+	&dev_attr_rx_flows.attr,
+	&dev_attr_rx_size.attr,
 	&dev_attr_hw.attr,
 	NULL,
 };

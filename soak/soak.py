@@ -244,6 +244,9 @@ KNOB_VALUES: dict[str, tuple[Callable[[random.Random], str], list[str]]] = {
                  ["zz:zz", "01:00:5e:00:00:01", "00:00:00:00:00:00", "02:00:00:00:00:01junk"]),
     "peer_ip": (lambda r: f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
                 ["1.2.3", "224.0.0.1", "10.0.0.2x", "255.255.255.255"]),
+    "rx_proto": (lambda r: r.choice(["arp", "udp4", "tcp4", "udp6", "tcp6"]), ["udp", "UDP4", "", "arp x"]),
+    "rx_flows": (lambda r: str(r.randint(1, 256)), ["0", "257", "-1", "2x"]),
+    "rx_size": (lambda r: r.choice(["imix", str(r.randint(60, 9014))]), ["59", "9015", "IMIX", "4294967356"]),
 }
 
 
@@ -272,8 +275,9 @@ def knob_writes(part: Part) -> None:
                 guest.set_knob(name, value)
                 assert guest.get_knob(name) == value
     guest.set_knob("rx_rate", 0)
-    part.figures.update(writes=4 * part.cycles, refused=refused,
-                        arp_generated=guest.ethtool_stats()["arp_generated"])
+    stats = guest.ethtool_stats()
+    part.figures.update(writes=len(KNOB_VALUES) * part.cycles, refused=refused,
+                        **{k: stats[k] for k in ("arp_generated", "udp_generated", "tcp_generated")})
 
 
 XDP_PROGS = r"""

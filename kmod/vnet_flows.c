@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The generator's UDP and TCP flows: the "realistic traffic" of the seed's
+ * Future list.  ARP stays the default (vnet_sim.c); rx_proto picks one of
+ * these instead.
+ *
+ * Every frame is a well-formed IPv4 or IPv6 packet from the peer to this
+ * device, with checksums computed as the peer would have.  The driver hands
+ * them up with CHECKSUM_NONE, as a NIC without RX checksum offload does, so
+ * the stack checks every one: a bad checksum would show in nstat's
+ * Udp/TcpInCsumErrors.
+ *
+ * A flow is one 5-tuple: source port 1024 + its number, destination port 9
+ * (discard).  Flows are taken in turn, so a burst of 64 frames over 4 flows
+ * puts 16 of each into one NAPI poll.  A TCP flow's segments carry
+ * consecutive sequence numbers and only the ACK flag, which is what GRO needs
+ * to merge them into one large packet (nobody listens on port 9, so the
+ * stack answers the merged packet with one reset).
+ *
+ * The frame length is fixed (rx_size) or follows the simple IMIX: of every
+ * 12 frames, 7 are 60 bytes, 4 are 590 and 1 is 1514 (lengths without FCS).
+ */
+#include <linux/etherdevice.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <net/addrconf.h>
+#include <net/checksum.h>
+#include <net/ip6_checksum.h>
+#include "vnet.h"
+
+#define VNET_FLOW_SPORT_BASE	1024
+#define VNET_FLOW_DPORT		9	/* discard */
+#define VNET_FLOW_TTL		64
+
+/* The simple IMIX, in the order the frames come. */
+static const u16 vnet_imix[] = {
+	60, 60, 60, 590, 60, 60, 590, 60, 60, 590, 590, 1514,
+};
+
+/* fe80::/64 with the interface identifier made from a MAC (modified EUI-64). */
+static void vnet_ll_from_mac(struct in6_addr *a, const u8 *mac)
+{
+	memset(a, 0, sizeof(*a));
+	a->s6_addr[0] = 0xfe;
+	a->s6_addr[1] = 0x80;
+	a->s6_addr[8] = mac[0] ^ 0x02;	/* the universal/local bit is inverted */
+	a->s6_addr[9] = mac[1];
+	a->s6_addr[10] = mac[2];
+	a->s6_addr[11] = 0xff;
+	a->s6_addr[12] = 0xfe;
+	a->s6_addr[13] = mac[3];
+	a->s6_addr[14] = mac[4];
+	a->s6_addr[15] = mac[5];
+}
+
+/*
+ * The addresses of one generator tick.  The IPv6 destination is the address
+ * the stack would answer the peer from: the link-local address it gave this
+ * device, which is not always made from the MAC (addr_gen_mode stable_secret
+ * or random).  Without one (IPv6 off, or the address still tentative) the
+ * frames carry the EUI-64 address and the stack drops them, as it would a
+ * real peer's.
+ */
+void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a,
+			 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip)
+{
+	struct net_device *dev = priv->dev;
+
+	ether_addr_copy(a->dst_mac, dev->dev_addr);
+	ether_addr_copy(a->src_mac, peer_mac);
+	a->saddr = peer_ip;
+	a->daddr = target_ip;
+	vnet_ll_from_mac(&a->saddr6, peer_mac);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (!ipv6_dev_get_saddr(dev_net(dev), dev, &a->saddr6, 0, &a->daddr6))
+		return;
+#endif
+	vnet_ll_from_mac(&a->daddr6, dev->dev_addr);
+}
+
+/* The next frame's length: rx_size, or the next step of the IMIX. */
+static u32 vnet_flow_len(struct vnet_priv *priv)
+{
+	struct vnet_gen_state *st = &priv->gen_state;
+	u32 size = READ_ONCE(priv->gen.size);
+
+	if (size != VNET_GEN_SIZE_IMIX)
+		return size;
+	size = vnet_imix[st->imix_pos];
+	st->imix_pos = (st->imix_pos + 1) % ARRAY_SIZE(vnet_imix);
+	return size;
+}
+
+static void vnet_flow_ip4(struct iphdr *ip, const struct vnet_flow_addrs *a,
+			  u8 l4proto, u32 tot_len, u16 id)
+{
+	ip->version = 4;
+	ip->ihl = sizeof(*ip) / 4;
+	ip->tos = 0;
+	ip->tot_len = htons(tot_len);
+	ip->id = htons(id);
+	ip->frag_off = htons(IP_DF);
+	ip->ttl = VNET_FLOW_TTL;
+	ip->protocol = l4proto;
+	ip->check = 0;
+	ip->saddr = a->saddr;
+	ip->daddr = a->daddr;
+	ip->check = ip_fast_csum(ip, ip->ihl);
+}
+
+static void vnet_flow_ip6(struct ipv6hdr *ip6, const struct vnet_flow_addrs *a,
+			  u8 l4proto, u32 payload_len)
+{
+	memset(ip6, 0, sizeof(*ip6));
+	ip6->version = 6;
+	ip6->payload_len = htons(payload_len);
+	ip6->nexthdr = l4proto;
+	ip6->hop_limit = VNET_FLOW_TTL;
+	ip6->saddr = a->saddr6;
+	ip6->daddr = a->daddr6;
+}
+
+/*
+ * Write the next frame of the flows into FRAME (at most MAX_LEN bytes) and
+ * return its length.  PROTO is one of the UDP or TCP kinds.
+ */
+u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
+		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a)
+{
+	struct vnet_gen_state *st = &priv->gen_state;
+	bool v6 = proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6;
+	bool tcp = proto == VNET_GEN_TCP4 || proto == VNET_GEN_TCP6;
+	u32 l3len = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	u32 l4hlen = tcp ? sizeof(struct tcphdr) : sizeof(struct udphdr);
+	u32 flows = clamp_t(u32, READ_ONCE(priv->gen.flows), 1, VNET_GEN_FLOWS_MAX);
+	u32 n = st->next_flow % flows;
+	struct vnet_gen_flow *f = &st->flow[n];
+	u8 l4proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
+	struct ethhdr *eth = (struct ethhdr *)frame;
+	u32 len, l4len;
+	void *l4;
+	__wsum csum;
+	__sum16 check;
+
+	st->next_flow = n + 1;
+	/* Never shorter than Ethernet's minimum or the headers, never over the MTU. */
+	BUILD_BUG_ON(ETH_MIN_MTU < sizeof(struct ipv6hdr) + sizeof(struct tcphdr));
+	len = vnet_flow_len(priv);
+	len = max3(len, (u32)ETH_ZLEN, ETH_HLEN + l3len + l4hlen);
+	len = min(len, max_len);
+	l4len = len - ETH_HLEN - l3len;
+
+	ether_addr_copy(eth->h_dest, a->dst_mac);
+	ether_addr_copy(eth->h_source, a->src_mac);
+	eth->h_proto = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
+
+	l4 = frame + ETH_HLEN + l3len;
+	/* The payload: zeros, as from a program writing a zeroed buffer. */
+	memset(l4 + l4hlen, 0, l4len - l4hlen);
+	if (tcp) {
+		struct tcphdr *th = l4;
+
+		memset(th, 0, sizeof(*th));
+		th->source = htons(VNET_FLOW_SPORT_BASE + n);
+		th->dest = htons(VNET_FLOW_DPORT);
+		th->seq = htonl(f->seq);
+		th->ack_seq = htonl(1);
+		th->doff = sizeof(*th) / 4;
+		th->ack = 1;
+		th->window = htons(65535);
+		f->seq += l4len - l4hlen;
+	} else {
+		struct udphdr *uh = l4;
+
+		uh->source = htons(VNET_FLOW_SPORT_BASE + n);
+		uh->dest = htons(VNET_FLOW_DPORT);
+		uh->len = htons(l4len);
+		uh->check = 0;
+	}
+
+	/* The L4 checksum covers a pseudo-header of the addresses and the length. */
+	csum = csum_partial(l4, l4len, 0);
+	if (v6) {
+		vnet_flow_ip6((struct ipv6hdr *)(eth + 1), a, l4proto, l4len);
+		check = csum_ipv6_magic(&a->saddr6, &a->daddr6, l4len, l4proto, csum);
+	} else {
+		vnet_flow_ip4((struct iphdr *)(eth + 1), a, l4proto,
+			      len - ETH_HLEN, f->ip_id++);
+		check = csum_tcpudp_magic(a->saddr, a->daddr, l4len, l4proto, csum);
+	}
+	if (tcp)
+		((struct tcphdr *)l4)->check = check;
+	else	/* In UDP a zero checksum means "none": a computed zero is sent as 0xffff. */
+		((struct udphdr *)l4)->check = check ?: CSUM_MANGLED_0;
+	return len;
+}
