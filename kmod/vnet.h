@@ -156,7 +156,7 @@ struct vnet_gen_cfg {
 
 /* What the generator sends (/sys/class/net/DEV/vnet/rx_proto; vnet_flows.c). */
 enum vnet_gen_proto {
-	VNET_GEN_ARP,			/* the seed's ARP requests: the default */
+	VNET_GEN_ARP,			/* ARP requests, as the first driver sent: the default */
 	VNET_GEN_UDP4,
 	VNET_GEN_TCP4,
 	VNET_GEN_UDP6,
@@ -183,7 +183,7 @@ struct vnet_gen_state {
 
 /*
  * The hardware behind the rings.  Two implementations plug in here: the
- * simulated NIC (vnet_sim.c: the ARP generator and tx-usecs completion) and
+ * simulated NIC (vnet_sim.c: the RX generator and tx-usecs completion) and
  * the backend (vnet_backend.c: a process on /dev/vnet is the wire).  The
  * rings and both NAPI polls call these without knowing which one is there.
  * Switched only with the device quiesced (RTNL held), so a data path reads
@@ -426,7 +426,7 @@ struct vnet_flow_addrs {		/* taken once per generator tick */
 	struct in6_addr saddr6, daddr6;	/* link-local: the peer's, the device's */
 };
 
-void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a,
+void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a, bool v6,
 			 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip);
 u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The generator's UDP and TCP flows: the "realistic traffic" of the seed's
- * Future list.  ARP stays the default (vnet_sim.c); rx_proto picks one of
- * these instead.
+ * The generator's UDP and TCP flows: traffic more like a real network's than
+ * the one ARP request the generator sends by default (vnet_sim.c); rx_proto
+ * picks one of these instead.
  *
  * Every frame is a well-formed IPv4 or IPv6 packet from the peer to this
  * device, with checksums computed as the peer would have.  The driver hands
@@ -12,10 +12,17 @@
  *
  * A flow is one 5-tuple: source port 1024 + its number, destination port 9
  * (discard).  Flows are taken in turn, so a burst of 64 frames over 4 flows
- * puts 16 of each into one NAPI poll.  A TCP flow's segments carry
- * consecutive sequence numbers and only the ACK flag, which is what GRO needs
- * to merge them into one large packet (nobody listens on port 9, so the
- * stack answers the merged packet with one reset).
+ * puts 16 of each into one NAPI poll.  A TCP flow's segments carry at least
+ * one byte, consecutive sequence numbers and only the ACK flag, which is what
+ * GRO needs to merge them into one large packet.  It merges segments of one
+ * flow within one poll while they keep their size: with a fixed rx_size and
+ * rx_burst above rx_flows, not much under IMIX.
+ *
+ * Nobody listens on port 9, so the stack answers with a TCP reset or an ICMP
+ * port unreachable.  Those replies need the peer's link-layer address, and no
+ * ARP request from the peer taught it to the stack: they wait for an answer
+ * to the stack's own ARP or neighbour solicitation, which never comes, unless
+ * a permanent neighbour entry is set (ip neigh replace ... nud permanent).
  *
  * The frame length is fixed (rx_size) or follows the simple IMIX: of every
  * 12 frames, 7 are 60 bytes, 4 are 590 and 1 is 1514 (lengths without FCS).
@@ -35,6 +42,12 @@
 #define VNET_FLOW_SPORT_BASE	1024
 #define VNET_FLOW_DPORT		9	/* discard */
 #define VNET_FLOW_TTL		64
+
+/*
+ * Every header, and a TCP segment's one byte, fits the smallest MTU: a frame
+ * cut to the MTU is never shorter than its headers.
+ */
+static_assert(ETH_MIN_MTU >= sizeof(struct ipv6hdr) + sizeof(struct tcphdr) + 1);
 
 /* The simple IMIX, in the order the frames come. */
 static const u16 vnet_imix[] = {
@@ -65,16 +78,22 @@ static void vnet_ll_from_mac(struct in6_addr *a, const u8 *mac)
  * frames carry the EUI-64 address and the stack drops them, as it would a
  * real peer's.
  */
-void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a,
+void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a, bool v6,
 			 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip)
 {
 	struct net_device *dev = priv->dev;
 
+	/*
+	 * Read without RTNL, which a change of address holds: a copy torn by
+	 * one only makes a frame for another host, which the stack drops.
+	 */
 	ether_addr_copy(a->dst_mac, dev->dev_addr);
 	ether_addr_copy(a->src_mac, peer_mac);
 	a->saddr = peer_ip;
 	a->daddr = target_ip;
 	vnet_ll_from_mac(&a->saddr6, peer_mac);
+	if (!v6)
+		return;
 #if IS_ENABLED(CONFIG_IPV6)
 	if (!ipv6_dev_get_saddr(dev_net(dev), dev, &a->saddr6, 0, &a->daddr6))
 		return;
@@ -147,10 +166,12 @@ u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 	__sum16 check;
 
 	st->next_flow = n + 1;
-	/* Never shorter than Ethernet's minimum or the headers, never over the MTU. */
-	BUILD_BUG_ON(ETH_MIN_MTU < sizeof(struct ipv6hdr) + sizeof(struct tcphdr));
+	/*
+	 * Never shorter than Ethernet's minimum or the headers (and a TCP
+	 * segment has a byte to move its sequence on), never over MAX_LEN.
+	 */
 	len = vnet_flow_len(priv);
-	len = max3(len, (u32)ETH_ZLEN, ETH_HLEN + l3len + l4hlen);
+	len = max3(len, (u32)ETH_ZLEN, ETH_HLEN + l3len + l4hlen + tcp);
 	len = min(len, max_len);
 	l4len = len - ETH_HLEN - l3len;
 
@@ -182,8 +203,12 @@ u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 		uh->check = 0;
 	}
 
-	/* The L4 checksum covers a pseudo-header of the addresses and the length. */
-	csum = csum_partial(l4, l4len, 0);
+	/*
+	 * The L4 checksum covers a pseudo-header of the addresses and the
+	 * length, the L4 header and the payload.  Zero bytes add nothing to a
+	 * ones' complement sum, so the zero payload needs no summing.
+	 */
+	csum = csum_partial(l4, l4hlen, 0);
 	if (v6) {
 		vnet_flow_ip6((struct ipv6hdr *)(eth + 1), a, l4proto, l4len);
 		check = csum_ipv6_magic(&a->saddr6, &a->daddr6, l4len, l4proto, csum);
@@ -192,9 +217,11 @@ u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 			      len - ETH_HLEN, f->ip_id++);
 		check = csum_tcpudp_magic(a->saddr, a->daddr, l4len, l4proto, csum);
 	}
-	if (tcp)
+	if (tcp) {
 		((struct tcphdr *)l4)->check = check;
-	else	/* In UDP a zero checksum means "none": a computed zero is sent as 0xffff. */
+	} else {
+		/* In UDP a zero checksum means "none": a computed zero is sent as 0xffff. */
 		((struct udphdr *)l4)->check = check ?: CSUM_MANGLED_0;
+	}
 	return len;
 }

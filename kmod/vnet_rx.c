@@ -3,7 +3,7 @@
  * RX path: a ring of page buffers the hardware writes frames into, and the
  * NAPI poll that turns them into skbs.
  *
- * The hardware (vnet_sim.c's ARP generator, or a process writing to
+ * The hardware (vnet_sim.c's generator, or a process writing to
  * /dev/vnet, vnet_backend.c) fills the slot at head and raises the "RX
  * interrupt" (napi_schedule).  The NAPI poll runs the XDP program, if one is
  * attached (vnet_xdp.c), then builds each skb around its page (napi_build_skb,

@@ -32,7 +32,7 @@
  * values a new device starts with.  Both go through the same parsers: a bad
  * value is -EINVAL and changes nothing.  A new device sends ARP, one flow of
  * 60-byte frames when switched to UDP or TCP; a frame longer than the MTU
- * allows is cut to fit.
+ * allows is cut to fit.  rx_size shows what was asked for, before that cut.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -58,12 +58,14 @@
  * other than the initial one: one any local user can make with `unshare -Urn`.
  * The frames the generator makes cost softirq time that nobody is charged
  * for, unlike the frames a process sends, which cost it its own CPU time.
- * So there the generator is a trickle: enough to watch NAPI and ARP at work,
- * not enough to load the machine (docs/architecture.md, who may create vnet
+ * So there the generator is a trickle: enough to watch NAPI, ARP and the
+ * flows at work, not enough to load the machine (docs/architecture.md, who may create vnet
  * devices).
  */
 #define VNET_RX_RATE_USERNS	1000u
 #define VNET_RX_BURST_USERNS	64u
+/* And a frame there is at most a standard one: the cost of a frame grows with it. */
+#define VNET_RX_SIZE_USERNS	1514u	/* ETH_HLEN + ETH_DATA_LEN */
 
 /* ---- parsers, shared by the module parameters and the device attributes -- */
 
@@ -215,13 +217,13 @@ static const struct kernel_param_ops vnet_ip_ops = {
 };
 
 module_param_cb(rx_rate, &vnet_rate_ops, &def_rate, 0644);
-MODULE_PARM_DESC(rx_rate, "Default for new devices: generated ARP frames per second, 0 = off (max 10000000)");
+MODULE_PARM_DESC(rx_rate, "Default for new devices: generated frames per second, 0 = off (max 10000000)");
 module_param_cb(rx_burst, &vnet_burst_ops, &def_burst, 0644);
 MODULE_PARM_DESC(rx_burst, "Default for new devices: frames per generator tick, i.e. per RX interrupt (1-1024)");
 module_param_cb(peer_mac, &vnet_mac_ops, NULL, 0644);
-MODULE_PARM_DESC(peer_mac, "Default for new devices: sender MAC of generated ARP requests (02:76:6e:65:74:02)");
+MODULE_PARM_DESC(peer_mac, "Default for new devices: sender MAC of generated frames (02:76:6e:65:74:02)");
 module_param_cb(peer_ip, &vnet_ip_ops, NULL, 0644);
-MODULE_PARM_DESC(peer_ip, "Default for new devices: sender IPv4 of generated ARP requests (10.0.0.2)");
+MODULE_PARM_DESC(peer_ip, "Default for new devices: sender IPv4 of generated frames (10.0.0.2)");
 
 /* A new device takes the defaults as they are now (process context). */
 static void vnet_gen_init(struct vnet_priv *priv)
@@ -404,8 +406,12 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 	u32 tail = smp_load_acquire(&r->tail);
 
 	vnet_gen_peer(priv, peer_mac, &peer_ip);
+	if (vnet_gen_bounded(priv))
+		max_len = min(max_len, VNET_RX_SIZE_USERNS);
 	if (proto != VNET_GEN_ARP)
-		vnet_flow_addrs_get(priv, &addrs, peer_mac, peer_ip, target_ip);
+		vnet_flow_addrs_get(priv, &addrs,
+				    proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6,
+				    peer_mac, peer_ip, target_ip);
 	while (made + missed < burst) {
 		struct vnet_rx_slot *s;
 		u8 *frame;
@@ -595,9 +601,12 @@ static DEVICE_ATTR_RW(name)
 VNET_UINT_KNOB(rx_rate, rate, vnet_parse_rate, VNET_RX_RATE_USERNS);
 VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst, VNET_RX_BURST_USERNS);
 
-/* rx_proto, rx_flows, rx_size: one word each, read by the generator with READ_ONCE(). */
+/*
+ * rx_proto, rx_flows, rx_size: one word each, read by the generator with
+ * READ_ONCE().  BOUND as for rx_rate: the most a bounded device may have.
+ */
 static ssize_t vnet_gen_store(struct device *d, const char *buf, size_t len,
-			      int (*parse)(const char *val, u32 *out), u32 *field)
+			      int (*parse)(const char *val, u32 *out), u32 *field, u32 bound)
 {
 	u32 v;
 	int err;
@@ -607,6 +616,8 @@ static ssize_t vnet_gen_store(struct device *d, const char *buf, size_t len,
 	err = parse(buf, &v);
 	if (err)
 		return err;
+	if (v > bound && vnet_gen_bounded(vnet_gen_priv(d)))
+		return -EPERM;
 	WRITE_ONCE(*field, v);
 	return len;
 }
@@ -621,7 +632,7 @@ static ssize_t rx_proto_show(struct device *d, struct device_attribute *attr, ch
 static ssize_t rx_proto_store(struct device *d, struct device_attribute *attr,
 			      const char *buf, size_t len)
 {
-	return vnet_gen_store(d, buf, len, vnet_parse_proto, &vnet_gen_of(d)->proto);
+	return vnet_gen_store(d, buf, len, vnet_parse_proto, &vnet_gen_of(d)->proto, U32_MAX);
 }
 static DEVICE_ATTR_RW(rx_proto);
 
@@ -633,7 +644,7 @@ static ssize_t rx_flows_show(struct device *d, struct device_attribute *attr, ch
 static ssize_t rx_flows_store(struct device *d, struct device_attribute *attr,
 			      const char *buf, size_t len)
 {
-	return vnet_gen_store(d, buf, len, vnet_parse_flows, &vnet_gen_of(d)->flows);
+	return vnet_gen_store(d, buf, len, vnet_parse_flows, &vnet_gen_of(d)->flows, U32_MAX);
 }
 static DEVICE_ATTR_RW(rx_flows);
 
@@ -649,7 +660,9 @@ static ssize_t rx_size_show(struct device *d, struct device_attribute *attr, cha
 static ssize_t rx_size_store(struct device *d, struct device_attribute *attr,
 			     const char *buf, size_t len)
 {
-	return vnet_gen_store(d, buf, len, vnet_parse_size, &vnet_gen_of(d)->size);
+	/* imix (0) is within the bound: its largest frame is 1514 bytes. */
+	return vnet_gen_store(d, buf, len, vnet_parse_size, &vnet_gen_of(d)->size,
+			      VNET_RX_SIZE_USERNS);
 }
 static DEVICE_ATTR_RW(rx_size);
 

@@ -200,6 +200,34 @@ def test_the_generator_of_an_unprivileged_users_device_is_bounded(vnet: Path) ->
     assert 0 < int(generated) <= RATE_BOUND * seconds + BURST_BOUND, lines[6]
 
 
+def test_a_users_flows_are_standard_frames_at_most(vnet: Path) -> None:
+    """In a user's namespace rx_size takes at most 1514 (a jumbo frame costs the softirq
+    more than the frame budget counts), imix included; UDP flows at the bound arrive, each
+    1514 bytes, under the same frame bound."""
+    p = in_userns(textwrap.dedent(f"""\
+        mount -t sysfs sysfs /sys
+        ip link add v1 type vnet
+        K=/sys/class/net/v1/vnet
+        for v in 1515 9014; do
+            if echo $v >$K/rx_size 2>/dev/null; then echo "size $v taken"; else echo "size $v refused"; fi
+        done
+        echo imix >$K/rx_size; echo "size $(cat $K/rx_size)"
+        echo udp4 >$K/rx_proto; echo 1514 >$K/rx_size; echo 4 >$K/rx_flows
+        echo {RATE_BOUND} >$K/rx_rate; echo {BURST_BOUND} >$K/rx_burst
+        echo 1 >/proc/sys/net/ipv6/conf/v1/disable_ipv6
+        ip link set v1 up
+        sleep 3
+        ip link set v1 down
+        ethtool -S v1 | awk '/ (udp_generated|rx_packets|rx_bytes):/ {{print $1, $2}}'
+        """), mount=True)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert lines[:3] == ["size 1515 refused", "size 9014 refused", "size imix"], lines
+    stats = {k.rstrip(":"): int(v) for k, v in (line.split() for line in lines[3:])}
+    assert 0 < stats["udp_generated"] == stats["rx_packets"] <= RATE_BOUND * 4 + BURST_BOUND, stats
+    assert stats["rx_bytes"] == 1514 * stats["rx_packets"], stats
+
+
 def test_the_bound_is_for_all_of_a_users_devices_together(vnet: Path) -> None:
     """Four devices at the bound each would make 4,000 frames a second; all the bounded
     devices on the machine share one budget of RATE_BOUND a second (kmod/vnet_sim.c)."""
