@@ -253,6 +253,19 @@ struct vnet_priv {
 
 	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
 
+	/*
+	 * `ip link set DEV carrier off` (ndo_change_carrier): no link partner,
+	 * as when the far end of the cable is down; vnet-wire sets it to follow
+	 * the other device; closing the backend's file clears it.  The carrier
+	 * is on only while the device runs, its partner is there and a
+	 * backend's reader has not stalled.  A change of the partner or of the
+	 * stall looks at the others under carrier_lock, so the last one sets
+	 * the carrier with all three in view; open, stop and the rebuilds
+	 * change it under RTNL, which ndo_change_carrier holds too.
+	 */
+	bool partner_down;
+	spinlock_t carrier_lock;
+
 	/* ethtool -s: what the port reports while it has a link (RTNL). */
 	u32 link_speed;
 	u8 link_duplex;
@@ -431,11 +444,15 @@ void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a, bool
 u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a);
 
+/* vnet_main.c: the link partner (ip link set DEV carrier on|off) */
+bool vnet_partner_down(struct vnet_priv *priv);
+
 /* vnet_backend.c: the /dev/vnet backend */
 extern const struct vnet_hw_ops vnet_backend_hw;
 int vnet_backend_init(void);
 void vnet_backend_exit(void);
 void vnet_backend_detach(struct vnet_priv *priv);
+bool vnet_backend_stalled(struct vnet_priv *priv);
 
 /* vnet_fault.c: fault injection and in-flight accounting (debugfs) */
 enum vnet_fault {

@@ -177,9 +177,11 @@ static enum hrtimer_restart vnet_be_stall_timer(struct hrtimer *t)
 		return HRTIMER_NORESTART;
 	}
 	if (sent == READ_ONCE(be->stall_sent)) {
+		spin_lock(&priv->carrier_lock);
 		WRITE_ONCE(be->stalled, true);
-		atomic64_inc(&priv->be_stats.tx_stalls);
 		netif_carrier_off(priv->dev);
+		spin_unlock(&priv->carrier_lock);
+		atomic64_inc(&priv->be_stats.tx_stalls);
 		spin_unlock(&be->tx_lock);
 		return HRTIMER_NORESTART;
 	}
@@ -342,6 +344,20 @@ static enum hrtimer_restart vnet_be_rx_irq(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/* Whether the bound reader stalled: the link is down for it (carrier_lock held). */
+bool vnet_backend_stalled(struct vnet_priv *priv)
+{
+	struct vnet_backend *be;
+	bool stalled;
+
+	lockdep_assert_held(&priv->carrier_lock);
+	rcu_read_lock();
+	be = rcu_dereference(priv->be);
+	stalled = be && READ_ONCE(be->stalled);
+	rcu_read_unlock();
+	return stalled;
+}
+
 /*
  * The device is being deleted (ndo_uninit, RTNL held; it is closed, so the
  * hardware was stopped).  The file stays open and gets -ENXIO from now on.
@@ -393,8 +409,12 @@ static unsigned int vnet_be_next_len(struct vnet_backend *be)
 static void vnet_be_partner_alive(struct vnet_backend *be, struct vnet_priv *priv)
 {
 	if (unlikely(READ_ONCE(be->stalled))) {
+		spin_lock_bh(&priv->carrier_lock);
 		WRITE_ONCE(be->stalled, false);
-		netif_carrier_on(priv->dev);
+		/* Unless the far end went away meanwhile (vnet_change_carrier()). */
+		if (!priv->partner_down)
+			netif_carrier_on(priv->dev);
+		spin_unlock_bh(&priv->carrier_lock);
 		if (priv->tx.sent != smp_load_acquire(&priv->tx.head))
 			vnet_be_watch_stall(be, priv);
 	}
@@ -815,6 +835,14 @@ static int vnet_be_release(struct inode *inode, struct file *file)
 	rtnl_lock();
 	priv = rtnl_dereference(be->priv);
 	if (priv) {
+		/*
+		 * The process was the link partner (vnet-wire sets the carrier
+		 * from the far end); the simulated NIC's is always there.  Also
+		 * when the process was killed and could not say so itself.
+		 */
+		spin_lock_bh(&priv->carrier_lock);
+		WRITE_ONCE(priv->partner_down, false);
+		spin_unlock_bh(&priv->carrier_lock);
 		vnet_hw_switch(priv, &vnet_sim_hw);
 		vnet_be_set_priv(be, NULL);
 		RCU_INIT_POINTER(priv->be, NULL);

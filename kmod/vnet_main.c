@@ -120,7 +120,10 @@ static void vnet_resume(struct vnet_priv *priv)
 	priv->hw->start(priv);
 	/* The rings run: a backend writer no longer waits for them. */
 	WRITE_ONCE(priv->resume_pending, false);
-	netif_carrier_on(dev);
+	spin_lock_bh(&priv->carrier_lock);
+	if (!priv->partner_down)
+		netif_carrier_on(dev);
+	spin_unlock_bh(&priv->carrier_lock);
 	/* The lock XDP posts and the completion's wake take (vnet_tx.c). */
 	__netif_tx_lock_bh(txq);
 	priv->tx_enabled = true;
@@ -450,6 +453,33 @@ static const struct netdev_stat_ops vnet_stat_ops = {
 static int vnet_init_dev(struct net_device *dev);
 static void vnet_uninit_dev(struct net_device *dev);
 
+/*
+ * ndo_change_carrier, `ip link set DEV carrier on|off` (RTNL): the link
+ * partner, the far end of the cable, came or went.  Off is "no partner" and
+ * takes the carrier down at once.  On brings it back only where the link
+ * could be up anyway: the device is open (RTNL also orders us after a whole
+ * open or rebuild) and no backend reader has stalled.
+ */
+static int vnet_change_carrier(struct net_device *dev, bool new_carrier)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	spin_lock_bh(&priv->carrier_lock);
+	WRITE_ONCE(priv->partner_down, !new_carrier);
+	if (!new_carrier)
+		netif_carrier_off(dev);
+	else if (netif_running(dev) && !vnet_backend_stalled(priv))
+		netif_carrier_on(dev);
+	spin_unlock_bh(&priv->carrier_lock);
+	return 0;
+}
+
+/* Whether the link partner is away: the simulated NIC then receives nothing. */
+bool vnet_partner_down(struct vnet_priv *priv)
+{
+	return READ_ONCE(priv->partner_down);
+}
+
 static const struct net_device_ops vnet_netdev_ops = {
 	.ndo_init		= vnet_init_dev,
 	.ndo_uninit		= vnet_uninit_dev,
@@ -461,6 +491,7 @@ static const struct net_device_ops vnet_netdev_ops = {
 	.ndo_set_mac_address	= eth_mac_addr,
 	.ndo_validate_addr	= eth_validate_addr,
 	.ndo_change_mtu		= vnet_change_mtu,
+	.ndo_change_carrier	= vnet_change_carrier,
 	.ndo_bpf		= vnet_ndo_bpf,
 	/* Present at register time, so devmaps can redirect to us. */
 	.ndo_xdp_xmit		= vnet_ndo_xdp_xmit,
@@ -510,6 +541,7 @@ static void vnet_setup(struct net_device *dev)
 	u64_stats_init(&priv->txc_stats.syncp);
 	u64_stats_init(&priv->rx_stats.syncp);
 	u64_stats_init(&priv->gen_stats.syncp);
+	spin_lock_init(&priv->carrier_lock);
 	vnet_set_hw(priv, &vnet_sim_hw);
 	vnet_sim_init(priv);
 	vnet_tx_timer_init(priv);

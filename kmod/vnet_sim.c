@@ -460,7 +460,8 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 	unsigned int granted;
 	u64 period, wait;
 
-	if (!rate) {
+	/* No link partner (ip link set DEV carrier off): nothing arrives. */
+	if (!rate || vnet_partner_down(priv)) {
 		hrtimer_forward_now(t, ns_to_ktime(VNET_RX_IDLE_NS));
 		return HRTIMER_RESTART;
 	}

@@ -8,6 +8,7 @@ user can cause into a one-line :class:`~vnet_ebpf.errors.UserError`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -16,6 +17,7 @@ import select
 import struct
 import sys
 import termios
+from collections.abc import Iterator
 from types import TracebackType
 
 from vnet_ebpf.errors import UserError
@@ -233,18 +235,17 @@ def _setns(fd: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-def open_in_netns(netns: str | None, ifname: str, path: str = DEV_PATH, nonblock: bool = True) -> Backend:
-    """/dev/vnet opened and bound to IFNAME in the named network namespace NETNS (as
-    `ip netns` names them; None: ours).  The kernel resolves the name, and checks
-    CAP_NET_ADMIN, in the caller's namespace at VNET_BIND time, so we step into NETNS
-    for the open and the bind only; the bound file keeps working once we are back.
+@contextlib.contextmanager
+def in_netns(netns: str | None) -> Iterator[None]:
+    """The calling thread inside the named network namespace NETNS (as `ip netns` names
+    them; None: ours) for the body, then back.  What the body opens or binds there (a
+    /dev/vnet bind, a netlink socket) keeps its namespace once we are back.
 
     setns(2) moves the calling thread only; the rest of this process stays where it was
     (vnet-wire is single-threaded anyway)."""
-    name = f"{netns}/{ifname}" if netns else ifname
-    check_ifname(ifname)
     if not netns:
-        return _open_bound(path, nonblock, ifname, name)
+        yield
+        return
     if "/" in netns or netns in (".", ".."):
         raise UserError(f'bad network namespace name "{netns}"')
     try:
@@ -262,7 +263,7 @@ def open_in_netns(netns: str | None, ifname: str, path: str = DEV_PATH, nonblock
                 why = " (needs CAP_SYS_ADMIN: run as root)" if err.errno == errno.EPERM else ""
                 raise UserError(f'cannot enter network namespace "{netns}": {err.strerror}{why}') from None
             try:
-                return _open_bound(path, nonblock, ifname, name)
+                yield
             finally:
                 # Not a UserError if this fails: every later bind and socket would land in
                 # the wrong namespace, so it must not be caught and carried on from.
@@ -271,6 +272,17 @@ def open_in_netns(netns: str | None, ifname: str, path: str = DEV_PATH, nonblock
             os.close(home)
     finally:
         os.close(target)
+
+
+def open_in_netns(netns: str | None, ifname: str, path: str = DEV_PATH, nonblock: bool = True) -> Backend:
+    """/dev/vnet opened and bound to IFNAME in the named network namespace NETNS (None:
+    ours).  The kernel resolves the name, and checks CAP_NET_ADMIN, in the caller's
+    namespace at VNET_BIND time, so we step into NETNS for the open and the bind only;
+    the bound file keeps working once we are back."""
+    name = f"{netns}/{ifname}" if netns else ifname
+    check_ifname(ifname)
+    with in_netns(netns):
+        return _open_bound(path, nonblock, ifname, name)
 
 
 def _open_bound(path: str, nonblock: bool, ifname: str, name: str) -> Backend:

@@ -454,10 +454,31 @@ def fake_devices(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> Rig:
         name = f"{netns}/{ifname}" if netns else ifname
         if name not in ends:
             raise UserError(f"no such device: {name}")
-        return Backend(os.dup(ends[name].fileno()), name)
+        b = Backend(os.dup(ends[name].fileno()), name)
+        b.ifindex = 1
+        return b
 
     monkeypatch.setattr(cli, "open_in_netns", fake_open)
+    monkeypatch.setattr(cli, "LinkEnd", QuietEnd)
     return rig
+
+
+class QuietEnd:
+    """A LinkEnd (wire/link.py) without netlink, whose device never changes state."""
+
+    def __init__(self, netns: str | None, ifindex: int, name: str) -> None:
+        self.fd, self._w = os.pipe()
+        self.up = True
+
+    def set_carrier(self, on: bool) -> None:
+        pass
+
+    def changed(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        os.close(self.fd)
+        os.close(self._w)
 
 
 def test_cli_carries_frames_and_prints_the_table(fake_devices: Rig) -> None:
@@ -543,3 +564,87 @@ def test_cli_help() -> None:
 def test_scripts_entry() -> None:
     text = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     assert 'vnet-wire = "vnet_ebpf.entry:wire"' in text
+
+
+# -- the cable: carrier following the far end (vnet_ebpf/wire/link.py) --------------------
+
+from vnet_ebpf.wire import link  # noqa: E402
+
+
+def nlmsg(mtype: int, seq: int, body: bytes) -> bytes:
+    raw = link.NLMSGHDR.pack(link.NLMSGHDR.size + len(body), mtype, 0, seq, 0) + body
+    return raw + bytes(-len(raw) % 4)
+
+
+def test_netlink_messages_are_split_on_their_aligned_lengths() -> None:
+    a = nlmsg(link.RTM_NEWLINK, 0, link.IFINFOMSG.pack(0, 1, 7, link.IFF_UP, 0) + b"\x05\x00\x21\x00\x01")
+    b = nlmsg(link.NLMSG_ERROR, 3, struct.pack("=i", 0))
+    got = link.messages(a + b)
+    assert [(t, s) for t, s, _ in got] == [(link.RTM_NEWLINK, 0), (link.NLMSG_ERROR, 3)]
+    assert link.IFINFOMSG.unpack_from(got[0][2])[2:4] == (7, link.IFF_UP)
+    # A truncated message, or a length below the header's own, ends the walk, not a crash.
+    assert link.messages(a[:10]) == link.messages(a[:-4]) == []
+    assert link.messages(struct.pack("=IHHII", 4, 16, 0, 0, 0)) == []
+
+
+class FakeEnd:
+    """A LinkEnd without netlink: whether it is up, and the carriers set on it."""
+
+    def __init__(self, fd: int, up: bool) -> None:
+        self.fd, self.up, self.pending = fd, up, up
+        self.carrier: list[bool] = []
+
+    def changed(self) -> bool:
+        was, self.up = self.up, self.pending
+        return was != self.up
+
+    def set_carrier(self, on: bool) -> None:
+        self.carrier.append(on)
+
+
+def test_each_carrier_follows_the_other_ends_admin_state() -> None:
+    a, b = FakeEnd(3, True), FakeEnd(4, False)
+    cable = link.Cable(a, b)  # type: ignore[arg-type]
+    cable.sync()
+    assert (a.carrier, b.carrier) == ([False], [True])
+    b.pending = True
+    cable.on_event(4)
+    assert a.carrier == [False, True]
+    cable.on_event(4)  # an event that does not change IFF_UP (a carrier change) sets nothing
+    a.pending = False
+    cable.on_event(3)
+    assert (a.carrier, b.carrier) == ([False, True], [True, False])
+
+
+class FakeSock:
+    """The events socket of a LinkEnd: recv() gives these, then EAGAIN."""
+
+    def __init__(self, items: list[bytes | OSError]) -> None:
+        self.items = items
+
+    def recv(self, size: int) -> bytes:
+        if not self.items:
+            raise BlockingIOError(errno.EAGAIN, "again")
+        item = self.items.pop(0)
+        if isinstance(item, OSError):
+            raise item
+        return item
+
+
+def link_event(index: int, up: bool) -> bytes:
+    return nlmsg(link.RTM_NEWLINK, 0, link.IFINFOMSG.pack(0, 1, index, link.IFF_UP if up else 0, 0))
+
+
+def test_lost_events_are_dropped_and_the_state_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    end = link.LinkEnd.__new__(link.LinkEnd)
+    end.ifindex, end.name, end.up = 7, "ns/vnet0", True
+    # ENOBUFS, then an older event saying "down": the fresh answer (up) wins.
+    end.events = FakeSock([OSError(errno.ENOBUFS, "No buffer space"), link_event(7, False)])  # type: ignore[assignment]
+    monkeypatch.setattr(end, "query_up", lambda: True)
+    assert end.changed() is False and end.up is True
+    # Events of other devices change nothing; ours does.
+    end.events = FakeSock([link_event(8, False), link_event(7, False)])  # type: ignore[assignment]
+    assert end.changed() is True and end.up is False
+    end.events = FakeSock([OSError(errno.EBADF, "Bad file descriptor")])
+    with pytest.raises(UserError, match="rtnetlink events of ns/vnet0: Bad file descriptor"):
+        end.changed()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.vm import guest
+from tests.vm.test_rx import generate
 
 A, B = ("wireA", "vnet0", "10.0.0.1"), ("wireB", "vnet1", "10.0.0.2")
 
@@ -182,3 +183,74 @@ def test_a_vlan_over_the_wire_carries_full_size_frames_both_ways(pair: None) -> 
         # not pad to 60, hardware would).
         extra = d["tx_bytes"] - 1518 * 10
         assert extra >= 0 and extra % 46 == 0 and d["tx_packets"] == 10 + extra // 46, (dev, d)
+
+
+def carrier(ns: str, dev: str) -> tuple[int, str]:
+    """The link as the stack sees it: /sys carrier (1/0, unreadable while down) and operstate."""
+    value = subprocess.run(["ip", "netns", "exec", ns, "cat", f"/sys/class/net/{dev}/carrier"],
+                           capture_output=True, text=True).stdout.strip()
+    state = ns_sh(ns, "cat", f"/sys/class/net/{dev}/operstate").strip()
+    return (int(value) if value else -1), state
+
+
+def pull_and_replug(near: tuple[str, str], far: tuple[str, str]) -> None:
+    """NEAR (netns, dev) down, then up: FAR loses its link, then both have it again."""
+    guest.sh("ip", "-n", near[0], "link", "set", near[1], "down")
+    guest.wait_until(lambda: carrier(*far) == (0, "down"), what=f"{far[1]} to lose its link")
+    assert carrier(*near) == (-1, "down")
+    guest.sh("ip", "-n", near[0], "link", "set", near[1], "up")
+    guest.wait_until(lambda: carrier(*far) == carrier(*near) == (1, "up"),
+                     what=f"{far[1]} and {near[1]} to get their link back")
+
+
+@pytest.mark.smoke
+def test_carrier_follows_the_far_end_of_the_wire(pair: None) -> None:
+    """A cable: `ip link set vnet1 down` takes vnet0's link down (carrier 0, operstate
+    down) and up brings it back; the same the other way; and when the wire ends, even
+    killed, vnet0's simulated NIC has its link back, though vnet1 is still down."""
+    wire = subprocess.Popen(["vnet-wire", f"{A[0]}/{A[1]}", f"{B[0]}/{B[1]}", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        guest.wait_until(lambda: ns_sh(A[0], "cat", "/sys/class/net/vnet0/vnet/hw").strip() == "backend"
+                       and ns_sh(B[0], "cat", "/sys/class/net/vnet1/vnet/hw").strip() == "backend", what="bound")
+        assert carrier(*A[:2]) == carrier(*B[:2]) == (1, "up")
+        for near, far in ((B, A), (A, B)):
+            pull_and_replug(near[:2], far[:2])
+        # A ping crosses once the link is back.
+        assert " 0% packet loss" in ns_sh(A[0], "ping", "-c", "3", "-i", "0.2", "-W", "5", B[2])
+        ns_sh(B[0], "ip", "link", "set", B[1], "down")
+        guest.wait_until(lambda: carrier(*A[:2]) == (0, "down"), what="vnet0 to lose its link")
+    finally:
+        # Killed, so that it cannot tidy up: the driver must not need it to.
+        wire.kill()
+        wire.communicate(timeout=30)
+    # The wire's files are closed: vnet0 is back on its simulated NIC, whose link partner
+    # is always there.
+    guest.wait_until(lambda: carrier(*A[:2]) == (1, "up"), what="vnet0's link after the wire")
+    assert ns_sh(A[0], "cat", "/sys/class/net/vnet0/vnet/hw").strip() == "simulated"
+
+
+def test_carrier_off_by_hand_on_the_simulated_nic(vnet: Path) -> None:
+    """`ip link set vnet0 carrier off` is a pulled cable: no link, and the generator's
+    frames no longer arrive; it survives down/up, and carrier on brings all back."""
+    guest.quiet_link_up("vnet0")
+    guest.sh("ip", "link", "set", "vnet0", "carrier", "off")
+    guest.wait_until(lambda: carrier_root() == (0, "down"), what="carrier off")
+    before = guest.ethtool_stats()
+    generate(rate=200, burst=4, seconds=0.5)
+    assert guest.delta(guest.ethtool_stats(), before)["arp_generated"] == 0
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    guest.sh("ip", "link", "set", "vnet0", "up")
+    time.sleep(0.5)
+    assert carrier_root() == (0, "down")
+    guest.sh("ip", "link", "set", "vnet0", "carrier", "on")
+    guest.wait_until(lambda: carrier_root() == (1, "up"), what="carrier on")
+    before = guest.ethtool_stats()
+    generate(rate=200, burst=4, seconds=0.5)
+    d = guest.delta(guest.ethtool_stats(), before)
+    assert d["arp_generated"] == d["rx_packets"] > 0
+
+
+def carrier_root() -> tuple[int, str]:
+    value = Path("/sys/class/net/vnet0/carrier").read_text().strip()
+    return int(value), Path("/sys/class/net/vnet0/operstate").read_text().strip()

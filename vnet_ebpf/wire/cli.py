@@ -11,7 +11,7 @@ import json
 import os
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ import click
 from vnet_ebpf.backend import check_ifname, open_in_netns
 from vnet_ebpf.errors import UserError, reported
 from vnet_ebpf.units import format_duration, format_rate, parse_duration, parse_percent, parse_rate
+from vnet_ebpf.wire.link import Cable, LinkEnd
 from vnet_ebpf.wire.pcap import PcapWriter
 from vnet_ebpf.wire.pump import Counters, Pump, Shaping, Side
 
@@ -186,7 +187,16 @@ def main(a: SideSpec, b: SideSpec, pcap_path: str | None, delay: float | None, r
         stack.callback(os.close, wake_r)
         stack.callback(os.close, wake_w)
         stack.enter_context(stop_on_signals(wake_w))
-        pump = Pump(Side(ea.fd, str(a)), Side(eb.fd, str(b)), shaping=shaping, pcap=pcap, stop_fd=wake_r)
+        # The cable: each device's carrier follows the other's `ip link set up/down`.
+        ends = []
+        for side, backend in ((a, ea), (b, eb)):
+            if backend.ifindex is None:  # bound by open_in_netns: never
+                raise UserError(f"{side} is not bound")
+            ends.append(stack.enter_context(closing(LinkEnd(side.netns, backend.ifindex, str(side)))))
+        cable = Cable(*ends)
+        cable.sync()
+        pump = Pump(Side(ea.fd, str(a)), Side(eb.fd, str(b)), shaping=shaping, pcap=pcap, stop_fd=wake_r,
+                    watch=dict.fromkeys(cable.fds, cable.on_event))
         if not as_json:
             how = describe(shaping)
             click.echo(f"Wiring {a} <-> {b}{f' ({how})' if how else ''}... Hit Ctrl-C to end.")

@@ -128,11 +128,14 @@ class Pump:
     """Forwards frames between A and B both ways (see the module's doc).
 
     STOP_FD: run() returns once it is readable (vnet-wire's signal wake-up pipe).
+    WATCH: more fds to poll, each with what to call when it is readable (the cable's
+    rtnetlink sockets).
     CLOCK times --delay and --rate and the run; WALL stamps the pcap records.
     """
 
     def __init__(self, a: Side, b: Side, *, shaping: Shaping | None = None, pcap: PcapWriter | None = None,
-                 stop_fd: int | None = None, batch: int = BATCH, queue_limit: int = QUEUE_LIMIT,
+                 stop_fd: int | None = None, watch: dict[int, Callable[[int], None]] | None = None,
+                 batch: int = BATCH, queue_limit: int = QUEUE_LIMIT,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         if a.fd == b.fd:
             raise ValueError("the two sides of a wire must be different files")
@@ -159,6 +162,9 @@ class Pump:
         self._masks: dict[int, int] = {}
         if stop_fd is not None:
             self._poll.register(stop_fd, _POLLIN)
+        self.watch = watch or {}
+        for fd in self.watch:
+            self._poll.register(fd, _POLLIN)
 
     @property
     def counters(self) -> tuple[Counters, Counters]:
@@ -215,6 +221,9 @@ class Pump:
         for fd, ev in events:
             if fd == self.stop_fd:
                 self.stopped = True
+                continue
+            if fd in self.watch:
+                self.watch[fd](fd)
                 continue
             if ev & _POLLOUT:
                 for d in self.dirs:
