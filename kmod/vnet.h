@@ -156,7 +156,7 @@ struct vnet_gen_cfg {
 
 /* What the generator sends (/sys/class/net/DEV/vnet/rx_proto; vnet_flows.c). */
 enum vnet_gen_proto {
-	VNET_GEN_ARP,			/* ARP requests, as the first driver sent: the default */
+	VNET_GEN_ARP,			/* ARP requests from the peer: the default */
 	VNET_GEN_UDP4,
 	VNET_GEN_TCP4,
 	VNET_GEN_UDP6,
@@ -265,6 +265,14 @@ struct vnet_priv {
 	 */
 	bool partner_down;
 	spinlock_t carrier_lock;
+	/*
+	 * ethtool -t: the simulated NIC loops test frames from TX to RX.  Set
+	 * under RTNL with a release (the generator is stopped before), read
+	 * with an acquire by the TX completion; each looped frame takes one
+	 * of loopback_budget, so no frame can go round and round.
+	 */
+	bool loopback;
+	atomic_t loopback_budget;
 
 	/* ethtool -s: what the port reports while it has a link (RTNL). */
 	u32 link_speed;
@@ -428,6 +436,7 @@ static inline void vnet_tx_doorbell(struct vnet_priv *priv, u64 delay_ns)
 extern const struct vnet_hw_ops vnet_sim_hw;
 extern const struct attribute_group vnet_sysfs_group;
 void vnet_sim_init(struct vnet_priv *priv);
+bool vnet_gen_bounded(struct vnet_priv *priv);
 u32 vnet_build_arp(struct net_device *dev, u8 *frame, const u8 *peer_mac,
 		   __be32 peer_ip, __be32 target_ip);
 
@@ -443,6 +452,13 @@ void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a, bool
 			 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip);
 u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a);
+
+/* vnet_selftest.c: ethtool -t, and the simulated NIC's loopback for it */
+struct ethtool_test;
+int vnet_selftest_count(void);
+void vnet_selftest_strings(u8 *data);
+void vnet_self_test(struct net_device *dev, struct ethtool_test *etest, u64 *data);
+void vnet_loopback_frame(struct vnet_priv *priv, const struct sk_buff *skb);
 
 /* vnet_main.c: the link partner (ip link set DEV carrier on|off) */
 bool vnet_partner_down(struct vnet_priv *priv);

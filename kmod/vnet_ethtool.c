@@ -103,13 +103,24 @@ static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *inf
 
 static int vnet_get_sset_count(struct net_device *dev, int sset)
 {
-	return sset == ETH_SS_STATS ? ARRAY_SIZE(vnet_stats) : -EOPNOTSUPP;
+	switch (sset) {
+	case ETH_SS_STATS:
+		return ARRAY_SIZE(vnet_stats);
+	case ETH_SS_TEST:
+		return vnet_selftest_count();
+	default:
+		return -EOPNOTSUPP;
+	}
 }
 
 static void vnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 {
 	unsigned int i;
 
+	if (sset == ETH_SS_TEST) {
+		vnet_selftest_strings(data);
+		return;
+	}
 	if (sset != ETH_SS_STATS)
 		return;
 	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++)
@@ -399,6 +410,7 @@ const struct ethtool_ops vnet_ethtool_ops = {
 	.get_coalesce		= vnet_get_coalesce,
 	.set_coalesce		= vnet_set_coalesce,
 	.get_ts_info		= ethtool_op_get_ts_info,
+	.self_test		= vnet_self_test,
 	.get_link_ksettings	= vnet_get_link_ksettings,
 	.set_link_ksettings	= vnet_set_link_ksettings,
 };

@@ -265,8 +265,11 @@ static void vnet_gen_peer(struct vnet_priv *priv, u8 *mac, __be32 *ip)
 
 /* ---- the generator ------------------------------------------------------- */
 
-/* The device lives in a netns that a user namespace other than the initial one owns. */
-static bool vnet_gen_bounded(struct vnet_priv *priv)
+/*
+ * The device lives in a netns that a user namespace other than the initial
+ * one owns: any local user may have made it.  Also bounds ethtool -t's wait.
+ */
+bool vnet_gen_bounded(struct vnet_priv *priv)
 {
 	return dev_net(priv->dev)->user_ns != &init_user_ns;
 }

@@ -341,6 +341,8 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 	u32 head = smp_load_acquire(&r->head), tail = r->tail, t = tail;
 	u32 proto[VNET_PROTO_NUM] = {};
 	bool traced = trace_vnet_tx_complete_enabled();
+	/* ethtool -t's loopback; never in netpoll (budget 0, IRQs maybe off). */
+	bool loop = budget && unlikely(smp_load_acquire(&priv->loopback));
 	const struct vnet_hw_ops *hw = priv->hw;
 	u64 next = U64_MAX;
 	bool woken = false;
@@ -366,6 +368,9 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 			vnet_tx_desc_free(d, budget, SKB_DROP_REASON_PKT_TOO_BIG, &skb_bytes);
 		} else {
 			sent++;
+			/* ethtool -t: the frame comes back, as through a wire plugged into itself. */
+			if (unlikely(loop) && d->skb)
+				vnet_loopback_frame(priv, d->skb);
 			bytes += vnet_tx_desc_free(d, budget, SKB_NOT_DROPPED_YET, &skb_bytes);
 		}
 		t++;

@@ -259,3 +259,66 @@ def test_numdevs_and_link_state(vnet: Path) -> None:
     guest.sh("ip", "link", "set", "vnet1", "up")
     assert "Link detected: yes" in guest.sh("ethtool", "vnet1")
     assert Path("/sys/class/net/vnet1/carrier").read_text().strip() == "1"
+
+
+def self_test(*mode: str) -> tuple[int, str, dict[str, int]]:
+    """`ethtool -t vnet0 [MODE]`: whether it exited 0, PASS or FAIL, and each test's result."""
+    p = subprocess.run(["ethtool", "-t", "vnet0", *mode], capture_output=True, text=True)
+    verdict = re.search(r"The test result is (PASS|FAIL)", p.stdout)
+    assert verdict, p.stdout + p.stderr
+    extra = p.stdout.split("extra info:")[1]
+    results = {m[0].strip(): int(m[1]) for m in re.findall(r"^(\S.*?)\s+(\d+)$", extra, re.M)}
+    return int(p.returncode != 0), verdict[1], results
+
+
+@pytest.mark.smoke
+def test_self_test_loops_frames_through_the_device(vnet: Path) -> None:
+    """ethtool -t: the offline loopback sends 16 frames out through the qdisc and the TX
+    ring; the simulated NIC loops them into the RX ring, and each comes back up the stack,
+    as ethtool -S counts (tx_other and rx_other: EtherType 0x88b5) and tcpdump sees."""
+    guest.quiet_link_up("vnet0")
+    guest.set_knob("rx_rate", 200)  # the generator stops for the test and starts again
+    dump = subprocess.Popen(["tcpdump", "-i", "vnet0", "-n", "-U", "--immediate-mode", "-w", "/tmp/selftest.pcap",
+                             "ether proto 0x88b5"], stderr=subprocess.PIPE, text=True)
+    assert dump.stderr is not None and "listening" in dump.stderr.readline()
+    before = guest.ethtool_stats()
+    status, verdict, results = self_test()
+    d = guest.delta(guest.ethtool_stats(), before)
+    time.sleep(0.5)
+    dump.send_signal(2)
+    _, summary = dump.communicate(timeout=30)
+    assert (status, verdict, results) == (0, "PASS", {"ring indexes (online)": 0, "loopback (offline)": 0})
+    assert d["tx_other"] == d["rx_other"] == 16 and d["tx_dropped"] == d["rx_dropped"] == 0
+    assert "0 packets dropped by kernel" in summary
+    # One line a frame (tcpdump adds a hex dump for an EtherType it does not know).
+    frames = [f for f in guest.sh("tcpdump", "-r", "/tmp/selftest.pcap", "-nn", "-e").splitlines()
+              if not f.startswith("\t")]
+    assert len(frames) == 32 and all("length 128" in f for f in frames), frames
+    # Online only: no loopback, no frames.
+    before = guest.ethtool_stats()
+    assert self_test("online") == (0, "PASS", {"ring indexes (online)": 0, "loopback (offline)": 0})
+    assert guest.delta(guest.ethtool_stats(), before)["tx_other"] == 0
+    # The generator runs again.
+    before = guest.ethtool_stats()
+    time.sleep(0.5)
+    assert guest.delta(guest.ethtool_stats(), before)["arp_generated"] > 0
+    guest.set_knob("rx_rate", 0)
+
+
+def test_self_test_fails_where_loopback_cannot_work(vnet: Path) -> None:
+    """Down (no rings to loop through), no link partner, and frames slower than the test
+    may wait (tx-usecs 1 s): FAIL, 16 frames missing, and then it passes again."""
+    fail = (1, "FAIL", {"ring indexes (online)": 0, "loopback (offline)": 16})
+    assert self_test() == fail
+    guest.quiet_link_up("vnet0")
+    guest.sh("ip", "link", "set", "vnet0", "carrier", "off")
+    assert self_test() == fail
+    guest.sh("ip", "link", "set", "vnet0", "carrier", "on")
+    guest.wait_until(lambda: Path("/sys/class/net/vnet0/carrier").read_text().strip() == "1", what="carrier")
+    # Frames that take 1 s cannot be back within the test's 500 ms: it sends none.
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "1000000")
+    before = guest.ethtool_stats()
+    assert self_test() == fail
+    assert guest.delta(guest.ethtool_stats(), before)["tx_other"] == 0
+    guest.sh("ethtool", "-C", "vnet0", "tx-usecs", "20")
+    assert self_test() == (0, "PASS", {"ring indexes (online)": 0, "loopback (offline)": 0})
