@@ -132,19 +132,27 @@ def configure(proto: str, flows: int, size: str | int) -> None:
         (proto, str(flows), str(size))
 
 
+def udp_run(family: int, addr: str, pcap: Path, bpf_filter: str, rate: int,
+            burst: int) -> tuple[list[bytes], list[tuple[bytes, int]], dict[str, int], dict[str, int]]:
+    """A second of UDP flows to a socket on ADDR port 9, captured: the frames, the
+    datagrams with their source ports, and the deltas of ethtool -S and the SNMP MIBs."""
+    sock = udp_socket(family, addr)
+    cap = Capture(pcap, bpf_filter)
+    before, mib0 = guest.ethtool_stats(), snmp()
+    generate(rate=rate, burst=burst, seconds=1)
+    frames = cap.stop()
+    got = receive_all(sock)  # UDP counts InDatagrams as the program reads them
+    d, mib = guest.delta(guest.ethtool_stats(), before), mib_delta(snmp(), mib0)
+    sock.close()
+    return frames, got, d, mib
+
+
 @pytest.mark.smoke
 def test_udp4_flows_reach_a_socket_with_valid_checksums(vnet: Path, tmp_path: Path) -> None:
     guest.quiet_link_up("vnet0")
     guest.sh("ip", "addr", "add", f"{MY_IP}/24", "dev", "vnet0")
     configure("udp4", flows=4, size=200)
-    sock = udp_socket(socket.AF_INET, MY_IP)
-    cap = Capture(tmp_path / "udp4.pcap", "udp")
-    before, mib0 = guest.ethtool_stats(), snmp()
-    generate(rate=400, burst=8, seconds=1)
-    frames = cap.stop()
-    got = receive_all(sock)  # UDP counts InDatagrams as the program reads them
-    d, mib = guest.delta(guest.ethtool_stats(), before), mib_delta(snmp(), mib0)
-    sock.close()
+    frames, got, d, mib = udp_run(socket.AF_INET, MY_IP, tmp_path / "udp4.pcap", "udp", rate=400, burst=8)
 
     n = d["udp_generated"]
     assert n > 0 and n % 8 == 0 and d["arp_generated"] == d["tcp_generated"] == 0
@@ -164,14 +172,7 @@ def test_udp4_flows_reach_a_socket_with_valid_checksums(vnet: Path, tmp_path: Pa
 def test_udp6_flows_reach_a_socket(vnet: Path, tmp_path: Path) -> None:
     lladdr = ipv6_link_up()
     configure("udp6", flows=3, size=100)
-    sock = udp_socket(socket.AF_INET6, "::")
-    cap = Capture(tmp_path / "udp6.pcap", "ip6 and udp")
-    before, mib0 = guest.ethtool_stats(), snmp()
-    generate(rate=300, burst=6, seconds=1)
-    frames = cap.stop()
-    got = receive_all(sock)  # UDP counts InDatagrams as the program reads them
-    d, mib = guest.delta(guest.ethtool_stats(), before), mib_delta(snmp(), mib0)
-    sock.close()
+    frames, got, d, mib = udp_run(socket.AF_INET6, "::", tmp_path / "udp6.pcap", "ip6 and udp", rate=300, burst=6)
 
     n = d["udp_generated"]
     assert n > 0 and len(got) == len(frames) == d["rx_ipv6"] == n
