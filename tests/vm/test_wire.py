@@ -121,6 +121,7 @@ def test_ping_and_tcp_through_the_wire_agree_with_every_witness(pair: None, tmp_
         tcp = json.loads(ns_sh(A[0], "iperf3", "-c", B[2], "-n", "2M", "-J"))
         server.wait(30)
         assert tcp["end"]["sum_sent"]["bytes"] == 2 * 1024 * 1024
+        received = tcp["end"]["sum_received"]["bytes"]
         time.sleep(0.5)  # the last ACKs through
         after = {dev: ns_ethtool(ns, dev) for ns, dev, _ in (A, B)}
         ip_after = {dev: ns_ip(ns, dev) for ns, dev, _ in (A, B)}
@@ -138,7 +139,13 @@ def test_ping_and_tcp_through_the_wire_agree_with_every_witness(pair: None, tmp_
     # Each direction, counted by the wire, by both drivers and by the core (ip -s link).
     for wire_dir, tx, rx, txd, rxd in ((a2b, d0, d1, "vnet0", "vnet1"), (b2a, d1, d0, "vnet1", "vnet0")):
         frames, nbytes = wire_dir["frames"], wire_dir["bytes"]
-        assert frames > (1000 if wire_dir is a2b else 20)  # most of 2 MiB of TCP segments one way, the ACKs back
+        # What the server received crossed the wire one way, in segments of at most 1448
+        # bytes (MTU 1500); the ACKs came back.  Not all of the 2 MiB sent: the test ends
+        # when the client has written them, and the server may close with some in flight.
+        if wire_dir is a2b:
+            assert received > 0 and frames * 1448 >= received, (frames, received)
+        else:
+            assert frames > 20
         assert tx["tx_packets"] == tx["backend_tx_read"] == rx["rx_packets"] == rx["backend_rx_written"] == frames
         assert tx["tx_bytes"] == rx["rx_bytes"] == nbytes
         ipt = {k: ip_after[txd]["tx"][k] - ip_before[txd]["tx"][k] for k in ("packets", "bytes")}
