@@ -574,40 +574,9 @@ static bool vnet_gen_may_write(struct device *d)
 }
 
 /*
- * rx_rate and rx_burst: one word each, read by the generator with READ_ONCE().
- * A value beyond the bound of the device's namespace is -EPERM: valid, but
- * not for a device that an unprivileged user can make (vnet_gen_bounded()).
- */
-#define VNET_UINT_KNOB(name, field, parse, bound)				\
-static ssize_t name##_show(struct device *d, struct device_attribute *attr,	\
-			   char *buf)						\
-{										\
-	return sysfs_emit(buf, "%u\n", vnet_gen_##field(vnet_gen_priv(d)));	\
-}										\
-static ssize_t name##_store(struct device *d, struct device_attribute *attr,	\
-			    const char *buf, size_t len)			\
-{										\
-	u32 v;									\
-	int err;								\
-										\
-	if (!vnet_gen_may_write(d))						\
-		return -EPERM;							\
-	err = parse(buf, &v);							\
-	if (err)								\
-		return err;							\
-	if (v > bound && vnet_gen_bounded(vnet_gen_priv(d)))			\
-		return -EPERM;							\
-	WRITE_ONCE(vnet_gen_of(d)->field, v);					\
-	return len;								\
-}										\
-static DEVICE_ATTR_RW(name)
-
-VNET_UINT_KNOB(rx_rate, rate, vnet_parse_rate, VNET_RX_RATE_USERNS);
-VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst, VNET_RX_BURST_USERNS);
-
-/*
- * rx_proto, rx_flows, rx_size: one word each, read by the generator with
- * READ_ONCE().  BOUND as for rx_rate: the most a bounded device may have.
+ * Every number knob: one word, read by the generator with READ_ONCE().  A
+ * value above BOUND is -EPERM on a device an unprivileged user can make
+ * (vnet_gen_bounded()): valid, but not there.
  */
 static ssize_t vnet_gen_store(struct device *d, const char *buf, size_t len,
 			      int (*parse)(const char *val, u32 *out), u32 *field, u32 bound)
@@ -625,6 +594,23 @@ static ssize_t vnet_gen_store(struct device *d, const char *buf, size_t len,
 	WRITE_ONCE(*field, v);
 	return len;
 }
+
+/* rx_rate and rx_burst show what the generator runs at (vnet_gen_rate()). */
+#define VNET_UINT_KNOB(name, field, parse, bound)				\
+static ssize_t name##_show(struct device *d, struct device_attribute *attr,	\
+			   char *buf)						\
+{										\
+	return sysfs_emit(buf, "%u\n", vnet_gen_##field(vnet_gen_priv(d)));	\
+}										\
+static ssize_t name##_store(struct device *d, struct device_attribute *attr,	\
+			    const char *buf, size_t len)			\
+{										\
+	return vnet_gen_store(d, buf, len, parse, &vnet_gen_of(d)->field, bound);	\
+}										\
+static DEVICE_ATTR_RW(name)
+
+VNET_UINT_KNOB(rx_rate, rate, vnet_parse_rate, VNET_RX_RATE_USERNS);
+VNET_UINT_KNOB(rx_burst, burst, vnet_parse_burst, VNET_RX_BURST_USERNS);
 
 static ssize_t rx_proto_show(struct device *d, struct device_attribute *attr, char *buf)
 {
