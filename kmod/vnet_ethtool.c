@@ -216,6 +216,29 @@ static int vnet_set_ringparam(struct net_device *dev,
 	return vnet_reconfigure(dev, ring->tx_pending, ring->rx_pending, dev->mtu);
 }
 
+/*
+ * ethtool -l/-L: channels.  A channel is an interrupt with the queues it
+ * serves; each of ours would be one TX and one RX queue with their NAPIs, a
+ * "combined" channel, as on virtio_net and netdevsim.  The maxima are the
+ * queues the device was made with (alloc_netdev_mqs); today that is one pair,
+ * so `ethtool -L vnet0 combined 1` is the only setting, and the core refuses
+ * any count above the maxima before we are called.
+ */
+static void vnet_get_channels(struct net_device *dev, struct ethtool_channels *ch)
+{
+	ch->max_combined = min(dev->num_tx_queues, dev->num_rx_queues);
+	ch->combined_count = min(dev->real_num_tx_queues, dev->real_num_rx_queues);
+}
+
+static int vnet_set_channels(struct net_device *dev, struct ethtool_channels *ch)
+{
+	/* Separate RX-only or TX-only channels would need interrupts we do not have. */
+	if (ch->rx_count || ch->tx_count || ch->other_count)
+		return -EINVAL;
+	/* The core has checked 1 <= combined <= max_combined: one pair, already set. */
+	return 0;
+}
+
 static int vnet_get_coalesce(struct net_device *dev,
 			     struct ethtool_coalesce *ec,
 			     struct kernel_ethtool_coalesce *kec,
@@ -407,6 +430,8 @@ const struct ethtool_ops vnet_ethtool_ops = {
 	.get_ethtool_stats	= vnet_get_ethtool_stats,
 	.get_ringparam		= vnet_get_ringparam,
 	.set_ringparam		= vnet_set_ringparam,
+	.get_channels		= vnet_get_channels,
+	.set_channels		= vnet_set_channels,
 	.get_coalesce		= vnet_get_coalesce,
 	.set_coalesce		= vnet_set_coalesce,
 	.get_ts_info		= ethtool_op_get_ts_info,

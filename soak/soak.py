@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.vm import guest  # the repository's, not an installed package
-from tests.vm.test_ethtool import rings, tx_usecs
+from tests.vm.test_ethtool import channels, rings, tx_usecs
 from vnet_ebpf import regs
 from vnet_ebpf.lab import pktgen
 
@@ -181,6 +181,7 @@ def up_down(part: Part) -> None:
 
 
 LINK_MODES = [("10", "half"), ("10", "full"), ("100", "half"), ("100", "full"), ("1000", "full"), ("10000", "full")]
+BAD_CHANNELS = [["combined", "0"], ["combined", "2"], ["combined", "64"], ["rx", "1"], ["tx", "1"]]
 BAD_LINK = [["speed", "1000", "duplex", "half"], ["speed", "25000", "duplex", "full"], ["speed", "12345"],
             ["autoneg", "on"], ["port", "fibre"]]
 
@@ -191,7 +192,7 @@ def link_now() -> tuple[str, str]:
 
 
 def ethtool_changes(part: Part) -> None:
-    """Random ethtool -G/-C/-s under traffic, a third of them invalid: those must fail and
+    """Random ethtool -G/-C/-L/-s under traffic, a third of them invalid: those must fail and
     change nothing, the others must show exactly.  The register dump (ethtool -d) is read
     after each, while the data paths run: its rings must be the sizes -g shows."""
     part.cycles = cycles(1000)
@@ -213,11 +214,14 @@ def ethtool_changes(part: Part) -> None:
                 r = sh("ethtool", "-G", "vnet0", field_, str(size))
                 if not invalid:
                     want[field_] = size
-            elif pick < 0.75:
+            elif pick < 0.65:
                 usecs = rng.randint(1_000_001, 5_000_000) if invalid else rng.randint(0, 2000)
                 r = sh("ethtool", "-C", "vnet0", "tx-usecs", str(usecs))
                 if not invalid:
                     want["usecs"] = usecs
+            elif pick < 0.8:
+                # One queue pair: combined 1 is the only setting (issue 23's -L bounds).
+                r = sh("ethtool", "-L", "vnet0", *(rng.choice(BAD_CHANNELS) if invalid else ["combined", "1"]))
             else:
                 mode = rng.choice(LINK_MODES)
                 r = sh("ethtool", "-s", "vnet0", *(rng.choice(BAD_LINK) if invalid else
@@ -229,6 +233,7 @@ def ethtool_changes(part: Part) -> None:
             got = rings()
             assert got == {"rx": want["rx"], "tx": want["tx"]} and tx_usecs() == want["usecs"], (got, want)
             assert link_now() == link, (link_now(), link)
+            assert channels()["current"]["combined"] == 1
             dump = regs.read("vnet0")
             assert (dump.words["tx_size"], dump.words["rx_size"]) == (want["tx"], want["rx"]), dump
             # Followers are read before producers: the differences are never "negative".
@@ -439,7 +444,7 @@ def userns_devices(part: Part) -> None:
 PARTS: dict[str, tuple[str, Callable[[Part], None]]] = {
     "load_unload": ("200 load/unload cycles under traffic, a tracer attached", load_unload),
     "up_down": ("1000 up/down cycles under RX and TX traffic", up_down),
-    "ethtool": ("1000 random ethtool -G/-C/-s changes, a third invalid, ethtool -d after each", ethtool_changes),
+    "ethtool": ("1000 random ethtool -G/-C/-L/-s changes, a third invalid, ethtool -d after each", ethtool_changes),
     "knobs": ("1000 random writes to each per-device knob, a third invalid", knob_writes),
     "xdp": ("100 XDP attach/replace/detach cycles under load", xdp_cycles),
     "tracer": ("200 tracer detach/attach cycles per probe kind under pktgen on both CPUs", tracer_cycles),

@@ -28,6 +28,18 @@ def tx_usecs() -> int:
     return int(m.group(1))
 
 
+def _channel_counts(text: str) -> dict[str, int]:
+    # ethtool prints "n/a" where a maximum is 0 on some versions: count it as 0.
+    return {k.lower(): int(v) if v.isdigit() else 0
+            for k, v in re.findall(r"^(RX|TX|Other|Combined):\s+(\S+)", text, re.M)}
+
+
+def channels(dev: str = "vnet0") -> dict[str, dict[str, int]]:
+    """`ethtool -l` as printed: {"max": {"rx": 0, ..., "combined": 1}, "current": {...}}."""
+    maxima, current = guest.sh("ethtool", "-l", dev).split("Pre-set maximums:")[1].split("Current hardware settings:")
+    return {"max": _channel_counts(maxima), "current": _channel_counts(current)}
+
+
 def fails(*argv: str) -> str:
     r = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert r.returncode != 0, f"{argv} succeeded"
@@ -72,6 +84,24 @@ def test_invalid_ring_and_coalesce_values_change_nothing(vnet: Path) -> None:
     fails("ethtool", "-C", "vnet0", "rx-usecs", "1000001")
     assert rings() == {"rx": 512, "tx": 64}
     assert tx_usecs() == 77
+
+
+@pytest.mark.smoke
+def test_channels_are_the_queue_pairs_and_nothing_else_is_accepted(vnet: Path) -> None:
+    """ethtool -l shows one combined channel, the device's one queue pair, as sysfs counts
+    its queues; -L to that is accepted; beyond the maximum, to zero, or separate RX or
+    TX channels are refused; and nothing changes."""
+    queues = sorted(p.name for p in Path("/sys/class/net/vnet0/queues").iterdir())
+    assert queues == ["rx-0", "tx-0"]
+    one = {"rx": 0, "tx": 0, "other": 0, "combined": 1}
+    assert channels() == {"max": one, "current": one}
+    guest.sh("ethtool", "-L", "vnet0", "combined", "1")
+    fails("ethtool", "-L", "vnet0", "combined", "2")
+    fails("ethtool", "-L", "vnet0", "combined", "0")
+    fails("ethtool", "-L", "vnet0", "rx", "1")
+    fails("ethtool", "-L", "vnet0", "tx", "1", "combined", "0")
+    assert channels() == {"max": one, "current": one}
+    assert sorted(p.name for p in Path("/sys/class/net/vnet0/queues").iterdir()) == queues
 
 
 def link_settings(dev: str = "vnet0") -> dict[str, str]:
