@@ -58,6 +58,9 @@ def kernel_cmdline(spec: VmSpec) -> str:
         # ktime_get_ns() in the TX path, each bpf_ktime_get_ns() in a probe.  TCG
         # derives every vCPU's TSC from the host's, which is synchronised.
         args.append("tsc=reliable")
+    # What runs the guest, for programs in it that must know (vnet_ebpf/lab/kselftest.py);
+    # the kernel ignores parameters of a module it does not have.
+    args.append(f"vnet_lab.accel={spec.accel}")
     return " ".join([*args, *spec.extra_append])
 
 
