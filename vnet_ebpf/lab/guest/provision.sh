@@ -42,6 +42,7 @@ bpftool
 iproute2
 iputils-ping
 iperf3
+socat
 ethtool
 tcpdump
 xdp-tools
@@ -78,38 +79,99 @@ install_packages() {
 	apt-get install -y --no-install-recommends $(list_packages)
 }
 
-# The netlink witness: the kernel's own ynl CLI (tools/net/ynl) and its netlink specs
-# (Documentation/netlink/specs), from Debian's linux-source-X.Y of the guest's kernel.
-# Only those two folders are kept (under /opt/ynl/linux-X.Y), not the 150 MB package.
+# The Debian archive the guest's apt uses: the first non-security http(s) URI of its
+# sources (one-line or deb822 format), else deb.debian.org.
+debian_mirror() {
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk '($1 == "deb" && $2 ~ /^https?:/ && $2 !~ /security/) { print $2; exit }
+		     ($1 == "URIs:" && $2 ~ /^https?:/ && $2 !~ /security/) { print $2; exit }' "$f"
+	done | head -n 1 | grep . || echo http://deb.debian.org/debian
+}
+
+# The drivers/net selftests read `ethtool --json` for subcommands (-l, ...) that trixie's
+# ethtool 6.14 prints only as text; the netdev CI runs a current ethtool.  Debian testing's
+# (forky) is taken from the same archive, unpacked into DEST/bin for the suite's PATH
+# alone: the rest of the lab keeps the release's own ethtool.  The guest's apt state is
+# left as it was (a separate source list, package lists and cache).  The Release file's
+# signature is checked, not its expiry date: a mirror snapshot's testing suite may be
+# older than testing's one-week validity.
+install_suite_ethtool() {
+	dest=$1
+	d=$(mktemp -d /var/tmp/ethtool-XXXXXX)
+	chmod 0755 "$d"  # apt fetches as its own user, _apt
+	mkdir -p "$d/lists/partial" "$d/archives/partial"
+	echo "deb $(debian_mirror) forky main" >"$d/sources.list"
+	set -- -o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+		-o "Dir::State::Lists=$d/lists" -o "Dir::Cache::Archives=$d/archives" \
+		-o Acquire::Check-Valid-Until=false
+	apt-get "$@" update
+	(cd "$d" && apt-get "$@" download ethtool)
+	dpkg-deb -x "$d"/ethtool_*.deb "$d/root"
+	install -D -m 0755 "$d/root/usr/sbin/ethtool" "$dest/bin/ethtool"
+	rm -rf "$d"
+	"$dest/bin/ethtool" --version
+}
+
+# The kernel's own tools, from Debian's linux-source-X.Y of the guest's kernel (the 150 MB
+# package is fetched once, then removed; only what is built from it is kept):
+#   - the netlink witness: the ynl CLI (tools/net/ynl) and its netlink specs
+#     (Documentation/netlink/specs), under /opt/ynl/linux-X.Y;
+#   - the drivers/net selftests, built and installed as kselftest installs them
+#     (run_kselftest.sh, the helpers and BPF objects) and the ethtool it expects, under
+#     /opt/kselftest/linux-X.Y
+#     (vnet-lab kselftest: vnet_ebpf/lab/kselftest.py).
 # Kernels before 6.12 (bookworm's 6.1 has no netdev family) are skipped.
-install_ynl() {
+install_kernel_tools() {
 	kver=$1
 	mm=$(echo "$kver" | cut -d. -f1,2)
 	major=${mm%.*}
 	minor=${mm#*.}
 	if [ "$major" -lt 6 ] || { [ "$major" -eq 6 ] && [ "$minor" -lt 12 ]; }; then
-		echo "provision.sh: kernel $kver: no ynl (the netlink witness needs 6.12 or newer)"
+		echo "provision.sh: kernel $kver: no ynl nor drivers/net selftests (they need 6.12 or newer)"
 		return 0
 	fi
 	top=/opt/ynl/linux-$mm
+	kst=/opt/kselftest/linux-$mm
 	# Provisioning again (vagrant up on the lab's own box): the 150 MB package only once.
 	specs=$top/Documentation/netlink/specs
 	if [ -f "$(cat /etc/vnet-lab/ynl-cli 2>/dev/null)" ] && [ -f "$specs/netdev.yaml" ] &&
-		[ "$(cat /etc/vnet-lab/ynl-specs 2>/dev/null)" = "$specs" ]; then
-		echo "provision.sh: ynl of linux-$mm is installed"
+		[ "$(cat /etc/vnet-lab/ynl-specs 2>/dev/null)" = "$specs" ] &&
+		[ "$(cat /etc/vnet-lab/kselftest 2>/dev/null)" = "$kst" ] && [ -x "$kst/bin/ethtool" ]; then
+		echo "provision.sh: ynl and the drivers/net selftests of linux-$mm are installed"
 		install -m 0755 "$here/ynl.sh" /usr/local/bin/ynl
 		return 0
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	src=linux-source-$mm
-	apt-get install -y --no-install-recommends "$src"
-	rm -rf "$top"
+	# What building the selftests takes, removed again after: clang for the BPF objects,
+	# libelf and zlib for the libbpf they link, jsonschema for ynl's code generator, rsync
+	# for kselftest's install.
+	build_deps="clang libelf-dev zlib1g-dev python3-jsonschema rsync"
+	# shellcheck disable=SC2086
+	apt-get install -y --no-install-recommends "$src" $build_deps
+	rm -rf "$top" "$kst"
 	mkdir -p "$top"
 	tar -xJf "/usr/src/$src.tar.xz" -C "$top" --strip-components=1 --wildcards \
 		'*/tools/net/ynl' '*/Documentation/netlink/specs'
+	tree=$(mktemp -d /var/tmp/linux-XXXXXX)
+	tar -xJf "/usr/src/$src.tar.xz" -C "$tree" --strip-components=1
 	apt-get purge -y "$src"
 	rm -f "/usr/src/$src.tar.xz"
+	# The uapi headers the helpers build against, then drivers/net and the net/lib it uses.
+	make -s -C "$tree" headers
+	make -s -C "$tree/tools/testing/selftests" TARGETS="drivers/net net/lib" \
+		INSTALL_PATH="$kst" install >/dev/null
+	rm -rf "$tree"
+	install_suite_ethtool "$kst"
+	# shellcheck disable=SC2086
+	apt-get purge -y --autoremove $build_deps
 	apt-get clean
+	if [ ! -x "$kst/bin/ethtool" ] || [ ! -f "$kst/drivers/net/ping.py" ]; then
+		echo "provision.sh: the drivers/net selftests of $src did not install" >&2
+		exit 1
+	fi
+	echo "$kst" >/etc/vnet-lab/kselftest
 	# tools/net/ynl/cli.py up to 6.13, tools/net/ynl/pyynl/cli.py since.
 	for cli in "$top/tools/net/ynl/pyynl/cli.py" "$top/tools/net/ynl/cli.py" ""; do
 		[ -f "$cli" ] && break
@@ -164,7 +226,7 @@ configure() {
 		update-initramfs -u -k "$kver" >/dev/null
 	fi
 
-	install_ynl "$kver"
+	install_kernel_tools "$kver"
 
 	# PID 1 of lab runs, and the mount point of its per-run control share.
 	install -m 0755 "$here/boot.sh" /usr/local/sbin/vnet-lab-boot
