@@ -16,7 +16,7 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo lesson test lint unit wheel vm vm-smoke vm-all vagrant-test lessons bench bench-wire soak soak-short repro-detach deps clean
+.PHONY: demo lesson test lint unit wheel vm vm-smoke vm-all vagrant-test lessons kselftest bench bench-wire soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -73,6 +73,16 @@ vagrant-test: $(VENV)/.installed
 lessons: deps
 	@TIMEFORMAT="== lessons: proved on $${VNET_LAB_GUEST:-the default guest} in %0R s"; \
 		time $(LAB) run --timeout $(VM_TIMEOUT) -- python3 -m vnet_ebpf.lessons.main prove
+
+# The guest kernel's own drivers/net selftests over vnet0 and ns-remote/vnet1 joined by
+# vnet-wire, as the netdev CI runs them on virtio_net (vnet_ebpf/lab/kselftest.py), on each
+# of KSELFTEST_GUESTS; the results per test case in .lab/kselftest-GUEST.json.  Also in vm-all.
+KSELFTEST_GUESTS ?= trixie-backports trixie
+kselftest: deps $(VENV)/.installed
+	@set -e; for g in $(KSELFTEST_GUESTS); do \
+		TIMEFORMAT="== kselftest: drivers/net on $$g in %0R s"; \
+		time $(LAB) kselftest --guest $$g --timeout $(VM_TIMEOUT); \
+	done
 
 # On the other guests: the W=1 build, load/unload and one test per area (pytest -m smoke).
 vm-smoke: deps wheel

@@ -6,6 +6,8 @@
 #      other, then SECOND_LINE's modules and the short soak (soak/soak.py at a twentieth of
 #      the cycles) on the default guest; then, with VNET_VAGRANT_TEST=1 (CI), the Vagrant
 #      VM on libvirt (vnet-lab vagrant-test).
+# and on each line one guest kernel's own drivers/net selftests (vnet-lab kselftest): the
+# newest kernel's, the longest, after the lessons on line 1; the default guest's on line 2.
 # Together: every guest test on the default guest, the smoke tests on the others.
 # Under software emulation each VM runs on one host core (single-threaded TCG), so on a
 # 2-core machine the two lines of runs take the time of the longer one.  The driver is
@@ -48,6 +50,9 @@ sys.exit(0 if emulator_panic(open(sys.argv[1], errors="replace").read().splitlin
 		rc=$?
 	fi
 	echo "$rc $(( $(date +%s) - t ))" >.lab/soak-short.rc
+	t=$(date +%s)
+	"$lab" kselftest --guest trixie --timeout "$timeout" >.lab/kselftest-trixie.log 2>&1
+	echo "$? $(( $(date +%s) - t ))" >.lab/kselftest-trixie.rc
 	# The Vagrantfile on libvirt with the lab's box (make vagrant-test), where asked (CI).
 	if [ "${VNET_VAGRANT_TEST:-0}" = 1 ]; then
 		t=$(date +%s)
@@ -67,11 +72,18 @@ lessons=$?
 echo "== lessons: each lesson's checker on the real driver and on its skeleton: exit $lessons in $(( $(date +%s) - t )) s"
 sed -n '/^######## the lessons/,$p' .lab/lessons.log
 [ "$lessons" = 0 ] || cat .lab/lessons.log
+t=$(date +%s)
+"$lab" kselftest --guest trixie-backports --timeout "$timeout" >.lab/kselftest-trixie-backports.log 2>&1
+kst=$?
+echo "== kselftest: drivers/net on trixie-backports: exit $kst in $(( $(date +%s) - t )) s"
+sed -n '/^######## the drivers\/net selftests/,$p' .lab/kselftest-trixie-backports.log
+[ "$kst" = 0 ] || cat .lab/kselftest-trixie-backports.log
 echo "== vm: the first line done after $(( $(date +%s) - start )) s"
 wait "$smoke"
 
 status=$full
 [ "$lessons" = 0 ] || status=1
+[ "$kst" = 0 ] || status=1
 for g in $smoke_guests; do
 	read -r rc secs <".lab/smoke-$g.rc" 2>/dev/null || { rc=1; secs=?; }
 	echo "== vm-smoke: smoke tests on $g: exit $rc in $secs s"
@@ -86,6 +98,14 @@ read -r rc secs <.lab/soak-short.rc 2>/dev/null || { rc=1; secs=?; }
 echo "== soak-short: every soak part at a twentieth of its cycles: exit $rc in $secs s"
 cat .lab/soak-short.log
 [ "$rc" = 0 ] || status=1
+read -r rc secs <.lab/kselftest-trixie.rc 2>/dev/null || { rc=1; secs=?; }
+echo "== kselftest: drivers/net on trixie: exit $rc in $secs s"
+if [ "$rc" = 0 ]; then
+	sed -n '/^######## the drivers\/net selftests/,$p' .lab/kselftest-trixie.log
+else
+	cat .lab/kselftest-trixie.log
+	status=1
+fi
 if [ "${VNET_VAGRANT_TEST:-0}" = 1 ]; then
 	read -r rc secs <.lab/vagrant-test.rc 2>/dev/null || { rc=1; secs=?; }
 	echo "== vagrant-test: the Vagrant VM on libvirt: exit $rc in $secs s"

@@ -297,6 +297,26 @@ def check(guest: str | None, number: int, kmod: Path, timeout: float) -> None:
                   build_driver=False))
 
 
+@main.command()
+@guest_option
+@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Stop the VM after this many seconds (exit status 124).")
+@click.argument("tests", nargs=-1)
+@reported(PROG)
+def kselftest(guest: str | None, timeout: float, tests: tuple[str, ...]) -> None:
+    """The guest kernel's own drivers/net selftests (ping.py, stats.py, ...; default all)
+    over vnet0 and vnet1 in netns ns-remote, joined by vnet-wire, as the netdev CI runs
+    them on virtio_net.  Prints each test case's result; exit status 0 when every one
+    passes or is a known skip or failure (vnet_ebpf/lab/kselftest.py, docs/kernels.md).
+    Writes the results to .lab/kselftest-GUEST.json."""
+    g = _guest(guest)
+    for t in tests:
+        if "/" in t or not t.endswith(".py"):
+            raise UserError(f"{t}: name a test file of drivers/net, such as ping.py", status=2)
+    cmd = ["python3", "-m", "vnet_ebpf.lab.kselftest", "--json", f".lab/kselftest-{g.name}.json", *tests]
+    sys.exit(_run(g, cmd, timeout, True, False, True))
+
+
 # `python3 -m vnet_ebpf.lab.cli` without an installed vnet-lab script; the console script
 # is vnet_ebpf.entry's, which also covers Ctrl-C during these imports.
 if __name__ == "__main__":
