@@ -13,7 +13,7 @@ COMMANDS = sorted(lab_cli.main.commands)
 
 
 def test_the_commands() -> None:
-    assert COMMANDS == ["box", "build", "check", "demo", "lesson", "run", "shell", "vagrant-test"]
+    assert COMMANDS == ["box", "build", "check", "demo", "kselftest", "lesson", "run", "shell", "vagrant-test"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -71,6 +71,13 @@ def test_no_such_lesson_is_one_line_and_status_2(args: list[str]) -> None:
     result = CliRunner().invoke(lab_cli.main, args)
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "no lesson" in result.output
+
+
+@pytest.mark.parametrize("test", ["../../net/evil.py", "ping", "drivers/net/ping.py"])
+def test_a_kselftest_name_that_is_not_a_drivers_net_file_is_one_line_and_status_2(test: str) -> None:
+    result = CliRunner().invoke(lab_cli.main, ["kselftest", "--guest", "trixie", "ping.py", test])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "name a test file of drivers/net" in result.output
 
 
 def test_a_skeleton_is_written_without_a_vm(tmp_path: Path) -> None:
