@@ -172,6 +172,9 @@ def setup() -> subprocess.Popen[bytes]:
         subprocess.run(["modprobe", module], check=False)
     if not Path(f"/sys/class/net/{REMOTE_DEV}").exists():
         _sh("ip", "link", "add", REMOTE_DEV, "type", "vnet")
+    # The simulated NIC's ARP generator would add frames no test asked for.
+    for dev in (LOCAL_DEV, REMOTE_DEV):
+        Path(f"/sys/class/net/{dev}/vnet/rx_rate").write_text("0\n")
     # netpoll_basic.py makes a netconsole target through configfs.
     if not os.path.ismount("/sys/kernel/config"):
         _sh("mount", "-t", "configfs", "configfs", "/sys/kernel/config")
@@ -183,13 +186,12 @@ def setup() -> subprocess.Popen[bytes]:
     _sh("ip", "-n", REMOTE_NS, "link", "set", "lo", "up")
     for ns, dev, v4, v6 in ((None, LOCAL_DEV, LOCAL_V4, LOCAL_V6), (REMOTE_NS, REMOTE_DEV, REMOTE_V4, REMOTE_V6)):
         ip = ["ip", "-n", ns] if ns else ["ip"]
-        prefix = ["ip", "netns", "exec", ns] if ns else []
-        # The simulated NIC's ARP generator would add frames no test asked for.
-        _sh(*prefix, "sh", "-c", f"echo 0 > /sys/class/net/{dev}/vnet/rx_rate")
         _sh(*ip, "addr", "add", f"{v4}/24", "dev", dev)
         _sh(*ip, "-6", "addr", "add", f"{v6}/64", "dev", dev, "nodad")
         _sh(*ip, "link", "set", dev, "up")
-        _sh(*prefix, "tc", "qdisc", "replace", "dev", dev, "root", "pfifo_fast")
+        # In case a qdisc was attached before the default changed; the default itself is
+        # what the suite's tests go back to when they delete theirs (ring_reconfig.py).
+        _sh("tc", *(["-n", ns] if ns else []), "qdisc", "replace", "dev", dev, "root", "pfifo_fast")
     wire = subprocess.Popen(["vnet-wire", LOCAL_DEV, f"{REMOTE_NS}/{REMOTE_DEV}"], stdout=subprocess.DEVNULL)
     time.sleep(1)  # bound (vnet-wire exits at once on an error)
     if wire.poll() is not None:

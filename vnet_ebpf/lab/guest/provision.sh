@@ -151,13 +151,13 @@ install_kernel_tools() {
 	# shellcheck disable=SC2086
 	apt-get install -y --no-install-recommends "$src" $build_deps
 	rm -rf "$top" "$kst"
-	mkdir -p "$top"
-	tar -xJf "/usr/src/$src.tar.xz" -C "$top" --strip-components=1 --wildcards \
-		'*/tools/net/ynl' '*/Documentation/netlink/specs'
 	tree=$(mktemp -d /var/tmp/linux-XXXXXX)
 	tar -xJf "/usr/src/$src.tar.xz" -C "$tree" --strip-components=1
 	apt-get purge -y "$src"
 	rm -f "/usr/src/$src.tar.xz"
+	mkdir -p "$top/tools/net" "$top/Documentation/netlink"
+	cp -a "$tree/tools/net/ynl" "$top/tools/net/"
+	cp -a "$tree/Documentation/netlink/specs" "$top/Documentation/netlink/"
 	# The uapi headers the helpers build against, then drivers/net and the net/lib it uses.
 	make -s -C "$tree" headers
 	make -s -C "$tree/tools/testing/selftests" TARGETS="drivers/net net/lib" \
