@@ -10,6 +10,7 @@
 
 #include <linux/hrtimer.h>
 #include <linux/indirect_call_wrapper.h>
+#include <linux/smp.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/seqlock.h>
@@ -190,6 +191,7 @@ struct vnet_gen_state {
  * priv->hw once and never sees it change under it.
  */
 struct vnet_priv;
+struct vnet_queue;
 
 struct vnet_hw_ops {
 	const char *name;		/* /sys/class/net/DEV/vnet/hw */
@@ -203,38 +205,81 @@ struct vnet_hw_ops {
 	void (*start)(struct vnet_priv *priv);
 	/* Stop touching the rings; when it returns, nothing of the hardware does. */
 	void (*stop)(struct vnet_priv *priv);
-	/* The doorbell: frames were posted on the TX ring (TX queue lock held). */
-	void (*tx_kick)(struct vnet_priv *priv, u64 delay_ns);
+	/* The doorbell: frames were posted on Q's TX ring (TX queue lock held). */
+	void (*tx_kick)(struct vnet_queue *q, u64 delay_ns);
 	/*
 	 * Is the frame in slot IDX sent?  0: yes, free it; else the nanoseconds
 	 * until it will be, or U64_MAX when that is not a matter of time.
 	 */
-	u64 (*tx_pending)(struct vnet_priv *priv, const struct vnet_tx_desc *d,
+	u64 (*tx_pending)(struct vnet_queue *q, const struct vnet_tx_desc *d,
 			  u32 idx, u64 now);
-	/* NAPI freed RX slots (softirq): a producer waiting for room may go on. */
-	void (*rx_room)(struct vnet_priv *priv);
-	/* Is an RX interrupt due (ethtool -d)?  RTNL held. */
-	bool (*rx_irq_pending)(struct vnet_priv *priv);
+	/* NAPI freed Q's RX slots (softirq): a producer waiting for room may go on. */
+	void (*rx_room)(struct vnet_queue *q);
+	/* Is an RX interrupt due on Q (ethtool -d)?  RTNL held. */
+	bool (*rx_irq_pending)(struct vnet_queue *q);
 };
 
 struct vnet_backend;
 
-struct vnet_priv {
-	/* First, in this order: what tracers read (struct vnet_ring_view). */
+/*
+ * One queue pair: a TX ring and an RX ring with their NAPIs, interrupts and
+ * counters, as a NIC's MSI-X vector serves one (ixgbe's q_vector, mlx5's
+ * channel).  The stack picks a TX queue per frame (skb->queue_mapping); the
+ * hardware picks an RX queue per frame (RSS, vnet_sim.c).  Queues 0 to
+ * priv->num_queues - 1 are active (ethtool -L); the others keep their
+ * counters (qstats reports them in the base) and hold no rings.
+ */
+struct vnet_queue {
+	/*
+	 * First, in this order: what tracers read.  The RX NAPI first, so that
+	 * a probe on vnet_napi_poll(napi) holds the queue; then struct
+	 * vnet_queue_view, right behind it (checked in vnet_main.c).
+	 */
+	struct napi_struct rx_napi;	/* RX: the hardware's frames, and XDP */
 	struct net_device *dev;
 	struct vnet_tx_ring tx;
 	struct vnet_rx_ring rx;
 
-	struct napi_struct rx_napi;	/* RX: the hardware's frames, and XDP */
+	struct vnet_priv *priv;
+	unsigned int index;		/* the stack's queue number, TX and RX */
 	struct napi_struct tx_napi;	/* TX completion, as virtio_net's napi_tx */
+
+	struct hrtimer tx_timer;	/* the "TX-done interrupt": schedules tx_napi */
+	spinlock_t tx_timer_lock;	/* makes "arm unless due sooner" one step */
+	bool tx_enabled;		/* false while stopping: completion must not wake */
+
+	/*
+	 * The RX interrupt, raised on irq_cpu as an MSI-X vector is steered
+	 * to a CPU: the hardware raises it from wherever it runs, and the
+	 * NAPI poll then runs on irq_cpu (vnet_rx_irq_raise()).
+	 */
+	call_single_data_t rx_irq;
+	unsigned long irq_pending;	/* bit 0: raised, its handler not done */
+	int irq_cpu;
+
+	struct vnet_tx_stats tx_stats;
+	struct vnet_txc_stats txc_stats;
+	struct vnet_rx_stats rx_stats;
+	struct vnet_gen_stats gen_stats;
+	atomic64_t rx_purged;		/* in the RX ring when it was freed: rx_dropped */
+};
+
+struct vnet_priv {
+	/* First, in this order: what tracers read (struct vnet_ring_view). */
+	struct net_device *dev;
+	struct vnet_queue *queue[VNET_QUEUES_MAX];
+
+	/*
+	 * Active queue pairs (ethtool -L).  Changed under RTNL with the data
+	 * paths quiesced; read once by the generator and the XDP transmits.
+	 */
+	unsigned int num_queues;
+	unsigned int max_queues;	/* fixed at creation: dev->num_tx_queues */
 
 	const struct vnet_hw_ops *hw;	/* the NIC: simulated, or the backend */
 	struct vnet_backend __rcu *be;	/* the /dev/vnet file bound, if any */
 
-	struct hrtimer tx_timer;	/* the "TX-done interrupt": schedules tx_napi */
-	spinlock_t tx_timer_lock;	/* makes "arm unless due sooner" one step */
 	u32 tx_usecs;
-	bool tx_enabled;		/* false while stopping: completion must not wake */
 	/*
 	 * The rings are stopped, and a start follows: an open, a ring rebuild
 	 * or a switch of hardware is under way (RTNL).  A backend writer that
@@ -282,14 +327,19 @@ struct vnet_priv {
 	u32 tx_ring_size;
 	u32 rx_ring_size;
 
-	struct vnet_tx_stats tx_stats;
-	struct vnet_txc_stats txc_stats;
-	struct vnet_rx_stats rx_stats;
-	struct vnet_gen_stats gen_stats;
 	atomic64_t tx_timeouts;
 	struct vnet_be_stats be_stats;
-	atomic64_t rx_purged;		/* in the RX ring when it was freed: rx_dropped */
+	/*
+	 * The queue pairs themselves, in the device's own allocation: fixed at
+	 * the most a device may have, so that nothing about them can fail.
+	 */
+	struct vnet_queue queues[VNET_QUEUES_MAX];
 };
+
+/* Each active queue pair Q of PRIV, in order. */
+#define vnet_for_each_queue(priv, q)					\
+	for (unsigned int __i = 0;					\
+	     __i < (priv)->num_queues && ((q) = (priv)->queue[__i]); __i++)
 
 #include <linux/if_ether.h>
 
@@ -384,40 +434,44 @@ extern const struct ethtool_ops vnet_ethtool_ops;
 
 /* vnet_tx.c */
 netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev);
-int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
+int vnet_tx_xdp_frames(struct vnet_queue *q, struct xdp_frame **frames,
 		       int n, bool redirected);
-u64 vnet_tx_complete(struct vnet_priv *priv, int budget);
+struct vnet_queue *vnet_xdp_tx_queue(struct vnet_priv *priv);
+u64 vnet_tx_complete(struct vnet_queue *q, int budget);
 int vnet_tx_poll(struct napi_struct *napi, int budget);
 int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size);
 void vnet_tx_ring_free(struct vnet_tx_ring *r);
-void vnet_tx_timer_init(struct vnet_priv *priv);
-void vnet_tx_irq_arm(struct vnet_priv *priv, u64 delay_ns);
-void vnet_tx_irq_cancel(struct vnet_priv *priv);
-void vnet_tx_purge(struct vnet_priv *priv);
+void vnet_tx_timer_init(struct vnet_queue *q);
+void vnet_tx_irq_arm(struct vnet_queue *q, u64 delay_ns);
+void vnet_tx_irq_cancel(struct vnet_queue *q);
+void vnet_tx_purge(struct vnet_queue *q);
 
 /* vnet_rx.c */
-int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
+int vnet_rx_ring_alloc(struct vnet_queue *q, struct vnet_rx_ring *r,
 		       u32 size, unsigned int mtu);
 void vnet_rx_ring_free(struct vnet_rx_ring *r);
 int vnet_napi_poll(struct napi_struct *napi, int budget);
 u32 vnet_rx_order(unsigned int mtu);
+void vnet_rx_irq_init(struct vnet_queue *q);
+void vnet_rx_irq_raise(struct vnet_queue *q);
+void vnet_rx_irq_sync(struct vnet_queue *q);
 
 /*
  * The per-frame hardware operations, called through INDIRECT_CALL_2() in the
  * TX paths: a direct call where retpolines would make an indirect one cost.
  */
-INDIRECT_CALLABLE_DECLARE(void vnet_sim_tx_kick(struct vnet_priv *priv, u64 delay_ns));
-INDIRECT_CALLABLE_DECLARE(u64 vnet_sim_tx_pending(struct vnet_priv *priv,
+INDIRECT_CALLABLE_DECLARE(void vnet_sim_tx_kick(struct vnet_queue *q, u64 delay_ns));
+INDIRECT_CALLABLE_DECLARE(u64 vnet_sim_tx_pending(struct vnet_queue *q,
 						  const struct vnet_tx_desc *d, u32 idx, u64 now));
-INDIRECT_CALLABLE_DECLARE(void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_ns));
-INDIRECT_CALLABLE_DECLARE(u64 vnet_be_tx_pending(struct vnet_priv *priv,
+INDIRECT_CALLABLE_DECLARE(void vnet_be_tx_kick(struct vnet_queue *q, u64 delay_ns));
+INDIRECT_CALLABLE_DECLARE(u64 vnet_be_tx_pending(struct vnet_queue *q,
 						 const struct vnet_tx_desc *d, u32 idx, u64 now));
-#define vnet_hw_tx_kick(priv, delay)						\
-	INDIRECT_CALL_2((priv)->hw->tx_kick, vnet_sim_tx_kick, vnet_be_tx_kick,	\
-			priv, delay)
-#define vnet_hw_tx_pending(hw, priv, d, idx, now)				\
+#define vnet_hw_tx_kick(q, delay)						\
+	INDIRECT_CALL_2((q)->priv->hw->tx_kick, vnet_sim_tx_kick,		\
+			vnet_be_tx_kick, q, delay)
+#define vnet_hw_tx_pending(hw, q, d, idx, now)					\
 	INDIRECT_CALL_2((hw)->tx_pending, vnet_sim_tx_pending,			\
-			vnet_be_tx_pending, priv, d, idx, now)
+			vnet_be_tx_pending, q, d, idx, now)
 
 /*
  * Ring the TX doorbell: tell the hardware that the descriptors up to the
@@ -425,11 +479,11 @@ INDIRECT_CALLABLE_DECLARE(u64 vnet_be_tx_pending(struct vnet_priv *priv,
  * here; ours keeps it where ethtool -d shows it, so that the frames xmit_more
  * batched are visible between the doorbell and the head.  TX queue lock held.
  */
-static inline void vnet_tx_doorbell(struct vnet_priv *priv, u64 delay_ns)
+static inline void vnet_tx_doorbell(struct vnet_queue *q, u64 delay_ns)
 {
 	/* Release: a reader that sees this doorbell sees the head it rang for. */
-	smp_store_release(&priv->tx.doorbell, priv->tx.head);
-	vnet_hw_tx_kick(priv, delay_ns);
+	smp_store_release(&q->tx.doorbell, q->tx.head);
+	vnet_hw_tx_kick(q, delay_ns);
 }
 
 /* vnet_sim.c: the simulated hardware, its knobs (module defaults, per-device sysfs) */
@@ -452,13 +506,15 @@ void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a, bool
 			 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip);
 u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a);
+u32 vnet_flow_peek(struct vnet_priv *priv);
+void vnet_flow_skip(struct vnet_priv *priv);
 
 /* vnet_selftest.c: ethtool -t, and the simulated NIC's loopback for it */
 struct ethtool_test;
 int vnet_selftest_count(void);
 void vnet_selftest_strings(u8 *data);
 void vnet_self_test(struct net_device *dev, struct ethtool_test *etest, u64 *data);
-void vnet_loopback_frame(struct vnet_priv *priv, const struct sk_buff *skb);
+void vnet_loopback_frame(struct vnet_queue *q, const struct sk_buff *skb);
 
 /* vnet_main.c: the link partner (ip link set DEV carrier on|off) */
 bool vnet_partner_down(struct vnet_priv *priv);
@@ -505,13 +561,13 @@ void vnet_fault_exit(void);
 
 /* vnet_xdp.c */
 enum vnet_xdp_result { VNET_XDP_UP, VNET_XDP_CONSUMED, VNET_XDP_DROPPED };
-enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *x,
+enum vnet_xdp_result vnet_xdp_run(struct vnet_queue *q, struct vnet_xdp_poll *x,
 				  struct vnet_rx_slot *s, u32 *headroom, u32 *len,
 				  u32 *metasize);
-void vnet_xdp_poll_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x);
-int vnet_xdp_rxq_reg(struct vnet_priv *priv, struct vnet_rx_ring *r);
+void vnet_xdp_poll_flush(struct vnet_queue *q, struct vnet_xdp_poll *x);
+int vnet_xdp_rxq_reg(struct vnet_queue *q, struct vnet_rx_ring *r);
 void vnet_xdp_rxq_unreg(struct vnet_rx_ring *r);
-struct page *vnet_rx_page_alloc(struct vnet_priv *priv);
+struct page *vnet_rx_page_alloc(struct vnet_queue *q);
 int vnet_ndo_bpf(struct net_device *dev, struct netdev_bpf *bpf);
 int vnet_ndo_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames,
 		      u32 flags);
@@ -520,5 +576,21 @@ int vnet_ndo_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames,
 bool vnet_is_vnet(const struct net_device *dev);
 void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw);
 int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu);
+int vnet_set_num_queues(struct net_device *dev, unsigned int n);
 void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s);
+
+/* A queue pair's counters, as the device's statistics report them. */
+struct vnet_queue_counts {
+	u64 tx_packets, tx_bytes;	/* sent by the hardware */
+	u64 tx_dropped;			/* at xmit, purged at a stop, let go unsent */
+	u64 tx_stopped, tx_woken;	/* the stack's TX queue (netdev.yaml tx-stop, tx-wake) */
+	u64 rx_packets, rx_bytes;	/* taken from the ring (if_link.h) */
+	u64 rx_lost, rx_lost_bytes;	/* of those, never seen by the stack */
+	u64 rx_dropped;			/* good but not delivered, and purged */
+	u64 rx_length_errors, rx_alloc_failed;
+	u64 rx_missed;			/* no room in the ring (rx_missed_errors) */
+	u64 napi_polls;
+};
+
+void vnet_queue_read_counts(struct vnet_queue *q, struct vnet_queue_counts *c);
 #endif /* VNET_H */

@@ -20,6 +20,9 @@
  *    so that NAPI, XDP and GRO see the frames written meanwhile in one poll.
  *    A full ring makes the writer wait (or -EAGAIN): nothing is dropped.
  *
+ * Queues.  The file carries queue pair 0, the one queue pair a bound device
+ * runs on: the rings below are priv->queue[0]'s.
+ *
  * Locking.  RTNL serializes bind, unbind and the device's life cycle (open,
  * stop, ring rebuilds, deletion), which call the hardware's start and stop.
  * tx_lock and rx_lock make "take a frame" and "put a frame" atomic against
@@ -163,8 +166,8 @@ static enum hrtimer_restart vnet_be_stall_timer(struct hrtimer *t)
 		spin_unlock(&be->tx_lock);
 		return HRTIMER_NORESTART;
 	}
-	sent = priv->tx.sent;
-	if (sent == smp_load_acquire(&priv->tx.head)) {
+	sent = priv->queue[0]->tx.sent;
+	if (sent == smp_load_acquire(&priv->queue[0]->tx.head)) {
 		spin_unlock(&be->tx_lock);
 		return HRTIMER_NORESTART;	/* nothing waits: the next doorbell arms us */
 	}
@@ -200,7 +203,7 @@ again:
 static void vnet_be_watch_stall(struct vnet_backend *be, struct vnet_priv *priv)
 {
 	if (!hrtimer_is_queued(&be->stall_timer) && !READ_ONCE(be->stalled)) {
-		WRITE_ONCE(be->stall_sent, READ_ONCE(priv->tx.sent));
+		WRITE_ONCE(be->stall_sent, READ_ONCE(priv->queue[0]->tx.sent));
 		hrtimer_start(&be->stall_timer, ns_to_ktime(VNET_BE_STALL_NS),
 			      HRTIMER_MODE_REL_SOFT);
 	}
@@ -256,9 +259,10 @@ static void vnet_be_stop(struct vnet_priv *priv)
  * Frames were posted (the TX queue lock is held, head is published): wake a
  * sleeping reader now if a batch waits or the queue stopped, else soon.
  */
-INDIRECT_CALLABLE_SCOPE void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_ns)
+INDIRECT_CALLABLE_SCOPE void vnet_be_tx_kick(struct vnet_queue *q, u64 delay_ns)
 {
-	struct netdev_queue *txq = netdev_get_tx_queue(priv->dev, 0);
+	struct vnet_priv *priv = q->priv;
+	struct netdev_queue *txq = netdev_get_tx_queue(priv->dev, q->index);
 	struct vnet_backend *be;
 	u32 waiting;
 
@@ -277,7 +281,7 @@ INDIRECT_CALLABLE_SCOPE void vnet_be_tx_kick(struct vnet_priv *priv, u64 delay_n
 	/* wq_has_sleeper() orders the ring update before the look at the queue. */
 	if (!wq_has_sleeper(&be->wq))
 		goto out;
-	waiting = READ_ONCE(priv->tx.head) - READ_ONCE(priv->tx.sent);
+	waiting = READ_ONCE(q->tx.head) - READ_ONCE(q->tx.sent);
 	if (waiting >= VNET_BE_WAKE_BATCH || netif_xmit_stopped(txq))
 		wake_up_interruptible_poll(&be->wq, EPOLLIN | EPOLLRDNORM);
 	else if (!hrtimer_is_queued(&be->wake_timer))
@@ -288,25 +292,25 @@ out:
 }
 
 /* Sent once the reader took it: slots before tx.sent. */
-INDIRECT_CALLABLE_SCOPE u64 vnet_be_tx_pending(struct vnet_priv *priv,
+INDIRECT_CALLABLE_SCOPE u64 vnet_be_tx_pending(struct vnet_queue *q,
 					       const struct vnet_tx_desc *d, u32 idx, u64 now)
 {
-	return (s32)(idx - smp_load_acquire(&priv->tx.sent)) < 0 ? 0 : U64_MAX;
+	return (s32)(idx - smp_load_acquire(&q->tx.sent)) < 0 ? 0 : U64_MAX;
 }
 
-static void vnet_be_rx_room(struct vnet_priv *priv)
+static void vnet_be_rx_room(struct vnet_queue *q)
 {
-	vnet_be_wake(priv, EPOLLOUT | EPOLLWRNORM);
+	vnet_be_wake(q->priv, EPOLLOUT | EPOLLWRNORM);
 }
 
 /* The RX interrupt is the moderation timer a write armed (rx-usecs). */
-static bool vnet_be_rx_irq_pending(struct vnet_priv *priv)
+static bool vnet_be_rx_irq_pending(struct vnet_queue *q)
 {
 	struct vnet_backend *be;
 	bool pending;
 
 	rcu_read_lock();
-	be = rcu_dereference(priv->be);
+	be = rcu_dereference(q->priv->be);
 	pending = be && hrtimer_active(&be->rx_irq);
 	rcu_read_unlock();
 	return pending;
@@ -339,7 +343,7 @@ static enum hrtimer_restart vnet_be_rx_irq(struct hrtimer *t)
 	rcu_read_lock();
 	priv = rcu_dereference(be->priv);
 	if (priv)
-		napi_schedule(&priv->rx_napi);
+		vnet_rx_irq_raise(priv->queue[0]);
 	rcu_read_unlock();
 	return HRTIMER_NORESTART;
 }
@@ -393,7 +397,7 @@ static unsigned int vnet_be_next_len(struct vnet_backend *be)
 
 	if (!priv || !be->live)
 		return 0;
-	r = &priv->tx;
+	r = &priv->queue[0]->tx;
 	if (r->sent == smp_load_acquire(&r->head))
 		return 0;
 	d = &r->desc[r->sent & (r->size - 1)];
@@ -415,7 +419,7 @@ static void vnet_be_partner_alive(struct vnet_backend *be, struct vnet_priv *pri
 		if (!priv->partner_down)
 			netif_carrier_on(priv->dev);
 		spin_unlock_bh(&priv->carrier_lock);
-		if (priv->tx.sent != smp_load_acquire(&priv->tx.head))
+		if (priv->queue[0]->tx.sent != smp_load_acquire(&priv->queue[0]->tx.head))
 			vnet_be_watch_stall(be, priv);
 	}
 }
@@ -437,7 +441,7 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 		return vnet_be_unbound_err(be);
 	if (!be->live)
 		return -EAGAIN;
-	r = &priv->tx;
+	r = &priv->queue[0]->tx;
 	sent = r->sent;
 	/* Pairs with xmit's release of head: the descriptor is written. */
 	if (sent == smp_load_acquire(&r->head))
@@ -453,7 +457,7 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 		d->dropped = 1;
 		smp_store_release(&r->sent, sent + 1);
 		vnet_be_partner_alive(be, priv);
-		vnet_tx_irq_arm(priv, 0);
+		vnet_tx_irq_arm(priv->queue[0], 0);
 		return -EAGAIN;
 	}
 	if (len > room)
@@ -467,7 +471,7 @@ static ssize_t vnet_be_take(struct vnet_backend *be, size_t room)
 	atomic64_inc(&priv->be_stats.tx_read);
 	vnet_be_partner_alive(be, priv);
 	/* Sent: the TX-done interrupt, tx-usecs from now (interrupt moderation). */
-	vnet_tx_irq_arm(priv, vnet_tx_moderation_ns(priv));
+	vnet_tx_irq_arm(priv->queue[0], vnet_tx_moderation_ns(priv));
 	return len;
 }
 
@@ -479,7 +483,7 @@ static bool vnet_be_readable(struct vnet_backend *be)
 	rcu_read_lock();
 	priv = rcu_dereference(be->priv);
 	ready = !priv || (READ_ONCE(be->live) &&
-			  READ_ONCE(priv->tx.sent) != smp_load_acquire(&priv->tx.head));
+			  READ_ONCE(priv->queue[0]->tx.sent) != smp_load_acquire(&priv->queue[0]->tx.head));
 	rcu_read_unlock();
 	return ready;
 }
@@ -549,7 +553,7 @@ static ssize_t vnet_be_put(struct vnet_backend *be, size_t len, bool *full_seen)
 	/* Stopped: down, or opening or rebuilding its rings (wait for the start). */
 	if (!be->live)
 		return READ_ONCE(priv->resume_pending) ? -EAGAIN : -ENETDOWN;
-	r = &priv->rx;
+	r = &priv->queue[0]->rx;
 	/* The MTU may have grown since the check: the buffer is what counts. */
 	if (len > VNET_RX_MAX_FRAME(r->order)) {
 		atomic64_inc(&priv->be_stats.rx_length_errors);
@@ -596,8 +600,8 @@ static bool vnet_be_writable(struct vnet_backend *be)
 		/* Down fails at once; an open or a rebuild is waited out. */
 		ready = !READ_ONCE(priv->resume_pending);
 	else
-		ready = READ_ONCE(priv->rx.head) - smp_load_acquire(&priv->rx.tail) <
-			READ_ONCE(priv->rx.size);
+		ready = READ_ONCE(priv->queue[0]->rx.head) - smp_load_acquire(&priv->queue[0]->rx.tail) <
+			READ_ONCE(priv->queue[0]->rx.size);
 	rcu_read_unlock();
 	return ready;
 }
@@ -731,6 +735,16 @@ static long vnet_be_bind(struct file *file, struct vnet_bind __user *arg)
 	priv = netdev_priv(dev);
 	if (rtnl_dereference(priv->be)) {
 		err = -EBUSY;
+		goto out;
+	}
+	/*
+	 * A file carries queue pair 0, so the device must run on that one
+	 * alone (ethtool -L DEV combined 1): frames the stack put on another
+	 * TX queue would never reach the reader.  ethtool -L keeps it so
+	 * while the file is bound (vnet_set_num_queues()).
+	 */
+	if (priv->num_queues != 1) {
+		err = -EOPNOTSUPP;
 		goto out;
 	}
 	b.ifindex = dev->ifindex;

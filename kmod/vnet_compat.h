@@ -103,14 +103,15 @@ static inline void vnet_set_xdp_features(struct net_device *dev) { }
 #endif
 
 /*
- * 6.8: an RX queue is linked to the NAPI instance that serves it (netlink
- * queue-get / napi-get).  Older kernels have nothing to link.
+ * 6.8: a queue is linked to the NAPI instance that serves it (netlink
+ * queue-get / napi-get), RX and TX.  Older kernels have nothing to link.
  */
-static inline void vnet_set_rx_queue_napi(struct net_device *dev,
-					  struct napi_struct *napi)
+static inline void vnet_set_queue_napis(struct net_device *dev, unsigned int idx,
+					struct napi_struct *rx, struct napi_struct *tx)
 {
 #if VNET_KERNEL_AT_LEAST(6, 8)
-	netif_queue_set_napi(dev, 0, NETDEV_QUEUE_TYPE_RX, napi);
+	netif_queue_set_napi(dev, idx, NETDEV_QUEUE_TYPE_RX, rx);
+	netif_queue_set_napi(dev, idx, NETDEV_QUEUE_TYPE_TX, tx);
 #endif
 }
 
@@ -119,10 +120,10 @@ static inline void vnet_set_rx_queue_napi(struct net_device *dev,
  * device, so its napi-set settings and its id survive down/up.
  */
 static inline void vnet_napi_add(struct net_device *dev, struct napi_struct *napi,
-				 int (*poll)(struct napi_struct *, int))
+				 int (*poll)(struct napi_struct *, int), unsigned int idx)
 {
 #if VNET_KERNEL_AT_LEAST(6, 13)
-	netif_napi_add_config(dev, napi, poll, 0);
+	netif_napi_add_config(dev, napi, poll, idx);
 #else
 	netif_napi_add(dev, napi, poll);
 #endif

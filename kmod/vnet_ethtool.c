@@ -20,12 +20,13 @@
  */
 enum vnet_stat_block {
 	VNET_BLK_LINK,		/* struct rtnl_link_stats64, as ip -s link shows it */
-	VNET_BLK_TX,		/* priv->tx_stats: written at xmit */
-	VNET_BLK_TXC,		/* priv->txc_stats: written at TX completion */
-	VNET_BLK_RX,		/* priv->rx_stats: written in the NAPI poll */
-	VNET_BLK_GEN,		/* priv->gen_stats: written by the generator timer */
+	VNET_BLK_TX,		/* each queue's tx_stats: written at xmit */
+	VNET_BLK_TXC,		/* each queue's txc_stats: written at TX completion */
+	VNET_BLK_RX,		/* each queue's rx_stats: written in the NAPI poll */
+	VNET_BLK_GEN,		/* each queue's gen_stats: written by the generator timer */
 	VNET_BLK_ATOMIC,	/* an atomic64_t of struct vnet_priv: several writers */
-	VNET_BLK_WOKEN,		/* the queue's wakes: xmit's and the completion's */
+	VNET_BLK_WOKEN,		/* the queues' wakes: xmit's and the completion's */
+	VNET_BLK_QUEUE,		/* an atomic64_t of struct vnet_queue, summed */
 };
 
 struct vnet_stat_desc {
@@ -92,8 +93,45 @@ static const struct vnet_stat_desc vnet_stats[] = {
 	VNET_ATOMIC("backend_rx_ring_full", be_stats.rx_ring_full),
 	VNET_ATOMIC("backend_tx_too_big", be_stats.tx_too_big),
 	VNET_ATOMIC("backend_tx_stalls", be_stats.tx_stalls),
-	VNET_ATOMIC("rx_purged", rx_purged),
+	{ "rx_purged", VNET_BLK_QUEUE, offsetof(struct vnet_queue, rx_purged) },
 };
+
+/*
+ * Then, for each queue pair that runs, its own counters, named as
+ * virtio_net names them: rx0_packets, tx0_packets, ...  The same figures as
+ * netlink's qstats-get for that queue (but rx packets, which count here also
+ * the frames lost before the stack saw them, as the device's rx_packets do).
+ */
+struct vnet_queue_stat_desc {
+	char dir[3];			/* "rx" or "tx" */
+	char name[ETH_GSTRING_LEN - 8];	/* after "rxNN_" */
+	u32 offset;			/* in struct vnet_queue_counts */
+};
+
+#define VNET_QSTAT(dir, name, field) \
+	{ dir, name, offsetof(struct vnet_queue_counts, field) }
+
+static const struct vnet_queue_stat_desc vnet_queue_stats[] = {
+	VNET_QSTAT("rx", "packets", rx_packets),
+	VNET_QSTAT("rx", "bytes", rx_bytes),
+	VNET_QSTAT("rx", "dropped", rx_dropped),
+	VNET_QSTAT("rx", "ring_full", rx_missed),
+	VNET_QSTAT("rx", "alloc_failed", rx_alloc_failed),
+	VNET_QSTAT("rx", "napi_polls", napi_polls),
+	VNET_QSTAT("tx", "packets", tx_packets),
+	VNET_QSTAT("tx", "bytes", tx_bytes),
+	VNET_QSTAT("tx", "dropped", tx_dropped),
+	VNET_QSTAT("tx", "queue_stopped", tx_stopped),
+	VNET_QSTAT("tx", "queue_woken", tx_woken),
+};
+
+/* RTNL held, so the count of running queues is the same in every call below. */
+static unsigned int vnet_stats_count(struct net_device *dev)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	return ARRAY_SIZE(vnet_stats) + priv->num_queues * ARRAY_SIZE(vnet_queue_stats);
+}
 
 static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
 {
@@ -105,7 +143,7 @@ static int vnet_get_sset_count(struct net_device *dev, int sset)
 {
 	switch (sset) {
 	case ETH_SS_STATS:
-		return ARRAY_SIZE(vnet_stats);
+		return vnet_stats_count(dev);
 	case ETH_SS_TEST:
 		return vnet_selftest_count();
 	default:
@@ -124,7 +162,11 @@ static void vnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 	if (sset != ETH_SS_STATS)
 		return;
 	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++)
-		memcpy(data + i * ETH_GSTRING_LEN, vnet_stats[i].name, ETH_GSTRING_LEN);
+		ethtool_sprintf(&data, "%s", vnet_stats[i].name);
+	for (unsigned int qi = 0; qi < ((struct vnet_priv *)netdev_priv(dev))->num_queues; qi++)
+		for (i = 0; i < ARRAY_SIZE(vnet_queue_stats); i++)
+			ethtool_sprintf(&data, "%s%u_%s", vnet_queue_stats[i].dir, qi,
+					vnet_queue_stats[i].name);
 }
 
 /*
@@ -141,25 +183,47 @@ static void vnet_fill_block(const void *stats, enum vnet_stat_block block, u64 *
 			d[i] = u64_stats_read(stats + vnet_stats[i].offset);
 }
 
+/* Add queue pair Q's share of the device's counters into D. */
+static void vnet_add_queue(struct vnet_queue *q, u64 *d)
+{
+	u64 one[ARRAY_SIZE(vnet_stats)] = {};
+	u64 woken_by_xmit, woken_by_completion;
+	unsigned int i;
+
+	/* Each block into ONE first: a reader that retries must not add twice. */
+	vnet_read_stats(&q->tx_stats,
+			vnet_fill_block(&q->tx_stats, VNET_BLK_TX, one),
+			woken_by_xmit = u64_stats_read(&q->tx_stats.queue_woken));
+	vnet_read_stats(&q->txc_stats,
+			vnet_fill_block(&q->txc_stats, VNET_BLK_TXC, one),
+			woken_by_completion = u64_stats_read(&q->txc_stats.queue_woken));
+	vnet_read_stats(&q->rx_stats, vnet_fill_block(&q->rx_stats, VNET_BLK_RX, one));
+	vnet_read_stats(&q->gen_stats, vnet_fill_block(&q->gen_stats, VNET_BLK_GEN, one));
+	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++) {
+		const struct vnet_stat_desc *s = &vnet_stats[i];
+
+		if (s->block == VNET_BLK_WOKEN)
+			one[i] = woken_by_xmit + woken_by_completion;
+		else if (s->block == VNET_BLK_QUEUE)
+			one[i] = atomic64_read((void *)q + s->offset);
+		d[i] += one[i];
+	}
+}
+
 static void vnet_get_ethtool_stats(struct net_device *dev,
 				   struct ethtool_stats *stats, u64 *d)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 	struct rtnl_link_stats64 link = {};
-	u64 woken_by_xmit, woken_by_completion;
+	u64 *per_queue = d + ARRAY_SIZE(vnet_stats);
 	unsigned int i;
 
+	memset(d, 0, sizeof(*d) * ARRAY_SIZE(vnet_stats));
+	/* The device's counters: every queue pair's, also of those not running now. */
+	for (i = 0; i < priv->max_queues; i++)
+		vnet_add_queue(priv->queue[i], d);
 	/* The interface counters exactly as ip -s link shows them. */
 	vnet_get_stats64(dev, &link);
-	vnet_read_stats(&priv->tx_stats,
-			vnet_fill_block(&priv->tx_stats, VNET_BLK_TX, d),
-			woken_by_xmit = u64_stats_read(&priv->tx_stats.queue_woken));
-	vnet_read_stats(&priv->txc_stats,
-			vnet_fill_block(&priv->txc_stats, VNET_BLK_TXC, d),
-			woken_by_completion = u64_stats_read(&priv->txc_stats.queue_woken));
-	vnet_read_stats(&priv->rx_stats, vnet_fill_block(&priv->rx_stats, VNET_BLK_RX, d));
-	vnet_read_stats(&priv->gen_stats, vnet_fill_block(&priv->gen_stats, VNET_BLK_GEN, d));
-
 	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++) {
 		const struct vnet_stat_desc *s = &vnet_stats[i];
 
@@ -167,8 +231,14 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 			d[i] = *(u64 *)((void *)&link + s->offset);
 		else if (s->block == VNET_BLK_ATOMIC)
 			d[i] = atomic64_read((void *)priv + s->offset);
-		else if (s->block == VNET_BLK_WOKEN)
-			d[i] = woken_by_xmit + woken_by_completion;
+	}
+	/* Then each running queue pair's own. */
+	for (unsigned int qi = 0; qi < priv->num_queues; qi++) {
+		struct vnet_queue_counts c;
+
+		vnet_queue_read_counts(priv->queue[qi], &c);
+		for (i = 0; i < ARRAY_SIZE(vnet_queue_stats); i++)
+			*per_queue++ = *(u64 *)((void *)&c + vnet_queue_stats[i].offset);
 	}
 }
 
@@ -218,30 +288,29 @@ static int vnet_set_ringparam(struct net_device *dev,
 
 /*
  * ethtool -l/-L: channels.  A channel is an interrupt with the queues it
- * serves; each of ours would be one TX and one RX queue with their NAPIs, a
- * "combined" channel, as on virtio_net and netdevsim.  The maxima are the
- * queues the device was made with (alloc_netdev_mqs); today that is one pair.
+ * serves; each of ours is one TX and one RX queue with their NAPIs, a
+ * "combined" channel, as on virtio_net and netdevsim.  The maximum is the
+ * queue pairs the device was made with (alloc_netdev_mqs); one runs at first.
  */
 static void vnet_get_channels(struct net_device *dev,
 			      struct ethtool_channels *ch)
 {
-	ch->max_combined = min(dev->num_tx_queues, dev->num_rx_queues);
-	ch->combined_count = min(dev->real_num_tx_queues,
-				 dev->real_num_rx_queues);
+	struct vnet_priv *priv = netdev_priv(dev);
+
+	ch->max_combined = priv->max_queues;
+	ch->combined_count = priv->num_queues;
 }
 
 /*
- * The core refuses counts above the maxima (so any RX-only, TX-only or
- * other channel: their maxima are 0) and returns early when nothing
- * changes.  With one combined channel at most, and at least one required,
- * no request reaches us: `ethtool -L vnet0 combined 1` is the one setting.
- * The operation must exist all the same: without it the core refuses every
- * -L, even that one, which the kernel's drivers/net tests send.
+ * The core refuses counts above the maxima (so any RX-only or TX-only
+ * channel: their maxima are 0), and zero, with an extack message, and
+ * returns early when nothing changes.  What reaches us is a new number of
+ * queue pairs, built before the swap (vnet_set_num_queues()).
  */
 static int vnet_set_channels(struct net_device *dev,
 			     struct ethtool_channels *ch)
 {
-	return 0;
+	return vnet_set_num_queues(dev, ch->combined_count);
 }
 
 static int vnet_get_coalesce(struct net_device *dev,
@@ -388,31 +457,33 @@ static int vnet_get_regs_len(struct net_device *dev)
 static void vnet_get_regs(struct net_device *dev, struct ethtool_regs *regs, void *p)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
+	/* The registers of queue pair 0 (the layout has one of each). */
+	struct vnet_queue *q = priv->queue[0];
 	const struct vnet_hw_ops *hw = READ_ONCE(priv->hw);
 	u32 *reg = p;
 	u32 irq = 0;
 
 	regs->version = VNET_REGS_VERSION;
-	reg[VNET_REG_TX_SIZE] = READ_ONCE(priv->tx.size);
-	reg[VNET_REG_TX_TAIL] = smp_load_acquire(&priv->tx.tail);
-	reg[VNET_REG_TX_SENT] = smp_load_acquire(&priv->tx.sent);
-	reg[VNET_REG_TX_DOORBELL] = smp_load_acquire(&priv->tx.doorbell);
-	reg[VNET_REG_TX_HEAD] = smp_load_acquire(&priv->tx.head);
-	reg[VNET_REG_RX_SIZE] = READ_ONCE(priv->rx.size);
-	reg[VNET_REG_RX_TAIL] = smp_load_acquire(&priv->rx.tail);
-	reg[VNET_REG_RX_HEAD] = smp_load_acquire(&priv->rx.head);
+	reg[VNET_REG_TX_SIZE] = READ_ONCE(q->tx.size);
+	reg[VNET_REG_TX_TAIL] = smp_load_acquire(&q->tx.tail);
+	reg[VNET_REG_TX_SENT] = smp_load_acquire(&q->tx.sent);
+	reg[VNET_REG_TX_DOORBELL] = smp_load_acquire(&q->tx.doorbell);
+	reg[VNET_REG_TX_HEAD] = smp_load_acquire(&q->tx.head);
+	reg[VNET_REG_RX_SIZE] = READ_ONCE(q->rx.size);
+	reg[VNET_REG_RX_TAIL] = smp_load_acquire(&q->rx.tail);
+	reg[VNET_REG_RX_HEAD] = smp_load_acquire(&q->rx.head);
 	/*
 	 * A NAPI that is disabled (down, or never opened) keeps its SCHED bit
 	 * set, so the bits mean "scheduled" only on a running device.
 	 */
 	if (netif_running(dev)) {
-		if (hrtimer_active(&priv->tx_timer))
+		if (hrtimer_active(&q->tx_timer))
 			irq |= VNET_IRQ_TX_PENDING;
-		if (hw->rx_irq_pending(priv))
+		if (hw->rx_irq_pending(q))
 			irq |= VNET_IRQ_RX_PENDING;
-		if (test_bit(NAPI_STATE_SCHED, &priv->tx_napi.state))
+		if (test_bit(NAPI_STATE_SCHED, &q->tx_napi.state))
 			irq |= VNET_IRQ_TX_NAPI;
-		if (test_bit(NAPI_STATE_SCHED, &priv->rx_napi.state))
+		if (test_bit(NAPI_STATE_SCHED, &q->rx_napi.state))
 			irq |= VNET_IRQ_RX_NAPI;
 		if (netif_tx_queue_stopped(netdev_get_tx_queue(dev, 0)))
 			irq |= VNET_IRQ_TX_STOPPED;

@@ -143,6 +143,24 @@ static void vnet_flow_ip6(struct ipv6hdr *ip6, const struct vnet_flow_addrs *a,
 	ip6->daddr = a->daddr6;
 }
 
+/* The flows there are: rx_flows, read as the generator uses it. */
+static u32 vnet_flow_count(struct vnet_priv *priv)
+{
+	return clamp_t(u32, READ_ONCE(priv->gen.flows), 1, VNET_GEN_FLOWS_MAX);
+}
+
+/* The flow whose turn is next: the hardware steers its frame by it (vnet_sim.c). */
+u32 vnet_flow_peek(struct vnet_priv *priv)
+{
+	return priv->gen_state.next_flow % vnet_flow_count(priv);
+}
+
+/* The next flow's frame was not made (its ring was full): the turn passes on. */
+void vnet_flow_skip(struct vnet_priv *priv)
+{
+	priv->gen_state.next_flow = vnet_flow_peek(priv) + 1;
+}
+
 /*
  * Write the next frame of the flows into FRAME (at most MAX_LEN bytes) and
  * return its length.  PROTO is one of the UDP or TCP kinds.
@@ -155,8 +173,7 @@ u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 	bool tcp = proto == VNET_GEN_TCP4 || proto == VNET_GEN_TCP6;
 	u32 l3len = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	u32 l4hlen = tcp ? sizeof(struct tcphdr) : sizeof(struct udphdr);
-	u32 flows = clamp_t(u32, READ_ONCE(priv->gen.flows), 1, VNET_GEN_FLOWS_MAX);
-	u32 n = st->next_flow % flows;
+	u32 n = vnet_flow_peek(priv);
 	struct vnet_gen_flow *f = &st->flow[n];
 	u8 l4proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 	struct ethhdr *eth = (struct ethhdr *)frame;

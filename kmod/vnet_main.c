@@ -21,43 +21,55 @@
 #define CREATE_TRACE_POINTS
 #include "vnet_trace.h"
 
-/* Tracers read the rings at netdev_priv(dev) through struct vnet_ring_view. */
+/*
+ * Tracers read the rings at netdev_priv(dev) through struct vnet_ring_view,
+ * and a queue's through struct vnet_queue_view, right behind its RX NAPI.
+ */
 static_assert(offsetof(struct vnet_priv, dev) == offsetof(struct vnet_ring_view, dev));
-static_assert(offsetof(struct vnet_priv, tx) == offsetof(struct vnet_ring_view, tx));
-static_assert(offsetof(struct vnet_priv, rx) == offsetof(struct vnet_ring_view, rx));
+static_assert(offsetof(struct vnet_priv, queue) == offsetof(struct vnet_ring_view, queue));
+static_assert(offsetof(struct vnet_queue, rx_napi) == 0);
+static_assert(offsetof(struct vnet_queue, dev) == sizeof(struct napi_struct));
+static_assert(offsetof(struct vnet_queue, tx) - offsetof(struct vnet_queue, dev) ==
+	      offsetof(struct vnet_queue_view, tx));
+static_assert(offsetof(struct vnet_queue, rx) - offsetof(struct vnet_queue, dev) ==
+	      offsetof(struct vnet_queue_view, rx));
 
 #define VNET_NUMDEVS_MAX	16
 static unsigned int numdevs = 1;
 module_param(numdevs, uint, 0444);
 MODULE_PARM_DESC(numdevs, "Devices (vnet0, vnet1, ...) created at load (0-16)");
 
+static unsigned int queues = 2;
+module_param(queues, uint, 0444);
+MODULE_PARM_DESC(queues, "Queue pairs a new device can have (1-8; ethtool -L picks how many run, 1 at first)");
+
 /* ---- open / stop / reconfigure ----------------------------------------- */
 
 /*
- * Everything a running configuration owns.  A resize or an MTU change builds
- * a whole new set before it stops the old one (the "safe switch" of mlx5):
- * when memory runs out, the device keeps running as it was.
+ * Everything a running configuration owns: the rings of N queue pairs.  A
+ * resize, an MTU change or a new queue count builds a whole new set before
+ * it stops the old one (the "safe switch" of mlx5): when memory runs out,
+ * the device keeps running as it was.
  */
 struct vnet_rings {
-	struct vnet_tx_ring tx;
-	struct vnet_rx_ring rx;
+	unsigned int n;
+	struct vnet_tx_ring tx[VNET_QUEUES_MAX];
+	struct vnet_rx_ring rx[VNET_QUEUES_MAX];
 };
 
-/*
- * Needs the RX NAPI enabled (the XDP queue info records its id).  On failure
- * N holds what was built: vnet_rings_free() it, with the NAPI disabled, since a
- * page pool bound to a NAPI may only be destroyed then.
- */
-static int vnet_rings_alloc(struct vnet_priv *priv, struct vnet_rings *n,
-			    u32 tx_size, u32 rx_size, unsigned int mtu)
+/* The RX NAPIs of queues FROM to TO - 1: on for a build, off for a swap. */
+static void vnet_rx_napis_enable(struct vnet_priv *priv, unsigned int from,
+				 unsigned int to)
 {
-	int err;
+	for (unsigned int i = from; i < to; i++)
+		napi_enable(&priv->queue[i]->rx_napi);
+}
 
-	memset(n, 0, sizeof(*n));
-	err = vnet_tx_ring_alloc(&n->tx, tx_size);
-	if (!err)
-		err = vnet_rx_ring_alloc(priv, &n->rx, rx_size, mtu);
-	return err;
+static void vnet_rx_napis_disable(struct vnet_priv *priv, unsigned int from,
+				  unsigned int to)
+{
+	for (unsigned int i = from; i < to; i++)
+		napi_disable(&priv->queue[i]->rx_napi);
 }
 
 static void vnet_rings_free(struct vnet_tx_ring *tx, struct vnet_rx_ring *rx)
@@ -67,31 +79,89 @@ static void vnet_rings_free(struct vnet_tx_ring *tx, struct vnet_rx_ring *rx)
 }
 
 /*
- * Make N the running rings, quiesced.  Field by field, each store once: the
- * backend's wait conditions (vnet_backend.c) read these fields without a lock
- * while the rings are swapped, and a plain struct copy would be a data race
- * (the compiler may tear or repeat such stores).
+ * Needs the RX NAPIs of the N queues enabled (the XDP queue info records
+ * their ids).  On failure R holds what was built: vnet_build_abort() it.
  */
-static void vnet_rings_install(struct vnet_priv *priv, const struct vnet_rings *n)
+static int vnet_rings_alloc(struct vnet_priv *priv, struct vnet_rings *r,
+			    unsigned int n, u32 tx_size, u32 rx_size,
+			    unsigned int mtu)
 {
-	struct vnet_tx_ring *tx = &priv->tx;
-	struct vnet_rx_ring *rx = &priv->rx;
+	int err = 0;
 
-	WRITE_ONCE(tx->desc, n->tx.desc);
-	WRITE_ONCE(tx->size, n->tx.size);
-	WRITE_ONCE(tx->head, n->tx.head);
-	WRITE_ONCE(tx->tail, n->tx.tail);
-	WRITE_ONCE(tx->wake_thresh, n->tx.wake_thresh);
-	WRITE_ONCE(tx->head_seen, n->tx.head_seen);
-	WRITE_ONCE(tx->sent, n->tx.sent);
-	WRITE_ONCE(tx->doorbell, n->tx.doorbell);
-	WRITE_ONCE(rx->slot, n->rx.slot);
-	WRITE_ONCE(rx->size, n->rx.size);
-	WRITE_ONCE(rx->head, n->rx.head);
-	WRITE_ONCE(rx->tail, n->rx.tail);
-	WRITE_ONCE(rx->order, n->rx.order);
-	WRITE_ONCE(rx->pool, n->rx.pool);
-	WRITE_ONCE(rx->rxq, n->rx.rxq);
+	memset(r, 0, sizeof(*r));
+	r->n = n;
+	for (unsigned int i = 0; i < n && !err; i++) {
+		err = vnet_tx_ring_alloc(&r->tx[i], tx_size);
+		if (!err)
+			err = vnet_rx_ring_alloc(priv->queue[i], &r->rx[i], rx_size, mtu);
+	}
+	return err;
+}
+
+/* Free a build, with the NAPIs of its queues disabled (see vnet_build_abort()). */
+static void vnet_rings_free_all(struct vnet_rings *r)
+{
+	for (unsigned int i = 0; i < r->n; i++)
+		vnet_rings_free(&r->tx[i], &r->rx[i]);
+}
+
+/*
+ * A build that failed: free it, with the RX NAPIs of queues 0 to ENABLED - 1
+ * disabled first, since a page pool bound to a NAPI may only be destroyed
+ * then.  The RUNNING first queues keep running on their old rings: a short
+ * RX pause.
+ */
+static void vnet_build_abort(struct vnet_priv *priv, struct vnet_rings *r,
+			     unsigned int enabled, unsigned int running)
+{
+	vnet_rx_napis_disable(priv, 0, enabled);
+	vnet_rings_free_all(r);
+	vnet_rx_napis_enable(priv, 0, running);
+	/*
+	 * The generator only raises an interrupt when it wrote frames: a full
+	 * ring would wait forever.  Process context: BHs off, so that the
+	 * raised softirq runs at the enable.
+	 */
+	local_bh_disable();
+	for (unsigned int i = 0; i < running; i++)
+		napi_schedule(&priv->queue[i]->rx_napi);
+	local_bh_enable();
+}
+
+/*
+ * Make the rings of queue Q those built in R, quiesced.  Field by field, each
+ * store once: the backend's wait conditions (vnet_backend.c) read these
+ * fields without a lock while the rings are swapped, and a plain struct copy
+ * would be a data race (the compiler may tear or repeat such stores).
+ */
+static void vnet_queue_install(struct vnet_queue *q, const struct vnet_tx_ring *ntx,
+			       const struct vnet_rx_ring *nrx)
+{
+	struct vnet_tx_ring *tx = &q->tx;
+	struct vnet_rx_ring *rx = &q->rx;
+
+	WRITE_ONCE(tx->desc, ntx->desc);
+	WRITE_ONCE(tx->size, ntx->size);
+	WRITE_ONCE(tx->head, ntx->head);
+	WRITE_ONCE(tx->tail, ntx->tail);
+	WRITE_ONCE(tx->wake_thresh, ntx->wake_thresh);
+	WRITE_ONCE(tx->head_seen, ntx->head_seen);
+	WRITE_ONCE(tx->sent, ntx->sent);
+	WRITE_ONCE(tx->doorbell, ntx->doorbell);
+	WRITE_ONCE(rx->slot, nrx->slot);
+	WRITE_ONCE(rx->size, nrx->size);
+	WRITE_ONCE(rx->head, nrx->head);
+	WRITE_ONCE(rx->tail, nrx->tail);
+	WRITE_ONCE(rx->order, nrx->order);
+	WRITE_ONCE(rx->pool, nrx->pool);
+	WRITE_ONCE(rx->rxq, nrx->rxq);
+}
+
+static void vnet_rings_install(struct vnet_priv *priv, const struct vnet_rings *r)
+{
+	for (unsigned int i = 0; i < r->n; i++)
+		vnet_queue_install(priv->queue[i], &r->tx[i], &r->rx[i]);
+	WRITE_ONCE(priv->num_queues, r->n);
 }
 
 /*
@@ -100,23 +170,29 @@ static void vnet_rings_install(struct vnet_priv *priv, const struct vnet_rings *
  */
 static void vnet_rings_retire(struct vnet_priv *priv)
 {
-	atomic64_add(vnet_rx_used(&priv->rx), &priv->rx_purged);
-	vnet_rings_free(&priv->tx, &priv->rx);
+	struct vnet_queue *q;
+
+	vnet_for_each_queue(priv, q) {
+		atomic64_add(vnet_rx_used(&q->rx), &q->rx_purged);
+		vnet_rings_free(&q->tx, &q->rx);
+	}
 }
 
 /*
- * Start the data paths on the rings in priv, with the RX NAPI already enabled.
- * Nothing here can fail.
+ * Start the data paths on the rings in priv, with the RX NAPIs already
+ * enabled.  Nothing here can fail.
  */
 static void vnet_resume(struct vnet_priv *priv)
 {
 	struct net_device *dev = priv->dev;
-	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
+	struct vnet_queue *q;
 
-	napi_enable(&priv->tx_napi);
-	/* netdev netlink: queue-get shows the RX queue served by this NAPI. */
-	vnet_set_rx_queue_napi(dev, &priv->rx_napi);
-	/* The hardware first: the qdisc's backlog reaches xmit as the queue wakes. */
+	vnet_for_each_queue(priv, q) {
+		napi_enable(&q->tx_napi);
+		/* netdev netlink: queue-get shows the NAPIs that serve the queues. */
+		vnet_set_queue_napis(dev, q->index, &q->rx_napi, &q->tx_napi);
+	}
+	/* The hardware first: the qdisc's backlog reaches xmit as the queues wake. */
 	priv->hw->start(priv);
 	/* The rings run: a backend writer no longer waits for them. */
 	WRITE_ONCE(priv->resume_pending, false);
@@ -124,33 +200,32 @@ static void vnet_resume(struct vnet_priv *priv)
 	if (!priv->partner_down)
 		netif_carrier_on(dev);
 	spin_unlock_bh(&priv->carrier_lock);
-	/* The lock XDP posts and the completion's wake take (vnet_tx.c). */
-	__netif_tx_lock_bh(txq);
-	priv->tx_enabled = true;
-	/* Wake, not start: after a rebuild the qdisc must be kicked. */
-	netif_tx_wake_queue(txq);
-	__netif_tx_unlock_bh(txq);
-	/*
-	 * Frames the hardware wrote before a switch of hardware are still in
-	 * the ring, and their interrupt was cancelled: poll them now.
-	 */
-	if (vnet_rx_used(&priv->rx)) {
-		local_bh_disable();
-		napi_schedule(&priv->rx_napi);
-		local_bh_enable();
+	vnet_for_each_queue(priv, q) {
+		struct netdev_queue *txq = netdev_get_tx_queue(dev, q->index);
+
+		/* The lock XDP posts and the completion's wake take (vnet_tx.c). */
+		__netif_tx_lock_bh(txq);
+		q->tx_enabled = true;
+		/* Wake, not start: after a rebuild the qdisc must be kicked. */
+		netif_tx_wake_queue(txq);
+		__netif_tx_unlock_bh(txq);
+		/*
+		 * Frames the hardware wrote before a switch of hardware are
+		 * still in the ring, and their interrupt was cancelled: poll
+		 * them now.
+		 */
+		if (vnet_rx_used(&q->rx)) {
+			local_bh_disable();
+			napi_schedule(&q->rx_napi);
+			local_bh_enable();
+		}
 	}
 }
 
-/*
- * Quiesce in the order a NIC would: stop the sources of work (the stack's
- * transmits, then the hardware: RX generator or backend), let both NAPIs
- * finish, cancel the interrupts, then drop what the hardware never sent.  The
- * rings stay allocated.
- */
-static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
+/* Stop the stack's transmits on Q, under the queue's own lock. */
+static void vnet_queue_stop_tx(struct vnet_queue *q)
 {
-	struct net_device *dev = priv->dev;
-	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
+	struct netdev_queue *txq = netdev_get_tx_queue(q->dev, q->index);
 
 	/*
 	 * Under the queue's own lock, which xmit, XDP posts and the
@@ -165,30 +240,47 @@ static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
 	 * Counting the wake here keeps tx-stop and tx-wake paired at every
 	 * rest, down included.  The queue lock makes us tx_stats' writer.
 	 */
-	if (priv->tx_enabled && netif_tx_queue_stopped(txq)) {
-		u64_stats_update_begin(&priv->tx_stats.syncp);
-		u64_stats_inc(&priv->tx_stats.queue_woken);
-		u64_stats_update_end(&priv->tx_stats.syncp);
-	}
-	priv->tx_enabled = false;
+	if (q->tx_enabled && netif_tx_queue_stopped(txq))
+		vnet_stats_update(&q->tx_stats, u64_stats_inc(&q->tx_stats.queue_woken));
+	q->tx_enabled = false;
 	netif_tx_stop_queue(txq);
 	__netif_tx_unlock_bh(txq);
+}
+
+/*
+ * Quiesce in the order a NIC would: stop the sources of work (the stack's
+ * transmits, then the hardware: RX generator or backend), let the NAPIs
+ * finish, cancel the interrupts, then drop what the hardware never sent.  The
+ * rings stay allocated.
+ */
+static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
+{
+	struct net_device *dev = priv->dev;
+	struct vnet_queue *q;
+
+	vnet_for_each_queue(priv, q)
+		vnet_queue_stop_tx(q);
 	priv->hw->stop(priv);
 	if (carrier_off)
 		netif_carrier_off(dev);
-	vnet_set_rx_queue_napi(dev, NULL);
-	/* NAPI is done: nothing can redirect from this queue any more. */
-	napi_disable(&priv->rx_napi);
-	/* The TX poll may re-arm the interrupt: disable it before cancelling. */
-	napi_disable(&priv->tx_napi);
-	vnet_tx_irq_cancel(priv);
-	vnet_tx_purge(priv);
+	vnet_for_each_queue(priv, q) {
+		vnet_set_queue_napis(dev, q->index, NULL, NULL);
+		/* An interrupt on its way to another CPU lands before its NAPI goes. */
+		vnet_rx_irq_sync(q);
+		/* NAPI is done: nothing can redirect from this queue any more. */
+		napi_disable(&q->rx_napi);
+		/* The TX poll may re-arm the interrupt: disable it before cancelling. */
+		napi_disable(&q->tx_napi);
+		vnet_tx_irq_cancel(q);
+		vnet_tx_purge(q);
+	}
 }
 
 static int vnet_open(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct vnet_rings n;
+	unsigned int n = priv->num_queues;
+	struct vnet_rings r;
 	int err;
 
 	/* A backend writer that comes now waits for the rings, not -ENETDOWN. */
@@ -198,12 +290,11 @@ static int vnet_open(struct net_device *dev)
 	 * queue info records that id.  Nothing schedules it before the
 	 * hardware starts (vnet_resume()).
 	 */
-	napi_enable(&priv->rx_napi);
-	err = vnet_rings_alloc(priv, &n, priv->tx_ring_size,
+	vnet_rx_napis_enable(priv, 0, n);
+	err = vnet_rings_alloc(priv, &r, n, priv->tx_ring_size,
 			       priv->rx_ring_size, dev->mtu);
 	if (err) {
-		napi_disable(&priv->rx_napi);
-		vnet_rings_free(&n.tx, &n.rx);
+		vnet_build_abort(priv, &r, n, 0);
 		/*
 		 * The hardware stays stopped.  A backend writer that waited for
 		 * the rings must learn that no start follows: the flag first,
@@ -213,10 +304,10 @@ static int vnet_open(struct net_device *dev)
 		priv->hw->stop(priv);
 		return err;
 	}
-	vnet_rings_install(priv, &n);
+	vnet_rings_install(priv, &r);
 	vnet_resume(priv);
-	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u\n", dev->name,
-		 priv->tx.size, priv->rx.size, priv->tx_usecs);
+	pr_debug("%s: up, %u queue pair(s), TX ring %u, RX ring %u, tx-usecs %u\n",
+		 dev->name, n, priv->tx_ring_size, priv->rx_ring_size, priv->tx_usecs);
 	return 0;
 }
 
@@ -248,53 +339,116 @@ void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
 	}
 	vnet_set_hw(priv, hw);
 	if (running) {
-		napi_enable(&priv->rx_napi);
+		vnet_rx_napis_enable(priv, 0, priv->num_queues);
 		vnet_resume(priv);
 	}
 }
 
 /*
+ * Rebuild the rings of a running device: N queue pairs at the given sizes
+ * (RX buffers follow the MTU).  The new rings are built first, then the
+ * device stops for the swap only.  The stack's queue count follows N; if
+ * that fails, the old rings run on.  RTNL held.
+ */
+static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
+			u32 rx_size, int mtu)
+{
+	struct net_device *dev = priv->dev;
+	unsigned int old = priv->num_queues, most = max(n, old);
+	struct vnet_rings r;
+	int err;
+
+	/* Queues joining get their NAPI for the build (their XDP queue info). */
+	vnet_rx_napis_enable(priv, old, most);
+	err = vnet_rings_alloc(priv, &r, n, tx_size, rx_size, mtu);
+	if (err) {
+		vnet_build_abort(priv, &r, most, old);
+		return err;
+	}
+	/* A swap of rings, not a link event: the carrier stays. */
+	WRITE_ONCE(priv->resume_pending, true);
+	vnet_quiesce(priv, false);
+	/* The joining queues are quiet too: every RX NAPI is off now. */
+	vnet_rx_napis_disable(priv, old, most);
+	/* With every queue stopped: the stack sends on none before the resume. */
+	err = netif_set_real_num_queues(dev, n, n);
+	if (err) {
+		vnet_rings_free_all(&r);
+		vnet_rx_napis_enable(priv, 0, old);
+		vnet_resume(priv);
+		return err;
+	}
+	vnet_rings_retire(priv);
+	vnet_rings_install(priv, &r);
+	vnet_rx_napis_enable(priv, 0, n);
+	vnet_resume(priv);
+	return 0;
+}
+
+/*
  * ethtool -G and MTU changes: rebuild the rings at the new sizes (RX buffers
- * follow the MTU).  A running device gets its new rings built first, then
- * stops for the swap only, which cannot fail.  RTNL held.
+ * follow the MTU).  RTNL held.
  */
 int vnet_reconfigure(struct net_device *dev, u32 tx_size, u32 rx_size, int mtu)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct vnet_rings n;
 	int err;
 
 	if (netif_running(dev)) {
-		err = vnet_rings_alloc(priv, &n, tx_size, rx_size, mtu);
-		if (err) {
-			/* A short RX pause; the old rings run on, untouched. */
-			napi_disable(&priv->rx_napi);
-			vnet_rings_free(&n.tx, &n.rx);
-			napi_enable(&priv->rx_napi);
-			/*
-			 * The generator only kicks NAPI when it wrote frames: a
-			 * full ring would wait forever.  Process context: BHs
-			 * off, so that the raised softirq runs at the enable.
-			 */
-			local_bh_disable();
-			napi_schedule(&priv->rx_napi);
-			local_bh_enable();
+		err = vnet_rebuild(priv, priv->num_queues, tx_size, rx_size, mtu);
+		if (err)
 			return err;
-		}
-		/* A swap of rings, not a link event: the carrier stays. */
-		WRITE_ONCE(priv->resume_pending, true);
-		vnet_quiesce(priv, false);
-		vnet_rings_retire(priv);
-		vnet_rings_install(priv, &n);
 	}
 	priv->tx_ring_size = tx_size;
 	priv->rx_ring_size = rx_size;
 	WRITE_ONCE(dev->mtu, mtu);
-	if (netif_running(dev)) {
-		napi_enable(&priv->rx_napi);
-		vnet_resume(priv);
-	}
 	return 0;
+}
+
+/*
+ * Send from each queue's interrupt CPU on that queue (XPS), as virtio_net
+ * and mlx5 set it up: a flow's transmits and its completions stay on one CPU.
+ * Best effort: without the map the stack spreads flows by their hash.
+ */
+static void vnet_set_xps(struct vnet_priv *priv)
+{
+#ifdef CONFIG_XPS
+	struct vnet_queue *q;
+
+	vnet_for_each_queue(priv, q)
+		netif_set_xps_queue(priv->dev, cpumask_of(q->irq_cpu), q->index);
+#endif
+}
+
+/*
+ * ethtool -L combined N: N queue pairs run, each with its rings (the core
+ * already refused N above the maximum, and 0).  A failed build changes
+ * nothing.  RTNL held.
+ */
+int vnet_set_num_queues(struct net_device *dev, unsigned int n)
+{
+	struct vnet_priv *priv = netdev_priv(dev);
+	int err;
+
+	if (n == priv->num_queues)
+		return 0;
+	/* ethtool's set_channels has no extack: the reason goes to the log. */
+	if (rtnl_dereference(priv->be)) {
+		if (net_ratelimit())
+			netdev_info(dev, "a /dev/vnet file carries one queue pair: close it first\n");
+		return -EBUSY;
+	}
+	if (netif_running(dev)) {
+		err = vnet_rebuild(priv, n, priv->tx_ring_size, priv->rx_ring_size,
+				   dev->mtu);
+	} else {
+		err = netif_set_real_num_queues(dev, n, n);
+		if (!err)
+			WRITE_ONCE(priv->num_queues, n);
+	}
+	if (!err)
+		vnet_set_xps(priv);
+	return err;
 }
 
 static int vnet_change_mtu(struct net_device *dev, int mtu)
@@ -307,7 +461,7 @@ static int vnet_change_mtu(struct net_device *dev, int mtu)
 			    mtu, VNET_XDP_MAX_MTU);
 		return -EINVAL;
 	}
-	if (netif_running(dev) && vnet_rx_order(mtu) != priv->rx.order)
+	if (netif_running(dev) && vnet_rx_order(mtu) != priv->queue[0]->rx.order)
 		return vnet_reconfigure(dev, priv->tx_ring_size,
 					priv->rx_ring_size, mtu);
 	WRITE_ONCE(dev->mtu, mtu);
@@ -318,48 +472,84 @@ static void vnet_tx_timeout(struct net_device *dev, unsigned int txqueue)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
+	struct vnet_queue *q = priv->queue[txqueue];
+
 	atomic64_inc(&priv->tx_timeouts);
 	if (net_ratelimit())
 		netdev_warn(dev, "TX queue %u timed out: ring %u/%u\n", txqueue,
-			    vnet_tx_used(&priv->tx), priv->tx.size);
+			    vnet_tx_used(&q->tx), q->tx.size);
 }
 
 /* ---- statistics ---------------------------------------------------------- */
 
+/*
+ * Read queue pair Q's counters.  They live in the queue, not in its rings:
+ * they survive down/up, ring resizes, XDP attach and ethtool -L (a queue
+ * that stops running keeps its history, which the base then reports).
+ */
+void vnet_queue_read_counts(struct vnet_queue *q, struct vnet_queue_counts *c)
+{
+	u64 woken_by_xmit, woken_by_completion;
+
+	vnet_read_stats(&q->txc_stats, {
+		/* LESSON 7 TODO: report the frames and bytes sent (txc_stats.packets, .bytes) */
+		c->tx_packets = u64_stats_read(&q->txc_stats.packets);
+		c->tx_bytes = u64_stats_read(&q->txc_stats.bytes);
+		/* LESSON 7 END */
+		c->tx_dropped = u64_stats_read(&q->txc_stats.purged) +
+				u64_stats_read(&q->txc_stats.hw_dropped);
+		woken_by_completion = u64_stats_read(&q->txc_stats.queue_woken);
+	});
+	vnet_read_stats(&q->tx_stats, {
+		c->tx_dropped += u64_stats_read(&q->tx_stats.dropped);
+		c->tx_stopped = u64_stats_read(&q->tx_stats.queue_stopped);
+		woken_by_xmit = u64_stats_read(&q->tx_stats.queue_woken);
+	});
+	c->tx_woken = woken_by_xmit + woken_by_completion;
+	/*
+	 * The frames lost are read in the same snapshot as the packets they
+	 * are taken from (qstats rx-packets is their difference, below).
+	 */
+	vnet_read_stats(&q->rx_stats, {
+		c->rx_lost = u64_stats_read(&q->rx_stats.lost);
+		c->rx_lost_bytes = u64_stats_read(&q->rx_stats.lost_bytes);
+		/* LESSON 7 TODO: report the frames and bytes received (rx_stats.packets, .bytes) */
+		c->rx_packets = u64_stats_read(&q->rx_stats.packets);
+		c->rx_bytes = u64_stats_read(&q->rx_stats.bytes);
+		/* LESSON 7 END */
+		c->rx_dropped = u64_stats_read(&q->rx_stats.dropped);
+		c->rx_length_errors = u64_stats_read(&q->rx_stats.length_errors);
+		c->rx_alloc_failed = u64_stats_read(&q->rx_stats.alloc_failed);
+		c->napi_polls = u64_stats_read(&q->rx_stats.napi_polls);
+	});
+	vnet_read_stats(&q->gen_stats,
+			c->rx_missed = u64_stats_read(&q->gen_stats.ring_full));
+	/* Received into the ring, never polled: the ring was freed (down, rebuild). */
+	c->rx_dropped += atomic64_read(&q->rx_purged);
+}
+
 void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	u64 tx_dropped, purged, rx_dropped, ring_full, length_errors;
+	u64 length_errors = 0;
 
-	vnet_read_stats(&priv->txc_stats, {
-		/* LESSON 7 TODO: report the frames and bytes sent (txc_stats.packets, .bytes) */
-		s->tx_packets = u64_stats_read(&priv->txc_stats.packets);
-		s->tx_bytes = u64_stats_read(&priv->txc_stats.bytes);
-		/* LESSON 7 END */
-		purged = u64_stats_read(&priv->txc_stats.purged) +
-			 u64_stats_read(&priv->txc_stats.hw_dropped);
-	});
-	vnet_read_stats(&priv->tx_stats,
-			tx_dropped = u64_stats_read(&priv->tx_stats.dropped));
-	vnet_read_stats(&priv->rx_stats, {
-		/* LESSON 7 TODO: report the frames and bytes received (rx_stats.packets, .bytes) */
-		s->rx_packets = u64_stats_read(&priv->rx_stats.packets);
-		s->rx_bytes = u64_stats_read(&priv->rx_stats.bytes);
-		/* LESSON 7 END */
-		rx_dropped = u64_stats_read(&priv->rx_stats.dropped);
-		length_errors = u64_stats_read(&priv->rx_stats.length_errors);
-	});
-	vnet_read_stats(&priv->gen_stats,
-			ring_full = u64_stats_read(&priv->gen_stats.ring_full));
+	/* Every queue pair, also those not running now: the device's whole history. */
+	for (unsigned int i = 0; i < priv->max_queues; i++) {
+		struct vnet_queue_counts c;
+
+		vnet_queue_read_counts(priv->queue[i], &c);
+		s->tx_packets += c.tx_packets;
+		s->tx_bytes += c.tx_bytes;
+		s->tx_dropped += c.tx_dropped;
+		s->rx_packets += c.rx_packets;
+		s->rx_bytes += c.rx_bytes;
+		s->rx_dropped += c.rx_dropped;
+		/* if_link.h: frames the "NIC" had no buffer for are rx_missed_errors only. */
+		s->rx_missed_errors += c.rx_missed;
+		length_errors += c.rx_length_errors;
+	}
 	/* Bad lengths are found by NAPI (the simulated NIC) or at write() (backend). */
 	length_errors += atomic64_read(&priv->be_stats.rx_length_errors);
-	/* Received into the ring, never polled: the ring was freed (down, rebuild). */
-	rx_dropped += atomic64_read(&priv->rx_purged);
-
-	s->tx_dropped = tx_dropped + purged;
-	/* if_link.h: frames the "NIC" had no buffer for are rx_missed_errors only. */
-	s->rx_dropped = rx_dropped;
-	s->rx_missed_errors = ring_full;
 	/* Runt frames: errors, neither packets nor drops. */
 	s->rx_length_errors = length_errors;
 	s->rx_errors = length_errors;
@@ -367,78 +557,88 @@ void vnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *s)
 
 #ifdef VNET_HAVE_QSTATS
 /*
- * Per-queue statistics (netlink qstats-get).  vnet has one queue pair, and its
- * counters live in the device, not in the rings: they survive down/up, ring
- * resizes and XDP attach.  So queue 0 carries the device's whole history, the
- * same figures as ndo_get_stats64 and ethtool -S (but for rx-packets, below),
- * and the base is zero.
+ * Per-queue statistics (netlink qstats-get), one queue pair's counters each.
+ * Queues that stopped running (ethtool -L to fewer) keep theirs, and the
+ * base reports them: so the queues plus the base always sum to the device's
+ * whole history, as netdev.yaml asks.
  */
+static void vnet_qstats_rx(const struct vnet_queue_counts *c,
+			   struct netdev_queue_stats_rx *rx)
+{
+	/*
+	 * netdev.yaml: received and passed to the stack, XDP being its first
+	 * layer.  So not the frames dropped before XDP or the stack saw them,
+	 * which if_link.h's rx_packets (ip -s link) does count.  On 64-bit
+	 * machines the snapshot is no snapshot (no seqcount): a frame counted
+	 * and lost between two loads could make the difference wrap.  A lost
+	 * frame was counted first, and its loss is read first; the clamp
+	 * covers what the CPU may still reorder.
+	 */
+	rx->packets += c->rx_packets > c->rx_lost ? c->rx_packets - c->rx_lost : 0;
+	rx->bytes += c->rx_bytes > c->rx_lost_bytes ? c->rx_bytes - c->rx_lost_bytes : 0;
+	rx->alloc_fail += c->rx_alloc_failed;
+}
+
+static void vnet_qstats_tx(const struct vnet_queue_counts *c,
+			   struct netdev_queue_stats_tx *tx)
+{
+	tx->packets += c->tx_packets;
+	tx->bytes += c->tx_bytes;
+}
+
 static void vnet_get_queue_stats_rx(struct net_device *dev, int idx,
 				    struct netdev_queue_stats_rx *rx)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct rtnl_link_stats64 s = {};
-	u64 packets, bytes, alloc_failed, lost, lost_bytes;
+	struct vnet_queue_counts c;
 
-	vnet_get_stats64(dev, &s);
-	/*
-	 * netdev.yaml: received and passed to the stack, XDP being its first
-	 * layer.  So not the frames dropped before XDP or the stack saw them,
-	 * which if_link.h's rx_packets (ip -s link) does count.  Read in one
-	 * snapshot with what is taken from them: frames lost between two
-	 * reads would make the difference wrap.
-	 */
-	vnet_read_stats(&priv->rx_stats, {
-		lost = u64_stats_read(&priv->rx_stats.lost);
-		lost_bytes = u64_stats_read(&priv->rx_stats.lost_bytes);
-		alloc_failed = u64_stats_read(&priv->rx_stats.alloc_failed);
-		packets = u64_stats_read(&priv->rx_stats.packets);
-		bytes = u64_stats_read(&priv->rx_stats.bytes);
-	});
-	/*
-	 * On 64-bit machines the snapshot is no snapshot (no seqcount): a
-	 * frame counted and lost between two loads could make the difference
-	 * wrap.  A lost frame was counted first, and its loss is read first;
-	 * the clamp covers what the CPU may still reorder.
-	 */
-	rx->packets = packets > lost ? packets - lost : 0;
-	rx->bytes = bytes > lost_bytes ? bytes - lost_bytes : 0;
-	rx->alloc_fail = alloc_failed;
+	vnet_queue_read_counts(priv->queue[idx], &c);
+	rx->packets = 0;
+	rx->bytes = 0;
+	rx->alloc_fail = 0;
+	vnet_qstats_rx(&c, rx);
 	/* Frames the "NIC" had no buffer for (rx_missed_errors). */
-	vnet_qstats_rx_missed(rx, s.rx_missed_errors);
+	vnet_qstats_rx_missed(rx, c.rx_missed);
 }
 
 static void vnet_get_queue_stats_tx(struct net_device *dev, int idx,
 				    struct netdev_queue_stats_tx *tx)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct rtnl_link_stats64 s = {};
-	u64 stopped, woken_by_xmit, woken_by_completion;
+	struct vnet_queue_counts c;
 
-	vnet_get_stats64(dev, &s);
-	tx->packets = s.tx_packets;
-	tx->bytes = s.tx_bytes;
-	vnet_read_stats(&priv->tx_stats, {
-		stopped = u64_stats_read(&priv->tx_stats.queue_stopped);
-		woken_by_xmit = u64_stats_read(&priv->tx_stats.queue_woken);
-	});
-	vnet_read_stats(&priv->txc_stats, woken_by_completion =
-			u64_stats_read(&priv->txc_stats.queue_woken));
-	vnet_qstats_tx_stop_wake(tx, stopped, woken_by_xmit + woken_by_completion);
+	vnet_queue_read_counts(priv->queue[idx], &c);
+	tx->packets = 0;
+	tx->bytes = 0;
+	vnet_qstats_tx(&c, tx);
+	vnet_qstats_tx_stop_wake(tx, c.tx_stopped, c.tx_woken);
 }
 
+/* The queues not running: their counters, summed (RTNL, as ethtool -L). */
 static void vnet_get_base_stats(struct net_device *dev,
 				struct netdev_queue_stats_rx *rx,
 				struct netdev_queue_stats_tx *tx)
 {
-	/* Zero, and so reported: queue 0 holds everything (see above). */
+	struct vnet_priv *priv = netdev_priv(dev);
+	u64 missed = 0, stopped = 0, woken = 0;
+
 	rx->packets = 0;
 	rx->bytes = 0;
 	rx->alloc_fail = 0;
-	vnet_qstats_rx_missed(rx, 0);
 	tx->packets = 0;
 	tx->bytes = 0;
-	vnet_qstats_tx_stop_wake(tx, 0, 0);
+	for (unsigned int i = priv->num_queues; i < priv->max_queues; i++) {
+		struct vnet_queue_counts c;
+
+		vnet_queue_read_counts(priv->queue[i], &c);
+		vnet_qstats_rx(&c, rx);
+		vnet_qstats_tx(&c, tx);
+		missed += c.rx_missed;
+		stopped += c.tx_stopped;
+		woken += c.tx_woken;
+	}
+	vnet_qstats_rx_missed(rx, missed);
+	vnet_qstats_tx_stop_wake(tx, stopped, woken);
 }
 
 static const struct netdev_stat_ops vnet_stat_ops = {
@@ -537,34 +737,61 @@ static void vnet_setup(struct net_device *dev)
 	priv->link_duplex = DUPLEX_FULL;
 	priv->tx_usecs = VNET_TX_USECS_DEFAULT;
 	priv->rx_usecs = VNET_RX_USECS_DEFAULT;
-	u64_stats_init(&priv->tx_stats.syncp);
-	u64_stats_init(&priv->txc_stats.syncp);
-	u64_stats_init(&priv->rx_stats.syncp);
-	u64_stats_init(&priv->gen_stats.syncp);
 	spin_lock_init(&priv->carrier_lock);
+	/* Every queue pair the device could have; ndo_init sees how many it has. */
+	for (unsigned int i = 0; i < VNET_QUEUES_MAX; i++) {
+		struct vnet_queue *q = &priv->queues[i];
+
+		priv->queue[i] = q;
+		q->priv = priv;
+		q->dev = dev;
+		q->index = i;
+		u64_stats_init(&q->tx_stats.syncp);
+		u64_stats_init(&q->txc_stats.syncp);
+		u64_stats_init(&q->rx_stats.syncp);
+		u64_stats_init(&q->gen_stats.syncp);
+		vnet_tx_timer_init(q);
+		vnet_rx_irq_init(q);
+	}
 	vnet_set_hw(priv, &vnet_sim_hw);
 	vnet_sim_init(priv);
-	vnet_tx_timer_init(priv);
 }
 
 static int vnet_init_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
+	struct vnet_queue *q;
+	int err;
 
 	/*
 	 * vnet_validate() refuses other queue counts from ip link; this is the
-	 * last word for any other way a device could be made (one queue pair:
-	 * see vnet_check_queues()).
+	 * last word for any other way a device could be made (queue pairs: see
+	 * vnet_check_queues()).
 	 */
-	if (dev->num_tx_queues != 1 || dev->num_rx_queues != 1) {
-		netdev_err(dev, "vnet has one queue pair, not %u TX and %u RX queues\n",
-			   dev->num_tx_queues, dev->num_rx_queues);
+	if (dev->num_tx_queues != dev->num_rx_queues ||
+	    dev->num_tx_queues > VNET_QUEUES_MAX) {
+		netdev_err(dev, "vnet has up to %u queue pairs, not %u TX and %u RX queues\n",
+			   VNET_QUEUES_MAX, dev->num_tx_queues, dev->num_rx_queues);
 		return -EOPNOTSUPP;
 	}
+	priv->max_queues = dev->num_tx_queues;
+	/* One queue pair runs at first, as on netdevsim: ethtool -L adds the others. */
+	err = netif_set_real_num_queues(dev, 1, 1);
+	if (err)
+		return err;
+	priv->num_queues = 1;
+	/*
+	 * The stack may send on a queue only once it has a ring: every TX
+	 * queue stays stopped until the device runs it (vnet_resume()).
+	 */
+	netif_tx_stop_all_queues(dev);
 
-	/* From 6.13 in config slot 0: napi-set settings and the id survive down/up. */
-	vnet_napi_add(dev, &priv->rx_napi, vnet_napi_poll);
-	netif_napi_add_tx(dev, &priv->tx_napi, vnet_tx_poll);
+	for (unsigned int i = 0; i < priv->max_queues; i++) {
+		q = priv->queue[i];
+		/* From 6.13 in config slot I: napi-set settings and the id survive down/up. */
+		vnet_napi_add(dev, &q->rx_napi, vnet_napi_poll, i);
+		netif_napi_add_tx(dev, &q->tx_napi, vnet_tx_poll);
+	}
 	/*
 	 * No carrier until opened, whoever made the device (load or
 	 * `ip link add`): not yet registered, so no link event is sent.
@@ -576,35 +803,53 @@ static int vnet_init_dev(struct net_device *dev)
 static void vnet_uninit_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
+	struct vnet_queue *q;
 
-	/* The device is closed: vnet_stop() cancelled both timers, nothing re-arms them. */
-	WARN_ON_ONCE(hrtimer_active(&priv->tx_timer) || hrtimer_active(&priv->rx_timer));
+	/* The device is closed: vnet_stop() cancelled the timers, nothing re-arms them. */
+	WARN_ON_ONCE(hrtimer_active(&priv->rx_timer));
 	/* A process on /dev/vnet lets go of the device (its calls get -ENXIO). */
 	vnet_backend_detach(priv);
-	/* One RCU wait for both (netif_napi_del() would wait for each). */
-	__netif_napi_del(&priv->tx_napi);
-	__netif_napi_del(&priv->rx_napi);
+	/* One RCU wait for all (netif_napi_del() would wait for each). */
+	for (unsigned int i = 0; i < priv->max_queues; i++) {
+		q = priv->queue[i];
+		WARN_ON_ONCE(hrtimer_active(&q->tx_timer));
+		__netif_napi_del(&q->tx_napi);
+		__netif_napi_del(&q->rx_napi);
+	}
 	synchronize_net();
 }
 
 /*
- * One queue pair: the driver has one TX ring, one RX ring and one NAPI of
- * each, all on queue 0.  The core sizes the device's queues from these
- * attributes before the driver is asked anything, and then spreads transmits
- * over every TX queue it made, each under its own lock: on one ring, two CPUs
- * would fill the same slot.  So a count other than 1 is refused here, where
- * the user gets the reason.
+ * Queue pairs: TX queue I and RX queue I share queue pair I, so the counts
+ * must be equal, and at most VNET_QUEUES_MAX.  The core sizes the device's
+ * queues from these attributes (or from vnet_num_queues() when they are not
+ * given) before the driver is asked anything, so they are checked here,
+ * where the user gets the reason.
  */
+static unsigned int vnet_num_queues(void)
+{
+	return queues;
+}
+
 static int vnet_check_queues(struct nlattr *tb[], struct netlink_ext_ack *extack)
 {
 	struct nlattr *tx = tb[IFLA_NUM_TX_QUEUES], *rx = tb[IFLA_NUM_RX_QUEUES];
+	u32 ntx = tx ? nla_get_u32(tx) : vnet_num_queues();
+	u32 nrx = rx ? nla_get_u32(rx) : vnet_num_queues();
 
-	if (tx && nla_get_u32(tx) != 1) {
-		NL_SET_ERR_MSG_ATTR(extack, tx, "vnet has one TX queue: numtxqueues must be 1");
+	if (ntx > VNET_QUEUES_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, tx, "vnet has at most "
+				    __stringify(VNET_QUEUES_MAX) " TX queues");
 		return -EOPNOTSUPP;
 	}
-	if (rx && nla_get_u32(rx) != 1) {
-		NL_SET_ERR_MSG_ATTR(extack, rx, "vnet has one RX queue: numrxqueues must be 1");
+	if (nrx > VNET_QUEUES_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, rx, "vnet has at most "
+				    __stringify(VNET_QUEUES_MAX) " RX queues");
+		return -EOPNOTSUPP;
+	}
+	if (ntx != nrx) {
+		NL_SET_ERR_MSG_ATTR(extack, tx ?: rx,
+				    "vnet has queue pairs: numtxqueues must equal numrxqueues");
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -640,6 +885,8 @@ static struct rtnl_link_ops vnet_link_ops __read_mostly = {
 	.priv_size	= sizeof(struct vnet_priv),
 	.setup		= vnet_setup,
 	.validate	= vnet_validate,
+	.get_num_tx_queues = vnet_num_queues,
+	.get_num_rx_queues = vnet_num_queues,
 };
 
 /*
@@ -669,8 +916,8 @@ static int __init __maybe_unused vnet_create_one(unsigned int number)
 	struct net_device *dev;
 	int err;
 
-	dev = alloc_netdev(sizeof(struct vnet_priv), "vnet%d", NET_NAME_ENUM,
-			   vnet_setup);
+	dev = alloc_netdev_mqs(sizeof(struct vnet_priv), "vnet%d", NET_NAME_ENUM,
+			       vnet_setup, queues, queues);
 	if (!dev)
 		return -ENOMEM;
 	/* LESSON 2 TODO: give a device made at load its permanent address */
@@ -689,6 +936,10 @@ static int __init vnet_init(void)
 
 	if (numdevs > VNET_NUMDEVS_MAX) {
 		pr_err("numdevs=%u: at most %u devices\n", numdevs, VNET_NUMDEVS_MAX);
+		return -EINVAL;
+	}
+	if (!queues || queues > VNET_QUEUES_MAX) {
+		pr_err("queues=%u: from 1 to %u queue pairs\n", queues, VNET_QUEUES_MAX);
 		return -EINVAL;
 	}
 	vnet_fault_init();

@@ -91,14 +91,30 @@ struct vnet_rx_ring {
 	struct xdp_rxq_info *rxq;
 };
 
+/* The most queue pairs a device may have (ip link add ... numtxqueues). */
+#define VNET_QUEUES_MAX		8
+
 /*
- * What a tracer finds at netdev_priv(dev): struct vnet_priv starts with these
- * members, in this order (checked where vnet_priv is defined).
+ * What a tracer finds in a queue pair (struct vnet_queue): these members, in
+ * this order, right behind the queue's RX NAPI, whose size the tracer reads
+ * from the kernel's BTF.  So a probe on vnet_napi_poll(napi) finds the rings
+ * at napi + sizeof(struct napi_struct), and vnet_tx_complete(q) at q plus the
+ * same.  Checked where struct vnet_queue is defined.
  */
-struct vnet_ring_view {
+struct vnet_queue_view {
 	struct net_device *dev;
 	struct vnet_tx_ring tx;
 	struct vnet_rx_ring rx;
+};
+
+/*
+ * What a tracer finds at netdev_priv(dev): struct vnet_priv starts with these
+ * members, in this order.  queue[i] points at queue pair i (its RX NAPI,
+ * then its struct vnet_queue_view); a transmit is on queue[skb->queue_mapping].
+ */
+struct vnet_ring_view {
+	struct net_device *dev;
+	void *queue[VNET_QUEUES_MAX];
 };
 
 static inline u32 vnet_tx_used(const struct vnet_tx_ring *r)

@@ -39,7 +39,7 @@ u32 vnet_rx_order(unsigned int mtu)
  * the pool when it is freed, and the refill of its slot takes it from there
  * instead of from the page allocator (vnet_compat.h: how directly, by kernel).
  */
-static struct page_pool *vnet_rx_pool_create(struct vnet_priv *priv, u32 order,
+static struct page_pool *vnet_rx_pool_create(struct vnet_queue *q, u32 order,
 					     u32 size)
 {
 	struct page_pool_params pp = {
@@ -52,7 +52,7 @@ static struct page_pool *vnet_rx_pool_create(struct vnet_priv *priv, u32 order,
 	if (vnet_should_fail(VNET_FAULT_RX_POOL))
 		return ERR_PTR(-ENOMEM);
 	/* LESSON 10 TODO: bind the pool to the device and its RX NAPI (vnet_pp_params_bind) */
-	vnet_pp_params_bind(&pp, priv->dev, &priv->rx_napi);
+	vnet_pp_params_bind(&pp, q->dev, &q->rx_napi);
 	/* LESSON 10 END */
 	pool = page_pool_create(&pp);
 	if (!IS_ERR(pool))
@@ -61,11 +61,11 @@ static struct page_pool *vnet_rx_pool_create(struct vnet_priv *priv, u32 order,
 }
 
 /* A page to refill a slot whose page left with a frame (NAPI context). */
-struct page *vnet_rx_page_alloc(struct vnet_priv *priv)
+struct page *vnet_rx_page_alloc(struct vnet_queue *q)
 {
 	if (vnet_should_fail(VNET_FAULT_RX_REFILL))
 		return NULL;
-	return page_pool_dev_alloc_pages(priv->rx.pool);
+	return page_pool_dev_alloc_pages(q->rx.pool);
 }
 
 /*
@@ -76,7 +76,7 @@ struct page *vnet_rx_page_alloc(struct vnet_priv *priv)
  * what was built, for vnet_rx_ring_free() once the NAPI is disabled: a pool
  * bound to an enabled NAPI must not be destroyed.
  */
-int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
+int vnet_rx_ring_alloc(struct vnet_queue *q, struct vnet_rx_ring *r,
 		       u32 size, unsigned int mtu)
 {
 	struct page_pool *pool;
@@ -84,7 +84,7 @@ int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
 
 	memset(r, 0, sizeof(*r));
 	r->order = vnet_rx_order(mtu);
-	pool = vnet_rx_pool_create(priv, r->order, size);
+	pool = vnet_rx_pool_create(q, r->order, size);
 	if (IS_ERR(pool))
 		return PTR_ERR(pool);
 	r->pool = pool;
@@ -107,7 +107,7 @@ int vnet_rx_ring_alloc(struct vnet_priv *priv, struct vnet_rx_ring *r,
 			return -ENOMEM;
 		vnet_obj_add(VNET_OBJ_RX_PAGES, 1);
 	}
-	return vnet_xdp_rxq_reg(priv, r);
+	return vnet_xdp_rxq_reg(q, r);
 }
 
 /*
@@ -140,11 +140,11 @@ void vnet_rx_ring_free(struct vnet_rx_ring *r)
 /* ---- NAPI ---------------------------------------------------------------- */
 
 /* Run XDP on one RX slot, then turn what goes up into an skb for the stack. */
-static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
+static void vnet_rx_one(struct vnet_queue *q, struct vnet_rx_slot *s,
 			struct vnet_xdp_poll *x)
 {
-	struct vnet_rx_stats *st = &priv->rx_stats;
-	u32 order = priv->rx.order;
+	struct vnet_rx_stats *st = &q->rx_stats;
+	u32 order = q->rx.order;
 	u32 len = s->len, headroom = VNET_RX_HEADROOM, metasize = 0;
 	const u32 taken = len;	/* XDP may change len; the counters keep this */
 	struct page *fresh;
@@ -168,15 +168,15 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 	});
 	/* A program is only ever attached with the MTU at one page (order 0). */
 	if (x->prog &&
-	    vnet_xdp_run(priv, x, s, &headroom, &len, &metasize) != VNET_XDP_UP)
+	    vnet_xdp_run(q, x, s, &headroom, &len, &metasize) != VNET_XDP_UP)
 		return;
 	/* The skb takes the page; the slot needs a new one first. */
-	fresh = vnet_rx_page_alloc(priv);
+	fresh = vnet_rx_page_alloc(q);
 	if (unlikely(!fresh))
 		goto lost;
 	skb = napi_build_skb(page_address(s->page), PAGE_SIZE << order);
 	if (unlikely(!skb)) {
-		page_pool_recycle_direct(priv->rx.pool, fresh);
+		page_pool_recycle_direct(q->rx.pool, fresh);
 		goto lost;
 	}
 	s->page = fresh;
@@ -187,8 +187,10 @@ static void vnet_rx_one(struct vnet_priv *priv, struct vnet_rx_slot *s,
 	if (metasize)
 		skb_metadata_set(skb, metasize);
 
-	skb->protocol = eth_type_trans(skb, priv->dev);
-	napi_gro_receive(&priv->rx_napi, skb);
+	skb->protocol = eth_type_trans(skb, q->dev);
+	/* The stack's RX queue number: RPS, XDP and sockets see which queue it came on. */
+	skb_record_rx_queue(skb, q->index);
+	napi_gro_receive(&q->rx_napi, skb);
 	return;
 
 lost:
@@ -205,8 +207,9 @@ lost:
 /* Probe point (docs/probe-points.md): keep the name, arguments and noinline. */
 noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 {
-	struct vnet_priv *priv = container_of(napi, struct vnet_priv, rx_napi);
-	struct vnet_rx_ring *r = &priv->rx;
+	struct vnet_queue *q = container_of(napi, struct vnet_queue, rx_napi);
+	struct vnet_priv *priv = q->priv;
+	struct vnet_rx_ring *r = &q->rx;
 	u32 head = smp_load_acquire(&r->head);
 	u32 waiting = head - r->tail;
 	u64 start_ns = trace_vnet_napi_poll_enabled() ? ktime_get_ns() : 0;
@@ -229,19 +232,19 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 		if (work == budget)
 			break;
 		/* LESSON 6 END */
-		vnet_rx_one(priv, &r->slot[r->tail & (r->size - 1)], &x);
+		vnet_rx_one(q, &r->slot[r->tail & (r->size - 1)], &x);
 		/* Hand the slot back to the hardware only once we are done with it. */
 		smp_store_release(&r->tail, r->tail + 1);
 		work++;
 	}
 	if (work)
-		priv->hw->rx_room(priv);
+		priv->hw->rx_room(q);
 	if (x.prog)
-		vnet_xdp_poll_flush(priv, &x);
-	vnet_stats_update(&priv->rx_stats, {
-		u64_stats_inc(&priv->rx_stats.napi_polls);
+		vnet_xdp_poll_flush(q, &x);
+	vnet_stats_update(&q->rx_stats, {
+		u64_stats_inc(&q->rx_stats.napi_polls);
 		if (work == budget)
-			u64_stats_inc(&priv->rx_stats.napi_budget_exhausted);
+			u64_stats_inc(&q->rx_stats.napi_budget_exhausted);
 	});
 	rcu_read_unlock();
 
@@ -258,4 +261,68 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 	trace_vnet_napi_poll(priv->dev, priv->dev->ifindex, work, budget,
 			     waiting, r->size, start_ns);
 	return work;
+}
+
+/* ---- the RX interrupt ----------------------------------------------------- */
+
+/*
+ * The "MSI-X vector" fired on its CPU: an IPI's handler, hardirq context, as
+ * a NIC's interrupt would be.  The kernel lets go of the call's data before
+ * it calls us, so a new raise may queue it again at once; irq_pending is
+ * cleared last, after the NAPI is scheduled (vnet_rx_irq_sync() waits for it).
+ */
+static void vnet_rx_irq_fn(void *info)
+{
+	struct vnet_queue *q = info;
+
+	napi_schedule(&q->rx_napi);
+	clear_bit_unlock(0, &q->irq_pending);
+}
+
+/*
+ * Queue pair I takes its interrupts on the I-th CPU online, wrapping, as
+ * a driver spreads its vectors (virtio_net's virtnet_set_affinity()), and
+ * the stack sends from that CPU on queue I (XPS), so that a flow stays on
+ * one CPU both ways.
+ */
+void vnet_rx_irq_init(struct vnet_queue *q)
+{
+	INIT_CSD(&q->rx_irq, vnet_rx_irq_fn, q);
+	q->irq_cpu = cpumask_local_spread(q->index, NUMA_NO_NODE);
+}
+
+/*
+ * Raise Q's RX interrupt: schedule its NAPI on the queue's CPU.  From that
+ * CPU, at once; from another, through an IPI to it, as an interrupt arrives
+ * on the CPU it is steered to, wherever the device is.  One raised and not
+ * yet handled covers this one too: its NAPI poll looks at the ring after it
+ * runs.  A CPU that is offline takes no interrupts: then here, on whichever
+ * CPU runs.  The callers run with BHs off (a softirq timer, or a
+ * spinlock_bh), so the CPU cannot change under us.
+ */
+void vnet_rx_irq_raise(struct vnet_queue *q)
+{
+	int cpu = READ_ONCE(q->irq_cpu);
+
+	if (cpu == smp_processor_id() || !cpu_online(cpu)) {
+		napi_schedule(&q->rx_napi);
+		return;
+	}
+	if (test_and_set_bit_lock(0, &q->irq_pending))
+		return;
+	/* Not sent (the CPU went offline meanwhile): handle it here. */
+	if (smp_call_function_single_async(cpu, &q->rx_irq)) {
+		napi_schedule(&q->rx_napi);
+		clear_bit_unlock(0, &q->irq_pending);
+	}
+}
+
+/*
+ * With the hardware stopped: wait for an interrupt still on its way, which
+ * takes the time of an IPI.  After this nothing of it touches the queue.
+ */
+void vnet_rx_irq_sync(struct vnet_queue *q)
+{
+	while (test_bit(0, &q->irq_pending))
+		cpu_relax();
 }

@@ -60,15 +60,12 @@ void vnet_selftest_strings(u8 *data)
 	memcpy(data, vnet_test_names, sizeof(vnet_test_names));
 }
 
-/* Test 0: 0 when every index is where it may be, else 1. */
-static u64 vnet_test_rings(struct vnet_priv *priv)
+/* Test 0, on one queue pair: 0 when every index is where it may be, else 1. */
+static u64 vnet_test_queue_rings(struct vnet_queue *q)
 {
-	const struct vnet_tx_ring *t = &priv->tx;
-	const struct vnet_rx_ring *r = &priv->rx;
+	const struct vnet_tx_ring *t = &q->tx;
+	const struct vnet_rx_ring *r = &q->rx;
 	u32 tail, sent, head, rtail, rhead;
-
-	if (!netif_running(priv->dev))
-		return 0;	/* no rings while down: nothing out of order */
 	/*
 	 * Followers before producers, each load ordered before the next:
 	 * then a difference is never "negative", though the rings run.
@@ -81,8 +78,21 @@ static u64 vnet_test_rings(struct vnet_priv *priv)
 	if (head - tail > t->size || rhead - rtail > r->size)
 		return 1;
 	/* The backend's reader takes frames between tail and head. */
-	if (priv->hw == &vnet_backend_hw && sent - tail > head - tail)
+	if (q->priv->hw == &vnet_backend_hw && sent - tail > head - tail)
 		return 1;
+	return 0;
+}
+
+/* Test 0: every active queue pair's rings are in order. */
+static u64 vnet_test_rings(struct vnet_priv *priv)
+{
+	struct vnet_queue *q;
+
+	if (!netif_running(priv->dev))
+		return 0;	/* no rings while down: nothing out of order */
+	vnet_for_each_queue(priv, q)
+		if (vnet_test_queue_rings(q))
+			return 1;
 	return 0;
 }
 
@@ -132,13 +142,14 @@ out:
 
 /*
  * The simulated NIC in loopback: a test frame it completed goes into the RX
- * ring (TX NAPI, softirq).  With the generator stopped this is the ring's
+ * ring of the same queue pair (TX NAPI, softirq).  With the generator stopped this is the ring's
  * only producer.  Only as many frames loop as the test sent; a full ring
  * loses the frame, and the test counts it missing.
  */
-void vnet_loopback_frame(struct vnet_priv *priv, const struct sk_buff *skb)
+void vnet_loopback_frame(struct vnet_queue *q, const struct sk_buff *skb)
 {
-	struct vnet_rx_ring *r = &priv->rx;
+	struct vnet_priv *priv = q->priv;
+	struct vnet_rx_ring *r = &q->rx;
 	const struct ethhdr *eth = (const struct ethhdr *)skb->data;
 	struct vnet_rx_slot *s;
 	u32 tail;
@@ -157,7 +168,7 @@ void vnet_loopback_frame(struct vnet_priv *priv, const struct sk_buff *skb)
 	s->len = skb->len;
 	/* The frame is written before the poll can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
-	napi_schedule(&priv->rx_napi);
+	vnet_rx_irq_raise(q);
 }
 
 /* Test 1: the frames that did not come back as sent (0: all did). */

@@ -393,21 +393,46 @@ static __be32 vnet_target_ip(struct net_device *dev)
 	return ip;
 }
 
-/* Produce up to BURST frames into the ring; return how many were written. */
+/*
+ * The RX queue a frame goes to.  A NIC without RSS puts everything on queue
+ * 0, as our ARP requests go; the flows are steered by flow, flow N to queue
+ * N modulo the active queues, so that every queue gets its share.
+ */
+static struct vnet_queue *vnet_gen_queue(struct vnet_priv *priv, unsigned int nq,
+					 enum vnet_gen_proto proto)
+{
+	if (proto == VNET_GEN_ARP)
+		return priv->queue[0];
+	return priv->queue[vnet_flow_peek(priv) % nq];
+}
+
+/* What one tick did to one RX queue. */
+struct vnet_gen_tick {
+	u32 tail;			/* the poll's tail, read once */
+	unsigned int made, missed, arps, flows;
+};
+
+/*
+ * Produce up to BURST frames into the RX rings; raise the interrupt of each
+ * queue that has frames waiting.  Returns how many frames were written.
+ */
 static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 {
-	struct vnet_rx_ring *r = &priv->rx;
 	enum vnet_gen_proto proto = READ_ONCE(priv->gen.proto);
+	/* Stable while the generator runs: ethtool -L stops it first. */
+	unsigned int nq = READ_ONCE(priv->num_queues);
+	struct vnet_gen_tick tick[VNET_QUEUES_MAX] = {};
 	u8 peer_mac[ETH_ALEN] __aligned(2);
 	__be32 peer_ip, target_ip = vnet_target_ip(priv->dev);
-	unsigned int made = 0, missed = 0, arps = 0, flows = 0;
-	/* The longest frame the MTU and this ring's buffers both allow. */
+	unsigned int total = 0, i;
+	/* The longest frame the MTU and the buffers (all of one order) allow. */
 	u32 max_len = min_t(u32, ETH_HLEN + READ_ONCE(priv->dev->mtu),
-			    VNET_RX_MAX_FRAME(r->order));
+			    VNET_RX_MAX_FRAME(priv->queue[0]->rx.order));
 	struct vnet_flow_addrs addrs;
-	/* Pairs with the release of tail in the poll: that slot's page is ours. */
-	u32 tail = smp_load_acquire(&r->tail);
 
+	/* Pairs with the release of tail in the poll: that slot's page is ours. */
+	for (i = 0; i < nq; i++)
+		tick[i].tail = smp_load_acquire(&priv->queue[i]->rx.tail);
 	vnet_gen_peer(priv, peer_mac, &peer_ip);
 	if (vnet_gen_bounded(priv))
 		max_len = min(max_len, VNET_RX_SIZE_USERNS);
@@ -415,44 +440,66 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 		vnet_flow_addrs_get(priv, &addrs,
 				    proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6,
 				    peer_mac, peer_ip, target_ip);
-	while (made + missed < burst) {
+	for (unsigned int n = 0; n < burst; n++) {
+		struct vnet_queue *q = vnet_gen_queue(priv, nq, proto);
+		struct vnet_gen_tick *t = &tick[q->index];
+		struct vnet_rx_ring *r = &q->rx;
 		struct vnet_rx_slot *s;
 		u8 *frame;
 
-		if (r->head + made - tail >= r->size) {
-			missed++;
+		if (r->head + t->made - t->tail >= r->size) {
+			t->missed++;
+			/* The flow's turn is taken all the same: the next frame is the next flow's. */
+			if (proto != VNET_GEN_ARP)
+				vnet_flow_skip(priv);
 			continue;
 		}
-		s = &r->slot[(r->head + made) & (r->size - 1)];
-		made++;
+		s = &r->slot[(r->head + t->made) & (r->size - 1)];
+		t->made++;
 		/* A broken "NIC" (fault injection): a frame too short to be Ethernet. */
 		if (vnet_should_fail(VNET_FAULT_RX_SHORT)) {
 			s->len = VNET_RX_RUNT_LEN;
+			if (proto != VNET_GEN_ARP)
+				vnet_flow_skip(priv);
 			continue;
 		}
 		frame = page_address(s->page) + VNET_RX_HEADROOM;
 		if (proto != VNET_GEN_ARP) {
 			s->len = vnet_build_flow(priv, frame, max_len, proto, &addrs);
-			flows++;
+			t->flows++;
 			continue;
 		}
 		s->len = vnet_build_arp(priv->dev, frame, peer_mac, peer_ip, target_ip);
 		trace_vnet_arp_generated(priv->dev, priv->dev->ifindex,
 					 peer_mac, peer_ip, target_ip);
-		arps++;
+		t->arps++;
 	}
-	/* The frames are written before the poll can see the new head. */
-	smp_store_release(&r->head, r->head + made);
 
-	u64_stats_update_begin(&priv->gen_stats.syncp);
-	u64_stats_add(&priv->gen_stats.arp_generated, arps);
-	if (proto == VNET_GEN_UDP4 || proto == VNET_GEN_UDP6)
-		u64_stats_add(&priv->gen_stats.udp_generated, flows);
-	else if (proto != VNET_GEN_ARP)
-		u64_stats_add(&priv->gen_stats.tcp_generated, flows);
-	u64_stats_add(&priv->gen_stats.ring_full, missed);
-	u64_stats_update_end(&priv->gen_stats.syncp);
-	return made;
+	for (i = 0; i < nq; i++) {
+		struct vnet_queue *q = priv->queue[i];
+		struct vnet_gen_tick *t = &tick[i];
+		struct vnet_gen_stats *st = &q->gen_stats;
+
+		/* The frames are written before the poll can see the new head. */
+		if (t->made)
+			smp_store_release(&q->rx.head, q->rx.head + t->made);
+		total += t->made;
+		if (t->made || t->missed)
+			vnet_stats_update(st, {
+				u64_stats_add(&st->arp_generated, t->arps);
+				if (proto == VNET_GEN_UDP4 || proto == VNET_GEN_UDP6)
+					u64_stats_add(&st->udp_generated, t->flows);
+				else if (proto != VNET_GEN_ARP)
+					u64_stats_add(&st->tcp_generated, t->flows);
+				u64_stats_add(&st->ring_full, t->missed);
+			});
+		/* LESSON 5 TODO: raise the RX interrupt of a queue with frames waiting: schedule its NAPI */
+		/* The RX interrupt; also for a full ring, which only NAPI can drain. */
+		if (vnet_rx_used(&q->rx))
+			vnet_rx_irq_raise(q);
+		/* LESSON 5 END */
+	}
+	return total;
 }
 
 static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
@@ -469,14 +516,8 @@ static enum hrtimer_restart vnet_rx_timer_fn(struct hrtimer *t)
 		return HRTIMER_RESTART;
 	}
 	granted = vnet_gen_grant(priv, burst, &wait);
-	/* LESSON 5 TODO: write the granted frames, then raise the RX interrupt: schedule NAPI */
-	/* The RX interrupt; also for a full ring, which only NAPI can drain. */
-	if ((granted && vnet_rx_generate(priv, granted)) ||
-	    vnet_rx_used(&priv->rx))
-		napi_schedule(&priv->rx_napi);
-	/* LESSON 5 SKELETON: if (granted) */
-	/* LESSON 5 SKELETON: 	vnet_rx_generate(priv, granted); */
-	/* LESSON 5 END */
+	/* Also with nothing granted: a full ring still needs its interrupt. */
+	vnet_rx_generate(priv, granted);
 
 	period = div_u64((u64)burst * NSEC_PER_SEC, rate);
 	/*
@@ -500,26 +541,31 @@ static void vnet_sim_start(struct vnet_priv *priv)
 
 static void vnet_sim_stop(struct vnet_priv *priv)
 {
+	struct vnet_queue *q;
+
 	hrtimer_cancel(&priv->rx_timer);
+	/* Its last tick may have raised interrupts on other CPUs: let them land. */
+	vnet_for_each_queue(priv, q)
+		vnet_rx_irq_sync(q);
 }
 
 
 /* ---- the simulated NIC's hardware operations ---------------------------- */
 
 /* TX: every frame is done at its due time; ring the TX-done interrupt for it. */
-INDIRECT_CALLABLE_SCOPE void vnet_sim_tx_kick(struct vnet_priv *priv, u64 delay_ns)
+INDIRECT_CALLABLE_SCOPE void vnet_sim_tx_kick(struct vnet_queue *q, u64 delay_ns)
 {
-	vnet_tx_irq_arm(priv, delay_ns);
+	vnet_tx_irq_arm(q, delay_ns);
 }
 
-INDIRECT_CALLABLE_SCOPE u64 vnet_sim_tx_pending(struct vnet_priv *priv,
+INDIRECT_CALLABLE_SCOPE u64 vnet_sim_tx_pending(struct vnet_queue *q,
 						const struct vnet_tx_desc *d, u32 idx, u64 now)
 {
 	return d->due_ns > now ? d->due_ns - now : 0;
 }
 
 /* The generator counts a full ring as missed frames: it never waits for room. */
-static void vnet_sim_rx_room(struct vnet_priv *priv)
+static void vnet_sim_rx_room(struct vnet_queue *q)
 {
 }
 
@@ -527,9 +573,9 @@ static void vnet_sim_rx_room(struct vnet_priv *priv)
  * Each tick of the generator is an RX interrupt: one is due while it runs at
  * a rate.  At rate 0 its timer only looks for a new rate now and then.
  */
-static bool vnet_sim_rx_irq_pending(struct vnet_priv *priv)
+static bool vnet_sim_rx_irq_pending(struct vnet_queue *q)
 {
-	return vnet_gen_rate(priv) && hrtimer_active(&priv->rx_timer);
+	return vnet_gen_rate(q->priv) && hrtimer_active(&q->priv->rx_timer);
 }
 
 const struct vnet_hw_ops vnet_sim_hw = {

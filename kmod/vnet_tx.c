@@ -42,19 +42,19 @@
  * the simulated one when a frame will be done, the backend when its reader
  * took frames (tx-usecs later: interrupt moderation).
  */
-void vnet_tx_irq_arm(struct vnet_priv *priv, u64 delay_ns)
+void vnet_tx_irq_arm(struct vnet_queue *q, u64 delay_ns)
 {
-	struct hrtimer *t = &priv->tx_timer;
+	struct hrtimer *t = &q->tx_timer;
 	unsigned long flags;
 
 	/* Order the caller's ring update before the look at the timer state. */
 	smp_mb();
 	/* xmit and the TX poll both arm: a later deadline must not replace a sooner one. */
-	spin_lock_irqsave(&priv->tx_timer_lock, flags);
+	spin_lock_irqsave(&q->tx_timer_lock, flags);
 	if (!hrtimer_is_queued(t) ||
 	    ktime_to_ns(hrtimer_get_remaining(t)) > (s64)delay_ns)
 		hrtimer_start(t, ns_to_ktime(delay_ns), HRTIMER_MODE_REL_SOFT);
-	spin_unlock_irqrestore(&priv->tx_timer_lock, flags);
+	spin_unlock_irqrestore(&q->tx_timer_lock, flags);
 }
 
 /* When a frame posted now is done: tx-usecs is read once per post (ethtool -C). */
@@ -67,15 +67,15 @@ static u64 vnet_tx_due(struct vnet_priv *priv, u64 now)
  * After posting: stop the queue if the ring is full.  Called under the TX
  * queue lock, inside the tx_stats writer section.
  */
-static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
+static void vnet_tx_maybe_stop(struct vnet_queue *q, struct netdev_queue *txq)
 {
 	/* LESSON 3 TODO: stop the queue when the ring is full; undo it if a completion just made room */
-	struct vnet_tx_ring *r = &priv->tx;
+	struct vnet_tx_ring *r = &q->tx;
 
 	if (vnet_tx_room(r))
 		return;
 	netif_tx_stop_queue(txq);
-	u64_stats_inc(&priv->tx_stats.queue_stopped);
+	u64_stats_inc(&q->tx_stats.queue_stopped);
 	/*
 	 * Pairs with the barrier in vnet_tx_complete(): either it sees the
 	 * stopped queue, or we see the tail it advanced and undo the stop.
@@ -83,7 +83,7 @@ static void vnet_tx_maybe_stop(struct vnet_priv *priv, struct netdev_queue *txq)
 	smp_mb();
 	if (vnet_tx_room(r) >= r->wake_thresh) {
 		netif_tx_wake_queue(txq);
-		u64_stats_inc(&priv->tx_stats.queue_woken);
+		u64_stats_inc(&q->tx_stats.queue_woken);
 	}
 	/* LESSON 3 END */
 }
@@ -101,8 +101,10 @@ static bool vnet_tx_to_backend(const struct vnet_priv *priv)
 noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct vnet_tx_ring *r = &priv->tx;
-	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
+	/* The stack chose the queue (XPS, or the flow's hash): one of the active ones. */
+	struct vnet_queue *q = priv->queue[skb_get_queue_mapping(skb)];
+	struct vnet_tx_ring *r = &q->tx;
+	struct netdev_queue *txq = netdev_get_tx_queue(dev, q->index);
 	struct vnet_tx_desc *d;
 	u64 delay;
 	bool kick;
@@ -116,9 +118,7 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	if (unlikely(skb->len < ETH_HLEN ||
 		     (vnet_tx_to_backend(priv) &&
 		      skb_orphan_frags_rx(skb, GFP_ATOMIC)))) {
-		u64_stats_update_begin(&priv->tx_stats.syncp);
-		u64_stats_inc(&priv->tx_stats.dropped);
-		u64_stats_update_end(&priv->tx_stats.syncp);
+		vnet_stats_update(&q->tx_stats, u64_stats_inc(&q->tx_stats.dropped));
 		dev_kfree_skb_any(skb);
 		/*
 		 * The last frame of a batch rings the doorbell for the frames
@@ -126,18 +126,18 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 		 * Each of them is due within tx-usecs from now.
 		 */
 		if (!netdev_xmit_more() && READ_ONCE(r->doorbell) != r->head)
-			vnet_tx_doorbell(priv, vnet_tx_moderation_ns(priv));
+			vnet_tx_doorbell(q, vnet_tx_moderation_ns(priv));
 		return NETDEV_TX_OK;
 	}
 
 	if (unlikely(!vnet_tx_room(r))) {
 		/* Cannot happen: the queue is stopped before the ring fills. */
 		netif_tx_stop_queue(txq);
-		u64_stats_update_begin(&priv->tx_stats.syncp);
-		u64_stats_inc(&priv->tx_stats.busy);
-		/* The completion counts its wake: keep stops and wakes paired. */
-		u64_stats_inc(&priv->tx_stats.queue_stopped);
-		u64_stats_update_end(&priv->tx_stats.syncp);
+		vnet_stats_update(&q->tx_stats, {
+			u64_stats_inc(&q->tx_stats.busy);
+			/* The completion counts its wake: keep stops and wakes paired. */
+			u64_stats_inc(&q->tx_stats.queue_stopped);
+		});
 		net_warn_ratelimited("%s: xmit with a full TX ring\n", dev->name);
 		return NETDEV_TX_BUSY;
 	}
@@ -170,9 +170,9 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 		nf_reset_ct(skb);
 	}
 
-	u64_stats_update_begin(&priv->tx_stats.syncp);
+	u64_stats_update_begin(&q->tx_stats.syncp);
 	/* At xmit, data is the Ethernet header (also for AF_PACKET frames). */
-	d->proto = vnet_count_proto(&priv->tx_stats.proto, skb->data);
+	d->proto = vnet_count_proto(&q->tx_stats.proto, skb->data);
 	/*
 	 * Before the publish: from then on the completion may free the skb
 	 * on another CPU, so nothing after it may touch the skb.
@@ -182,12 +182,12 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 
 	/* Publish the descriptor before the completion can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
-	vnet_tx_maybe_stop(priv, txq);
-	u64_stats_update_end(&priv->tx_stats.syncp);
+	vnet_tx_maybe_stop(q, txq);
+	u64_stats_update_end(&q->tx_stats.syncp);
 
 	/* Doorbell batching: the last frame of a batch, or a stopped queue, kicks. */
 	if (kick || netif_xmit_stopped(txq))
-		vnet_tx_doorbell(priv, delay);
+		vnet_tx_doorbell(q, delay);
 	return NETDEV_TX_OK;
 }
 
@@ -222,22 +222,21 @@ static void vnet_tx_xdp_to_taps(struct net_device *dev, struct xdp_frame *xdpf)
  * (counted in xdp_xmit), rather than XDP_TX from our own poll.
  * Context: softirq (a NAPI poll, ours or another device's).
  */
-int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
+int vnet_tx_xdp_frames(struct vnet_queue *q, struct xdp_frame **frames,
 		       int n, bool redirected)
 {
+	struct vnet_priv *priv = q->priv;
 	struct net_device *dev = priv->dev;
-	struct vnet_tx_ring *r = &priv->tx;
-	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
+	struct vnet_tx_ring *r = &q->tx;
+	struct netdev_queue *txq = netdev_get_tx_queue(dev, q->index);
 	u64 now = ktime_get_ns(), due = vnet_tx_due(priv, now);
 	int i, j, room;
 
 	__netif_tx_lock(txq, smp_processor_id());
-	if (unlikely(!priv->tx_enabled)) {
-		if (redirected) {
-			u64_stats_update_begin(&priv->tx_stats.syncp);
-			u64_stats_add(&priv->tx_stats.xdp_xmit_errors, n);
-			u64_stats_update_end(&priv->tx_stats.syncp);
-		}
+	if (unlikely(!q->tx_enabled)) {
+		if (redirected)
+			vnet_stats_update(&q->tx_stats,
+					  u64_stats_add(&q->tx_stats.xdp_xmit_errors, n));
 		__netif_tx_unlock(txq);
 		return -ENXIO;
 	}
@@ -260,19 +259,19 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		d->proto = vnet_proto_of(frames[i]->data);
 		vnet_tx_xdp_to_taps(dev, frames[i]);
 	}
-	u64_stats_update_begin(&priv->tx_stats.syncp);
+	u64_stats_update_begin(&q->tx_stats.syncp);
 	for (j = 0; j < i; j++)
-		vnet_count_class(&priv->tx_stats.proto,
+		vnet_count_class(&q->tx_stats.proto,
 				 r->desc[(r->head + j) & (r->size - 1)].proto);
 	/* Publish the descriptors: from here the completion may free them. */
 	smp_store_release(&r->head, r->head + i);
 	if (redirected) {
-		u64_stats_add(&priv->tx_stats.xdp_xmit, i);
-		u64_stats_add(&priv->tx_stats.xdp_xmit_errors, n - i);
+		u64_stats_add(&q->tx_stats.xdp_xmit, i);
+		u64_stats_add(&q->tx_stats.xdp_xmit_errors, n - i);
 	}
 	if (i)
-		vnet_tx_maybe_stop(priv, txq);
-	u64_stats_update_end(&priv->tx_stats.syncp);
+		vnet_tx_maybe_stop(q, txq);
+	u64_stats_update_end(&q->tx_stats.syncp);
 	if (i) {
 		/*
 		 * The stack's watchdog looks at trans_start, which only the
@@ -281,10 +280,23 @@ int vnet_tx_xdp_frames(struct vnet_priv *priv, struct xdp_frame **frames,
 		 */
 		txq_trans_cond_update(txq);
 		/* Under the lock: vnet_stop() cannot have quiesced the hardware yet. */
-		vnet_tx_doorbell(priv, due - now);
+		vnet_tx_doorbell(q, due - now);
 	}
 	__netif_tx_unlock(txq);
 	return i;
+}
+
+/*
+ * The TX queue for XDP frames sent from this CPU (XDP_TX, ndo_xdp_xmit): one
+ * per CPU while there are as many queues as CPUs, else shared by several
+ * CPUs, which the TX queue lock taken by vnet_tx_xdp_frames() serialises
+ * (as mlx5 and virtio_net do when queues are fewer than CPUs).  The count
+ * is read once: an ethtool -L under way has the queues' TX stopped, and a
+ * queue that is not running refuses the frames.
+ */
+struct vnet_queue *vnet_xdp_tx_queue(struct vnet_priv *priv)
+{
+	return priv->queue[smp_processor_id() % READ_ONCE(priv->num_queues)];
 }
 
 /*
@@ -330,11 +342,12 @@ static unsigned int vnet_tx_desc_free(struct vnet_tx_desc *d, int budget,
  * first XDP frame (the ring completes in order).  Probe point: keep the name,
  * arguments and noinline.
  */
-noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
+noinline u64 vnet_tx_complete(struct vnet_queue *q, int budget)
 {
-	struct vnet_tx_ring *r = &priv->tx;
+	struct vnet_priv *priv = q->priv;
+	struct vnet_tx_ring *r = &q->tx;
 	struct net_device *dev = priv->dev;
-	struct netdev_queue *txq = netdev_get_tx_queue(dev, 0);
+	struct netdev_queue *txq = netdev_get_tx_queue(dev, q->index);
 	u64 now = ktime_get_ns();
 	unsigned int pkts = 0, sent = 0, bytes = 0, dropped = 0;
 	unsigned int skb_pkts = 0, skb_bytes = 0;
@@ -349,7 +362,7 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 
 	while (t != head) {
 		struct vnet_tx_desc *d = &r->desc[t & (r->size - 1)];
-		u64 pending = vnet_hw_tx_pending(hw, priv, d, t, now);
+		u64 pending = vnet_hw_tx_pending(hw, q, d, t, now);
 
 		/* In order, as a NIC's ring: a frame never passes an older one. */
 		if (pending) {
@@ -370,7 +383,7 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 			sent++;
 			/* ethtool -t: the frame comes back, as through a wire plugged into itself. */
 			if (unlikely(loop) && d->skb)
-				vnet_loopback_frame(priv, d->skb);
+				vnet_loopback_frame(q, d->skb);
 			bytes += vnet_tx_desc_free(d, budget, SKB_NOT_DROPPED_YET, &skb_bytes);
 		}
 		t++;
@@ -403,7 +416,7 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 		else
 			locked = __netif_tx_trylock(txq);
 		if (locked) {
-			if (priv->tx_enabled && netif_tx_queue_stopped(txq)) {
+			if (q->tx_enabled && netif_tx_queue_stopped(txq)) {
 				netif_tx_wake_queue(txq);
 				woken = true;
 			}
@@ -413,16 +426,16 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
 
 	if (!pkts && !woken)
 		return next;
-	u64_stats_update_begin(&priv->txc_stats.syncp);
-	u64_stats_add(&priv->txc_stats.packets, sent);
-	u64_stats_add(&priv->txc_stats.bytes, bytes);
-	u64_stats_add(&priv->txc_stats.hw_dropped, dropped);
-	u64_stats_add(&priv->txc_stats.completions, pkts);
-	if (pkts)
-		u64_stats_inc(&priv->txc_stats.completion_runs);
-	if (woken)
-		u64_stats_inc(&priv->txc_stats.queue_woken);
-	u64_stats_update_end(&priv->txc_stats.syncp);
+	vnet_stats_update(&q->txc_stats, {
+		u64_stats_add(&q->txc_stats.packets, sent);
+		u64_stats_add(&q->txc_stats.bytes, bytes);
+		u64_stats_add(&q->txc_stats.hw_dropped, dropped);
+		u64_stats_add(&q->txc_stats.completions, pkts);
+		if (pkts)
+			u64_stats_inc(&q->txc_stats.completion_runs);
+		if (woken)
+			u64_stats_inc(&q->txc_stats.queue_woken);
+	});
 	if (!pkts)
 		return next;
 	trace_vnet_tx_complete(dev, dev->ifindex, r->head_seen, head, tail, pkts,
@@ -440,8 +453,8 @@ noinline u64 vnet_tx_complete(struct vnet_priv *priv, int budget)
  */
 int vnet_tx_poll(struct napi_struct *napi, int budget)
 {
-	struct vnet_priv *priv = container_of(napi, struct vnet_priv, tx_napi);
-	u64 next = vnet_tx_complete(priv, budget);
+	struct vnet_queue *q = container_of(napi, struct vnet_queue, tx_napi);
+	u64 next = vnet_tx_complete(q, budget);
 
 	if (!budget)
 		return 0;
@@ -460,7 +473,7 @@ int vnet_tx_poll(struct napi_struct *napi, int budget)
 	 * for its own due time: tx-usecs after its post, so no sooner either.
 	 */
 	if (next != U64_MAX)
-		vnet_tx_irq_arm(priv, max(next, vnet_tx_moderation_ns(priv)));
+		vnet_tx_irq_arm(q, max(next, vnet_tx_moderation_ns(q->priv)));
 	napi_complete_done(napi, 0);
 	return 0;
 }
@@ -468,16 +481,16 @@ int vnet_tx_poll(struct napi_struct *napi, int budget)
 /* The TX-done interrupt: hand the work to the TX NAPI. */
 static enum hrtimer_restart vnet_tx_timer_fn(struct hrtimer *t)
 {
-	struct vnet_priv *priv = container_of(t, struct vnet_priv, tx_timer);
+	struct vnet_queue *q = container_of(t, struct vnet_queue, tx_timer);
 
-	napi_schedule(&priv->tx_napi);
+	napi_schedule(&q->tx_napi);
 	return HRTIMER_NORESTART;
 }
 
-void vnet_tx_timer_init(struct vnet_priv *priv)
+void vnet_tx_timer_init(struct vnet_queue *q)
 {
-	spin_lock_init(&priv->tx_timer_lock);
-	vnet_hrtimer_setup(&priv->tx_timer, vnet_tx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	spin_lock_init(&q->tx_timer_lock);
+	vnet_hrtimer_setup(&q->tx_timer, vnet_tx_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 }
 
 int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size)
@@ -504,9 +517,9 @@ int vnet_tx_ring_alloc(struct vnet_tx_ring *r, u32 size)
  * the TX-done interrupt, the other half of vnet_tx_irq_arm().  After this
  * nothing else touches the ring.
  */
-void vnet_tx_irq_cancel(struct vnet_priv *priv)
+void vnet_tx_irq_cancel(struct vnet_queue *q)
 {
-	hrtimer_cancel(&priv->tx_timer);
+	hrtimer_cancel(&q->tx_timer);
 }
 
 /*
@@ -515,16 +528,17 @@ void vnet_tx_irq_cancel(struct vnet_priv *priv)
  * and counted as sent; what it never sent is dropped (tx_purged).  BQL
  * restarts.
  */
-void vnet_tx_purge(struct vnet_priv *priv)
+void vnet_tx_purge(struct vnet_queue *q)
 {
-	struct vnet_tx_ring *r = &priv->tx;
+	struct vnet_priv *priv = q->priv;
+	struct vnet_tx_ring *r = &q->tx;
 	unsigned int purged = 0, sent = 0, sent_bytes = 0, skb_bytes = 0;
 	unsigned int dropped = 0;
 	u64 now = ktime_get_ns();
 
 	while (r->tail != r->head) {
 		struct vnet_tx_desc *d = &r->desc[r->tail & (r->size - 1)];
-		bool done = !vnet_hw_tx_pending(priv->hw, priv, d, r->tail, now);
+		bool done = !vnet_hw_tx_pending(priv->hw, q, d, r->tail, now);
 		bool was_sent = done && !d->dropped;
 		/* Sent; or let go by the backend, too big; or purged at a stop. */
 		enum skb_drop_reason why = was_sent ? SKB_NOT_DROPPED_YET :
@@ -546,17 +560,17 @@ void vnet_tx_purge(struct vnet_priv *priv)
 	/* The next hardware starts at the empty ring's tail (a reader may look: ONCE). */
 	WRITE_ONCE(r->sent, r->tail);
 	WRITE_ONCE(r->doorbell, r->head);	/* nothing posted waits for a doorbell */
-	netdev_tx_reset_queue(netdev_get_tx_queue(priv->dev, 0));
+	netdev_tx_reset_queue(netdev_get_tx_queue(priv->dev, q->index));
 	if (purged || sent || dropped) {
-		u64_stats_update_begin(&priv->txc_stats.syncp);
-		u64_stats_add(&priv->txc_stats.packets, sent);
-		u64_stats_add(&priv->txc_stats.bytes, sent_bytes);
-		u64_stats_add(&priv->txc_stats.completions, sent + dropped);
-		u64_stats_add(&priv->txc_stats.hw_dropped, dropped);
-		u64_stats_add(&priv->txc_stats.purged, purged);
-		u64_stats_update_end(&priv->txc_stats.syncp);
-		pr_debug("%s: %u frames sent, %u dropped still in the TX ring\n",
-			 priv->dev->name, sent, purged);
+		vnet_stats_update(&q->txc_stats, {
+			u64_stats_add(&q->txc_stats.packets, sent);
+			u64_stats_add(&q->txc_stats.bytes, sent_bytes);
+			u64_stats_add(&q->txc_stats.completions, sent + dropped);
+			u64_stats_add(&q->txc_stats.hw_dropped, dropped);
+			u64_stats_add(&q->txc_stats.purged, purged);
+		});
+		pr_debug("%s: %u frames sent, %u dropped still in TX ring %u\n",
+			 priv->dev->name, sent, purged, q->index);
 	}
 }
 

@@ -73,7 +73,7 @@ int vnet_ndo_bpf(struct net_device *dev, struct netdev_bpf *bpf)
  * model), one per RX ring: a resize registers the new ring's before the old
  * one's goes.
  */
-int vnet_xdp_rxq_reg(struct vnet_priv *priv, struct vnet_rx_ring *r)
+int vnet_xdp_rxq_reg(struct vnet_queue *q, struct vnet_rx_ring *r)
 {
 	struct xdp_rxq_info *rxq;
 	int err;
@@ -83,7 +83,7 @@ int vnet_xdp_rxq_reg(struct vnet_priv *priv, struct vnet_rx_ring *r)
 	rxq = kzalloc(sizeof(*rxq), GFP_KERNEL);
 	if (!rxq)
 		return -ENOMEM;
-	err = xdp_rxq_info_reg(rxq, priv->dev, 0, priv->rx_napi.napi_id);
+	err = xdp_rxq_info_reg(rxq, q->dev, q->index, q->rx_napi.napi_id);
 	if (err)
 		goto err_free;
 	/* xdp_return_frame() gives a frame's page back to the ring's pool. */
@@ -114,31 +114,31 @@ void vnet_xdp_rxq_unreg(struct vnet_rx_ring *r)
 /* ---- data plane (NAPI) ------------------------------------------------------ */
 
 /* Post the queued XDP_TX frames; those that do not fit are dropped and counted. */
-static void vnet_xdp_tx_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x)
+static void vnet_xdp_tx_flush(struct vnet_queue *q, struct vnet_xdp_poll *x)
 {
-	int sent = vnet_tx_xdp_frames(priv, x->tx, x->n_tx, false);
+	int sent = vnet_tx_xdp_frames(vnet_xdp_tx_queue(q->priv), x->tx, x->n_tx, false);
 	unsigned int i;
 
 	if (sent < 0)
 		sent = 0;
 	for (i = sent; i < x->n_tx; i++) {
-		trace_xdp_exception(priv->dev, x->prog, XDP_TX);
+		trace_xdp_exception(q->dev, x->prog, XDP_TX);
 		xdp_return_frame_rx_napi(x->tx[i]);
-		vnet_stats_update(&priv->rx_stats, {
-			u64_stats_inc(&priv->rx_stats.xdp_tx_errors);
-			u64_stats_inc(&priv->rx_stats.dropped);
+		vnet_stats_update(&q->rx_stats, {
+			u64_stats_inc(&q->rx_stats.xdp_tx_errors);
+			u64_stats_inc(&q->rx_stats.dropped);
 		});
 	}
 	x->n_tx = 0;
 }
 
 /* The frame leaves with its page: the slot needs a new one first. */
-static struct page *vnet_xdp_fresh_page(struct vnet_priv *priv)
+static struct page *vnet_xdp_fresh_page(struct vnet_queue *q)
 {
-	struct page *page = vnet_rx_page_alloc(priv);
+	struct page *page = vnet_rx_page_alloc(q);
 
 	if (unlikely(!page))
-		vnet_stats_update(&priv->rx_stats, u64_stats_inc(&priv->rx_stats.alloc_failed));
+		vnet_stats_update(&q->rx_stats, u64_stats_inc(&q->rx_stats.alloc_failed));
 	return page;
 }
 
@@ -158,18 +158,18 @@ static void vnet_xdp_count(struct vnet_rx_stats *st, u64_stats_t *verdict, bool 
  * goes on to the stack, with *HEADROOM, *LEN and *METASIZE describing where the
  * program left it.  Each outcome is counted in a writer section of its own.
  */
-enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *x,
+enum vnet_xdp_result vnet_xdp_run(struct vnet_queue *q, struct vnet_xdp_poll *x,
 				  struct vnet_rx_slot *s, u32 *headroom, u32 *len,
 				  u32 *metasize)
 {
-	struct vnet_rx_stats *st = &priv->rx_stats;
+	struct vnet_rx_stats *st = &q->rx_stats;
 	void *hard_start = page_address(s->page);
 	struct xdp_frame *xdpf;
 	struct page *fresh;
 	struct xdp_buff xdp;
 	u32 act;
 
-	xdp_init_buff(&xdp, PAGE_SIZE, priv->rx.rxq);
+	xdp_init_buff(&xdp, PAGE_SIZE, q->rx.rxq);
 	xdp_prepare_buff(&xdp, hard_start, *headroom, *len, true);
 	act = bpf_prog_run_xdp(x->prog, &xdp);
 
@@ -182,37 +182,37 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 		return VNET_XDP_UP;
 	case XDP_TX:
 		vnet_xdp_count(st, &st->xdp_tx, false);
-		fresh = vnet_xdp_fresh_page(priv);
+		fresh = vnet_xdp_fresh_page(q);
 		if (!fresh)
 			goto tx_error;
 		xdpf = xdp_convert_buff_to_frame(&xdp);
 		if (unlikely(!xdpf)) {
-			page_pool_recycle_direct(priv->rx.pool, fresh);
+			page_pool_recycle_direct(q->rx.pool, fresh);
 			goto tx_error;
 		}
 		s->page = fresh;
 		x->tx[x->n_tx++] = xdpf;
 		if (x->n_tx == VNET_XDP_TX_BULK)
-			vnet_xdp_tx_flush(priv, x);
+			vnet_xdp_tx_flush(q, x);
 		return VNET_XDP_CONSUMED;
 	case XDP_REDIRECT:
 		vnet_xdp_count(st, &st->xdp_redirect, false);
-		fresh = vnet_xdp_fresh_page(priv);
+		fresh = vnet_xdp_fresh_page(q);
 		if (!fresh)
 			goto redirect_error;
-		if (xdp_do_redirect(priv->dev, &xdp, x->prog)) {
+		if (xdp_do_redirect(q->dev, &xdp, x->prog)) {
 			/* Not taken: the page is still ours, and still in the slot. */
-			page_pool_recycle_direct(priv->rx.pool, fresh);
+			page_pool_recycle_direct(q->rx.pool, fresh);
 			goto redirect_error;
 		}
 		s->page = fresh;
 		x->redirected = true;
 		return VNET_XDP_CONSUMED;
 	default:
-		bpf_warn_invalid_xdp_action(priv->dev, x->prog, act);
+		bpf_warn_invalid_xdp_action(q->dev, x->prog, act);
 		fallthrough;
 	case XDP_ABORTED:
-		trace_xdp_exception(priv->dev, x->prog, act);
+		trace_xdp_exception(q->dev, x->prog, act);
 		vnet_xdp_count(st, &st->xdp_aborted, true);
 		return VNET_XDP_DROPPED;
 	case XDP_DROP:
@@ -224,7 +224,7 @@ enum vnet_xdp_result vnet_xdp_run(struct vnet_priv *priv, struct vnet_xdp_poll *
 	}
 
 tx_error:
-	trace_xdp_exception(priv->dev, x->prog, XDP_TX);
+	trace_xdp_exception(q->dev, x->prog, XDP_TX);
 	vnet_stats_update(st, {
 		u64_stats_inc(&st->xdp_tx_errors);
 		u64_stats_inc(&st->dropped);
@@ -239,10 +239,10 @@ redirect_error:
 }
 
 /* End of a poll: post XDP_TX frames, flush redirects (before napi_complete). */
-void vnet_xdp_poll_flush(struct vnet_priv *priv, struct vnet_xdp_poll *x)
+void vnet_xdp_poll_flush(struct vnet_queue *q, struct vnet_xdp_poll *x)
 {
 	if (x->n_tx)
-		vnet_xdp_tx_flush(priv, x);
+		vnet_xdp_tx_flush(q, x);
 	if (x->redirected)
 		xdp_do_flush();
 	x->redirected = false;
@@ -258,5 +258,5 @@ int vnet_ndo_xdp_xmit(struct net_device *dev, int n, struct xdp_frame **frames,
 	if (unlikely(flags & ~XDP_XMIT_FLAGS_MASK))
 		return -EINVAL;
 	/* Every post rings the doorbell, so XDP_XMIT_FLUSH needs nothing more. */
-	return vnet_tx_xdp_frames(netdev_priv(dev), frames, n, true);
+	return vnet_tx_xdp_frames(vnet_xdp_tx_queue(netdev_priv(dev)), frames, n, true);
 }
