@@ -28,7 +28,9 @@
  *   NETDEV_IFINDEX  struct net_device, ifindex
  *   NETDEV_PRIV     where netdev_priv(dev) points, from dev
  *   NAPI_DEV        struct napi_struct, dev
+ *   NAPI_SIZE       sizeof(struct napi_struct): a queue's rings follow its RX NAPI
  *   SKB_DATA        struct sk_buff, data
+ *   SKB_QUEUE_MAPPING struct sk_buff, queue_mapping: the TX queue of a frame
  */
 #include <linux/types.h>
 #ifdef DRIVER_PROBES
@@ -333,7 +335,7 @@ struct poll_start {
 BPF_PERCPU_ARRAY(poll_starts, struct poll_start, 1);
 
 struct txc_start {
-	struct vnet_ring_view *priv;
+	struct vnet_queue_view *q;
 	u32 tail;
 	u32 active;
 };
@@ -357,11 +359,30 @@ static __always_inline struct vnet_ring_view *ring_view(struct net_device *dev)
 	return (struct vnet_ring_view *)((char *)dev + NETDEV_PRIV);
 }
 
-static __always_inline int priv_ifindex(struct vnet_ring_view *priv)
+/* A queue pair (struct vnet_queue) starts with its RX NAPI; its rings follow. */
+static __always_inline struct vnet_queue_view *queue_view(void *queue)
+{
+	return (struct vnet_queue_view *)((char *)queue + NAPI_SIZE);
+}
+
+/* The queue pair a frame is sent on: the one the stack chose for it. */
+static __always_inline struct vnet_queue_view *tx_queue_view(struct sk_buff *skb,
+							     struct net_device *dev)
+{
+	struct vnet_ring_view *priv = ring_view(dev);
+	void *queue = NULL;
+	u16 qm = 0;
+
+	KREAD(qm, skb, SKB_QUEUE_MAPPING);
+	VREAD(queue, priv->queue[qm & (VNET_QUEUES_MAX - 1)]);
+	return queue ? queue_view(queue) : NULL;
+}
+
+static __always_inline int queue_ifindex(struct vnet_queue_view *q)
 {
 	struct net_device *dev = NULL;
 
-	VREAD(dev, priv->dev);
+	VREAD(dev, q->dev);
 	return dev ? dev_ifindex(dev) : 0;
 }
 
@@ -374,15 +395,17 @@ static __always_inline int priv_ifindex(struct vnet_ring_view *priv)
 /* vnet_start_xmit(skb, dev) is entered. */
 static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device *dev)
 {
-	struct vnet_ring_view *priv;
+	struct vnet_queue_view *q;
 	struct ring_idx ring = {};
 	__be16 proto = 0;
 	unsigned char *data = NULL;
 
 	if (dev_ifindex(dev) != IFINDEX)
 		return;
-	priv = ring_view(dev);
-	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->tx.size);
+	q = tx_queue_view(skb, dev);
+	if (!q)
+		return;
+	bpf_probe_read_kernel(&ring, sizeof(ring), &q->tx.size);
 	KREAD(data, skb, SKB_DATA);
 	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
 	/* Occupancy with this frame posted: size means this frame fills the ring. */
@@ -392,7 +415,7 @@ static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device 
 /* vnet_napi_poll(napi, budget) is entered: remember when, and sample the RX ring. */
 static __always_inline void poll_entered(struct napi_struct *napi, int budget)
 {
-	struct vnet_ring_view *priv;
+	struct vnet_queue_view *q;
 	struct net_device *dev = NULL;
 	struct poll_start *st;
 	struct cpu_stats *c;
@@ -409,8 +432,9 @@ static __always_inline void poll_entered(struct napi_struct *napi, int budget)
 	c = my_stats();
 	if (!c)
 		return;
-	priv = ring_view(dev);
-	bpf_probe_read_kernel(&ring, sizeof(ring), &priv->rx.size);
+	/* The NAPI is its queue pair's first member. */
+	q = queue_view(napi);
+	bpf_probe_read_kernel(&ring, sizeof(ring), &q->rx.size);
 	st->budget = budget;
 	st->ts = bpf_ktime_get_ns();
 	st->active = 1;
@@ -433,9 +457,10 @@ static __always_inline void poll_returned(int work)
 		count_poll(c, work, st->budget, bpf_ktime_get_ns() - st->ts);
 }
 
-/* vnet_tx_complete(priv, budget) is entered: remember the tail it starts from. */
-static __always_inline void txc_entered(struct vnet_ring_view *priv)
+/* vnet_tx_complete(queue, budget) is entered: remember the tail it starts from. */
+static __always_inline void txc_entered(void *queue)
 {
+	struct vnet_queue_view *q = queue_view(queue);
 	struct txc_start *st;
 	int zero = 0;
 
@@ -443,10 +468,10 @@ static __always_inline void txc_entered(struct vnet_ring_view *priv)
 	if (!st)
 		return;
 	st->active = 0;
-	if (priv_ifindex(priv) != IFINDEX)
+	if (queue_ifindex(q) != IFINDEX)
 		return;
-	st->priv = priv;
-	VREAD(st->tail, priv->tx.tail);
+	st->q = q;
+	VREAD(st->tail, q->tx.tail);
 	st->active = 1;
 }
 
@@ -454,7 +479,7 @@ static __always_inline void txc_entered(struct vnet_ring_view *priv)
 static __always_inline void txc_returned(void)
 {
 	struct txc_start *st;
-	struct vnet_ring_view *priv;
+	struct vnet_queue_view *q;
 	struct cpu_stats *c;
 	int zero = 0;
 	u32 tail = 0;
@@ -463,8 +488,8 @@ static __always_inline void txc_returned(void)
 	if (!st || !st->active)
 		return;
 	st->active = 0;
-	priv = st->priv;
-	VREAD(tail, priv->tx.tail);
+	q = st->q;
+	VREAD(tail, q->tx.tail);
 	c = my_stats();
 	if (c)
 		count_txc(c, tail - st->tail);	/* 0: woke up early, nothing was due */
@@ -504,9 +529,9 @@ int on_poll_return(struct pt_regs *ctx)
 	return 0;
 }
 
-int on_tx_complete(struct pt_regs *ctx, struct vnet_ring_view *priv)
+int on_tx_complete(struct pt_regs *ctx, void *queue)
 {
-	txc_entered(priv);
+	txc_entered(queue);
 	return 0;
 }
 
@@ -555,13 +580,13 @@ MODULE_KRETFUNC_PROBE(vnet, vnet_napi_poll, struct napi_struct *napi, int budget
 #endif
 
 #ifdef FENTRY_TXC
-MODULE_KFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_ring_view *priv, int budget)
+MODULE_KFUNC_PROBE(vnet, vnet_tx_complete, void *queue, int budget)
 {
-	txc_entered(priv);
+	txc_entered(queue);
 	return 0;
 }
 
-MODULE_KRETFUNC_PROBE(vnet, vnet_tx_complete, struct vnet_ring_view *priv, int budget, u64 ret)
+MODULE_KRETFUNC_PROBE(vnet, vnet_tx_complete, void *queue, int budget, u64 ret)
 {
 	txc_returned();
 	return 0;

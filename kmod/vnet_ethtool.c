@@ -97,7 +97,7 @@ static const struct vnet_stat_desc vnet_stats[] = {
 };
 
 /*
- * Then, for each queue pair that runs, its own counters, named as
+ * Then, for each queue pair, its own counters, named as
  * virtio_net names them: rx0_packets, tx0_packets, ...  The same figures as
  * netlink's qstats-get for that queue (but rx packets, which count here also
  * the frames lost before the stack saw them, as the device's rx_packets do).
@@ -125,12 +125,16 @@ static const struct vnet_queue_stat_desc vnet_queue_stats[] = {
 	VNET_QSTAT("tx", "queue_woken", tx_woken),
 };
 
-/* RTNL held, so the count of running queues is the same in every call below. */
+/*
+ * Every queue pair the device has, running or not: the list keeps its length
+ * across ethtool -L (ethtool asks for the names and the values in separate
+ * calls), and a queue that stopped running keeps showing its history.
+ */
 static unsigned int vnet_stats_count(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
-	return ARRAY_SIZE(vnet_stats) + priv->num_queues * ARRAY_SIZE(vnet_queue_stats);
+	return ARRAY_SIZE(vnet_stats) + priv->max_queues * ARRAY_SIZE(vnet_queue_stats);
 }
 
 static void vnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
@@ -163,7 +167,7 @@ static void vnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 		return;
 	for (i = 0; i < ARRAY_SIZE(vnet_stats); i++)
 		ethtool_sprintf(&data, "%s", vnet_stats[i].name);
-	for (unsigned int qi = 0; qi < ((struct vnet_priv *)netdev_priv(dev))->num_queues; qi++)
+	for (unsigned int qi = 0; qi < ((struct vnet_priv *)netdev_priv(dev))->max_queues; qi++)
 		for (i = 0; i < ARRAY_SIZE(vnet_queue_stats); i++)
 			ethtool_sprintf(&data, "%s%u_%s", vnet_queue_stats[i].dir, qi,
 					vnet_queue_stats[i].name);
@@ -232,8 +236,8 @@ static void vnet_get_ethtool_stats(struct net_device *dev,
 		else if (s->block == VNET_BLK_ATOMIC)
 			d[i] = atomic64_read((void *)priv + s->offset);
 	}
-	/* Then each running queue pair's own. */
-	for (unsigned int qi = 0; qi < priv->num_queues; qi++) {
+	/* Then each queue pair's own. */
+	for (unsigned int qi = 0; qi < priv->max_queues; qi++) {
 		struct vnet_queue_counts c;
 
 		vnet_queue_read_counts(priv->queue[qi], &c);

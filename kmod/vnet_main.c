@@ -345,6 +345,27 @@ void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
 }
 
 /*
+ * Queues FROM to TO - 1 no longer run (ethtool -L to fewer): start them, as
+ * an unused queue is.  The stack no longer sends on them, and the TX
+ * watchdog, which looks at every stopped queue of the device, would take a
+ * queue stopped for good for a hung one.  A transmit that picked one of them
+ * just before it went (AF_PACKET's qdisc bypass) finds it without a ring and
+ * drops the frame (vnet_start_xmit()).
+ */
+static void vnet_park_queues(struct vnet_priv *priv, unsigned int from, unsigned int to)
+{
+	for (unsigned int i = from; i < to; i++)
+		netif_tx_start_queue(netdev_get_tx_queue(priv->dev, i));
+}
+
+/* Queues FROM to TO - 1 are about to join: no transmit until they have rings. */
+static void vnet_hold_queues(struct vnet_priv *priv, unsigned int from, unsigned int to)
+{
+	for (unsigned int i = from; i < to; i++)
+		vnet_queue_stop_tx(priv->queue[i]);
+}
+
+/*
  * Rebuild the rings of a running device: N queue pairs at the given sizes
  * (RX buffers follow the MTU).  The new rings are built first, then the
  * device stops for the swap only.  The stack's queue count follows N; if
@@ -370,16 +391,19 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 	vnet_quiesce(priv, false);
 	/* The joining queues are quiet too: every RX NAPI is off now. */
 	vnet_rx_napis_disable(priv, old, most);
+	vnet_hold_queues(priv, old, n);
 	/* With every queue stopped: the stack sends on none before the resume. */
 	err = netif_set_real_num_queues(dev, n, n);
 	if (err) {
 		vnet_rings_free_all(&r);
+		vnet_park_queues(priv, old, n);
 		vnet_rx_napis_enable(priv, 0, old);
 		vnet_resume(priv);
 		return err;
 	}
 	vnet_rings_retire(priv);
 	vnet_rings_install(priv, &r);
+	vnet_park_queues(priv, n, old);
 	vnet_rx_napis_enable(priv, 0, n);
 	vnet_resume(priv);
 	return 0;
@@ -443,8 +467,11 @@ int vnet_set_num_queues(struct net_device *dev, unsigned int n)
 				   dev->mtu);
 	} else {
 		err = netif_set_real_num_queues(dev, n, n);
-		if (!err)
+		if (!err) {
+			/* The stop stopped every running queue: those leaving are parked. */
+			vnet_park_queues(priv, n, priv->num_queues);
 			WRITE_ONCE(priv->num_queues, n);
+		}
 	}
 	if (!err)
 		vnet_set_xps(priv);
@@ -781,10 +808,10 @@ static int vnet_init_dev(struct net_device *dev)
 		return err;
 	priv->num_queues = 1;
 	/*
-	 * The stack may send on a queue only once it has a ring: every TX
-	 * queue stays stopped until the device runs it (vnet_resume()).
+	 * The TX queues beyond the running ones stay started but unused: the
+	 * stack sends only on the first real_num_tx_queues, and the watchdog
+	 * looks at every stopped queue, also those (vnet_park_queues()).
 	 */
-	netif_tx_stop_all_queues(dev);
 
 	for (unsigned int i = 0; i < priv->max_queues; i++) {
 		q = priv->queue[i];
@@ -837,6 +864,10 @@ static int vnet_check_queues(struct nlattr *tb[], struct netlink_ext_ack *extack
 	u32 ntx = tx ? nla_get_u32(tx) : vnet_num_queues();
 	u32 nrx = rx ? nla_get_u32(rx) : vnet_num_queues();
 
+	if (!ntx || !nrx) {
+		NL_SET_ERR_MSG_ATTR(extack, ntx ? rx : tx, "vnet needs at least one queue pair");
+		return -EINVAL;
+	}
 	if (ntx > VNET_QUEUES_MAX) {
 		NL_SET_ERR_MSG_ATTR(extack, tx, "vnet has at most "
 				    __stringify(VNET_QUEUES_MAX) " TX queues");

@@ -304,10 +304,21 @@ void vnet_rx_irq_raise(struct vnet_queue *q)
 {
 	int cpu = READ_ONCE(q->irq_cpu);
 
-	if (cpu == smp_processor_id() || !cpu_online(cpu)) {
+	/*
+	 * A device any user may make (vnet_gen_bounded()) interrupts no CPU
+	 * but the one it runs on: its user may not have been allowed the
+	 * others (isolated CPUs, cpusets).
+	 */
+	if (cpu == smp_processor_id() || !cpu_online(cpu) ||
+	    vnet_gen_bounded(q->priv)) {
 		napi_schedule(&q->rx_napi);
 		return;
 	}
+	/*
+	 * The frames published before the look at the bit: a handler that
+	 * cleared it polls after, or we see it clear and send another.
+	 */
+	smp_mb();
 	if (test_and_set_bit_lock(0, &q->irq_pending))
 		return;
 	/* Not sent (the CPU went offline meanwhile): handle it here. */

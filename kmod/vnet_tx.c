@@ -113,9 +113,12 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	 * A runt is no Ethernet frame.  And the backend's reader may keep a
 	 * frame for as long as it likes, so a frame for it must not pin user
 	 * pages (zerocopy sends): those are copied, and a frame whose copy
-	 * fails is dropped.
+	 * fails is dropped.  A queue that is not running has no ring: only a
+	 * sender that bypasses the qdisc (AF_PACKET) can reach one, having
+	 * picked it just before ethtool -L took it away (the queue lock we
+	 * hold orders us after the stop).
 	 */
-	if (unlikely(skb->len < ETH_HLEN ||
+	if (unlikely(!q->tx_enabled || skb->len < ETH_HLEN ||
 		     (vnet_tx_to_backend(priv) &&
 		      skb_orphan_frags_rx(skb, GFP_ATOMIC)))) {
 		vnet_stats_update(&q->tx_stats, u64_stats_inc(&q->tx_stats.dropped));

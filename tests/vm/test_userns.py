@@ -28,13 +28,15 @@ RATE_BOUND, BURST_BOUND = 1000, 64
 QUEUE_COUNTS: list[tuple[list[str], str | None]] = [
     ([], None),
     (["numtxqueues", "1", "numrxqueues", "1"], None),
-    (["numtxqueues", "4"], "vnet has one TX queue: numtxqueues must be 1"),
-    (["numrxqueues", "4"], "vnet has one RX queue: numrxqueues must be 1"),
-    (["numtxqueues", "4", "numrxqueues", "4"], "vnet has one TX queue: numtxqueues must be 1"),
-    (["numtxqueues", "2", "numrxqueues", "1"], "vnet has one TX queue: numtxqueues must be 1"),
-    (["numtxqueues", "1", "numrxqueues", "64"], "vnet has one RX queue: numrxqueues must be 1"),
-    (["numtxqueues", "0"], "vnet has one TX queue: numtxqueues must be 1"),
-    (["numtxqueues", "4096"], "vnet has one TX queue: numtxqueues must be 1"),
+    (["numtxqueues", "8", "numrxqueues", "8"], None),
+    # A count not given is the module's default (queues=2): the pairs must match.
+    (["numtxqueues", "4"], "vnet has queue pairs: numtxqueues must equal numrxqueues"),
+    (["numrxqueues", "4"], "vnet has queue pairs: numtxqueues must equal numrxqueues"),
+    (["numtxqueues", "2", "numrxqueues", "1"], "vnet has queue pairs: numtxqueues must equal numrxqueues"),
+    (["numtxqueues", "9", "numrxqueues", "9"], "vnet has at most 8 TX queues"),
+    (["numtxqueues", "1", "numrxqueues", "64"], "vnet has at most 8 RX queues"),
+    (["numtxqueues", "0", "numrxqueues", "0"], "vnet needs at least one queue pair"),
+    (["numtxqueues", "4096"], "vnet has at most 8 TX queues"),
 ]
 
 
@@ -51,7 +53,7 @@ def queue_dirs(sysfs: str = "/sys", dev: str = "v1") -> list[str]:
 
 
 @pytest.mark.smoke
-def test_module_load_makes_one_queue_pair_per_device(vnet: Path) -> None:
+def test_module_load_runs_one_queue_pair_per_device(vnet: Path) -> None:
     guest.unload()
     guest.load("numdevs=3")
     for dev in ("vnet0", "vnet1", "vnet2"):
@@ -148,7 +150,8 @@ def test_roots_device_works_under_traffic_from_both_cpus(vnet: Path) -> None:
     count = 2000
     guest.sh("ip", "netns", "add", "vnetq")
     try:
-        guest.sh("ip", "-n", "vnetq", "link", "add", "v1", "numtxqueues", "1", "type", "vnet")
+        guest.sh("ip", "-n", "vnetq", "link", "add", "v1", "numtxqueues", "1", "numrxqueues", "1",
+                 "type", "vnet")
         p = subprocess.run(["ip", "netns", "exec", "vnetq", "sh", "-ec", traffic_script(count)],
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr

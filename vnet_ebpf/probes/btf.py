@@ -153,9 +153,12 @@ def load(path: Path = VMLINUX) -> Types:
 def field_flags(fields: dict[str, tuple[str, str]], netdev_priv: bool = False,
                 path: Path = VMLINUX) -> list[str]:
     """-DMACRO=offset for each MACRO: (struct, member path) of FIELDS in the running
-    kernel, and -DNETDEV_PRIV=... if NETDEV_PRIV; a BTFError if one is not there."""
+    kernel, and if NETDEV_PRIV also -DNETDEV_PRIV=... and -DNAPI_SIZE=... (the size of
+    struct napi_struct: a vnet queue's rings follow its RX NAPI); a BTFError if one is
+    not there."""
     types = load(path)
     found = {macro: types.offset(name, member) for macro, (name, member) in fields.items()}
     if netdev_priv:
         found["NETDEV_PRIV"] = types.netdev_priv()
+        found["NAPI_SIZE"] = types.size("napi_struct")
     return [f"-D{macro}={offset}" for macro, offset in sorted(found.items())]

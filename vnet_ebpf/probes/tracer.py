@@ -116,6 +116,7 @@ KERNEL_FIELDS = {
     "NETDEV_IFINDEX": ("net_device", "ifindex"),
     "NAPI_DEV": ("napi_struct", "dev"),
     "SKB_DATA": ("sk_buff", "data"),
+    "SKB_QUEUE_MAPPING": ("sk_buff", "queue_mapping"),
 }
 
 
