@@ -72,6 +72,37 @@ static void vnet_rx_napis_disable(struct vnet_priv *priv, unsigned int from,
 		napi_disable(&priv->queue[i]->rx_napi);
 }
 
+/*
+ * A queue's NAPIs exist only while the queue runs: queues FROM to TO - 1 get
+ * theirs as they join (open, ethtool -L to more), disabled until enabled.
+ * A NAPI that stays registered but disabled is one the core may wait on
+ * forever: on 7.x, turning threaded NAPI off (/sys/class/net/X/threaded)
+ * waits for every listed NAPI to be idle, and a disabled one never is.
+ */
+static void vnet_napis_add(struct vnet_priv *priv, unsigned int from, unsigned int to)
+{
+	for (unsigned int i = from; i < to; i++) {
+		struct vnet_queue *q = priv->queue[i];
+
+		/* From 6.13 in config slot I: napi-set settings and the id survive. */
+		vnet_napi_add(priv->dev, &q->rx_napi, vnet_napi_poll, i);
+		netif_napi_add_tx(priv->dev, &q->tx_napi, vnet_tx_poll);
+	}
+}
+
+/* Queues FROM to TO - 1 stopped running: their NAPIs, disabled, go. */
+static void vnet_napis_del(struct vnet_priv *priv, unsigned int from, unsigned int to)
+{
+	if (from >= to)
+		return;
+	for (unsigned int i = from; i < to; i++) {
+		__netif_napi_del(&priv->queue[i]->tx_napi);
+		__netif_napi_del(&priv->queue[i]->rx_napi);
+	}
+	/* One RCU wait for all (netif_napi_del() would wait for each). */
+	synchronize_net();
+}
+
 static void vnet_rings_free(struct vnet_tx_ring *tx, struct vnet_rx_ring *rx)
 {
 	vnet_tx_ring_free(tx);
@@ -290,11 +321,13 @@ static int vnet_open(struct net_device *dev)
 	 * queue info records that id.  Nothing schedules it before the
 	 * hardware starts (vnet_resume()).
 	 */
+	vnet_napis_add(priv, 0, n);
 	vnet_rx_napis_enable(priv, 0, n);
 	err = vnet_rings_alloc(priv, &r, n, priv->tx_ring_size,
 			       priv->rx_ring_size, dev->mtu);
 	if (err) {
 		vnet_build_abort(priv, &r, n, 0);
+		vnet_napis_del(priv, 0, n);
 		/*
 		 * The hardware stays stopped.  A backend writer that waited for
 		 * the rings must learn that no start follows: the flag first,
@@ -317,6 +350,8 @@ static int vnet_stop(struct net_device *dev)
 
 	vnet_quiesce(priv, true);
 	vnet_rings_retire(priv);
+	/* After the rings: a page pool bound to a NAPI is destroyed before it. */
+	vnet_napis_del(priv, 0, priv->num_queues);
 	pr_debug("%s: down\n", dev->name);
 	return 0;
 }
@@ -379,11 +414,13 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 	struct vnet_rings r;
 	int err;
 
-	/* Queues joining get their NAPI for the build (their XDP queue info). */
+	/* Queues joining get their NAPIs for the build (their XDP queue info). */
+	vnet_napis_add(priv, old, n);
 	vnet_rx_napis_enable(priv, old, most);
 	err = vnet_rings_alloc(priv, &r, n, tx_size, rx_size, mtu);
 	if (err) {
 		vnet_build_abort(priv, &r, most, old);
+		vnet_napis_del(priv, old, n);
 		return err;
 	}
 	/* A swap of rings, not a link event: the carrier stays. */
@@ -396,6 +433,7 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 	err = netif_set_real_num_queues(dev, n, n);
 	if (err) {
 		vnet_rings_free_all(&r);
+		vnet_napis_del(priv, old, n);
 		vnet_park_queues(priv, old, n);
 		vnet_rx_napis_enable(priv, 0, old);
 		vnet_resume(priv);
@@ -403,6 +441,8 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 	}
 	vnet_rings_retire(priv);
 	vnet_rings_install(priv, &r);
+	/* Queues leaving: their rings are gone, their NAPIs stay disabled. */
+	vnet_napis_del(priv, n, old);
 	vnet_park_queues(priv, n, old);
 	vnet_rx_napis_enable(priv, 0, n);
 	vnet_resume(priv);
@@ -787,7 +827,6 @@ static void vnet_setup(struct net_device *dev)
 static int vnet_init_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct vnet_queue *q;
 	int err;
 
 	/*
@@ -811,14 +850,8 @@ static int vnet_init_dev(struct net_device *dev)
 	 * The TX queues beyond the running ones stay started but unused: the
 	 * stack sends only on the first real_num_tx_queues, and the watchdog
 	 * looks at every stopped queue, also those (vnet_park_queues()).
+	 * NAPIs come with the rings, when the device opens (vnet_napis_add()).
 	 */
-
-	for (unsigned int i = 0; i < priv->max_queues; i++) {
-		q = priv->queue[i];
-		/* From 6.13 in config slot I: napi-set settings and the id survive down/up. */
-		vnet_napi_add(dev, &q->rx_napi, vnet_napi_poll, i);
-		netif_napi_add_tx(dev, &q->tx_napi, vnet_tx_poll);
-	}
 	/*
 	 * No carrier until opened, whoever made the device (load or
 	 * `ip link add`): not yet registered, so no link event is sent.
@@ -830,20 +863,14 @@ static int vnet_init_dev(struct net_device *dev)
 static void vnet_uninit_dev(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
-	struct vnet_queue *q;
 
 	/* The device is closed: vnet_stop() cancelled the timers, nothing re-arms them. */
 	WARN_ON_ONCE(hrtimer_active(&priv->rx_timer));
 	/* A process on /dev/vnet lets go of the device (its calls get -ENXIO). */
 	vnet_backend_detach(priv);
-	/* One RCU wait for all (netif_napi_del() would wait for each). */
-	for (unsigned int i = 0; i < priv->max_queues; i++) {
-		q = priv->queue[i];
-		WARN_ON_ONCE(hrtimer_active(&q->tx_timer));
-		__netif_napi_del(&q->tx_napi);
-		__netif_napi_del(&q->rx_napi);
-	}
-	synchronize_net();
+	/* vnet_stop() also deleted the NAPIs: none is left to wait for. */
+	for (unsigned int i = 0; i < priv->max_queues; i++)
+		WARN_ON_ONCE(hrtimer_active(&priv->queue[i]->tx_timer));
 }
 
 /*
