@@ -301,7 +301,13 @@ static void vnet_get_channels(struct net_device *dev,
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
-	ch->max_combined = priv->max_queues;
+	/*
+	 * The maximum is what the hardware behind the rings can serve: the
+	 * simulated NIC every queue pair the device was made with, a /dev/vnet
+	 * file one (and the bind asked for one running).  So while a backend
+	 * is bound, ethtool -L above 1 gets the core's own extack message.
+	 */
+	ch->max_combined = rtnl_dereference(priv->be) ? 1 : priv->max_queues;
 	ch->combined_count = priv->num_queues;
 }
 

@@ -4,6 +4,8 @@ trace event, sysfs), exactly."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import re
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from tests.vm import guest
 from tests.vm.test_netdev_nl import napis, needs_qstats, needs_queue_napi, qstats, queues
 from tests.vm.test_rx import generate
 from tests.vm.test_userns import in_userns
+from vnet_ebpf.backend import VNET_BIND, Backend, pack_bind
 
 pytestmark = pytest.mark.smoke
 
@@ -196,3 +199,65 @@ def test_more_queue_pairs_as_an_unprivileged_user(vnet: Path) -> None:
     assert p.returncode == 0, p.stderr
     # ethtool -l prints the maximum, then the current count.
     assert p.stdout.split() == ["Combined:", "8", "Combined:", "8", "Combined:", "8", "Combined:", "3"]
+
+
+def test_a_bound_backend_serves_one_queue_pair(vnet: Path) -> None:
+    """A /dev/vnet file carries one queue pair: while one is bound, ethtool -l's maximum
+    is 1 and the core refuses more; a device running two pairs cannot be bound."""
+    def channels() -> list[str]:
+        return re.findall(r"Combined:\s+(\d+)", guest.sh("ethtool", "-l", "vnet0"))
+
+    two_queues_up()
+    with Backend.open() as be:
+        with pytest.raises(OSError) as e:
+            fcntl.ioctl(be.fileno(), VNET_BIND, pack_bind("vnet0"))
+        assert e.value.errno == errno.EOPNOTSUPP
+    guest.sh("ethtool", "-L", "vnet0", "combined", "1")
+    with Backend.open() as be:
+        be.bind("vnet0")
+        assert channels() == ["1", "1"]
+        p = subprocess.run(["ethtool", "-L", "vnet0", "combined", "2"], capture_output=True, text=True)
+        assert p.returncode != 0 and sysfs_queues() == ["rx-0", "tx-0"]
+    assert channels() == ["2", "1"]
+
+
+def napi_threads(dev: str) -> int:
+    """The kernel threads of DEV's threaded NAPIs (napi/DEV-ID), from ps."""
+    comms = subprocess.run(["ps", "-e", "-o", "comm="], capture_output=True, text=True, check=True)
+    return sum(c.startswith(f"napi/{dev}-") for c in comms.stdout.split())
+
+
+def test_threaded_napi_turns_off_with_a_queue_idle_and_with_the_device_down(vnet: Path) -> None:
+    """As an unprivileged user: threaded NAPI on and off on a device of two pairs with one
+    running, across ethtool -L and down/up.  On 7.x turning it off waits for every NAPI of
+    the device to be idle; a NAPI left registered but disabled (a queue that does not run,
+    a device that is down) never is, and the write hung for good.  A queue's NAPIs live
+    only while it runs, so a device that is down has none to make threaded."""
+    script = ("mount -t sysfs none /sys\n"
+              "T=/sys/class/net/v0/threaded\n"
+              "ip link add v0 numtxqueues 2 numrxqueues 2 type vnet\n"
+              "if echo 1 2>/dev/null > $T; then exit 3; fi\n"
+              "ip link set v0 up\n"
+              "echo 1 > $T; echo 0 > $T; echo 1 > $T\n"
+              "ethtool -L v0 combined 2\n"
+              "ethtool -L v0 combined 1\n"
+              "echo 0 > $T\n"
+              "ip link set v0 down; ip link set v0 up\n"
+              "echo 1 > $T\n"
+              "ip link set v0 down\n"
+              "ip link set v0 up\n"
+              "cat $T\n")
+    p = in_userns(script, mount=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["1"]
+    # As root, the threads: one per NAPI of the running pairs (an RX and a TX NAPI each).
+    guest.quiet_link_up("vnet0")
+    Path("/sys/class/net/vnet0/threaded").write_text("1\n")
+    assert napi_threads("vnet0") == 2
+    guest.sh("ethtool", "-L", "vnet0", "combined", "2")
+    assert napi_threads("vnet0") == 4
+    guest.sh("ethtool", "-L", "vnet0", "combined", "1")
+    assert napi_threads("vnet0") == 2
+    Path("/sys/class/net/vnet0/threaded").write_text("0\n")
+    guest.sh("ip", "link", "set", "vnet0", "down")
+    assert napi_threads("vnet0") == 0
