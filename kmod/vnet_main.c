@@ -339,8 +339,8 @@ static int vnet_open(struct net_device *dev)
 	}
 	vnet_rings_install(priv, &r);
 	vnet_resume(priv);
-	pr_debug("%s: up, %u queue pair(s), TX ring %u, RX ring %u, tx-usecs %u\n",
-		 dev->name, n, priv->tx_ring_size, priv->rx_ring_size, priv->tx_usecs);
+	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u, %u queue pair(s)\n",
+		 dev->name, priv->tx_ring_size, priv->rx_ring_size, priv->tx_usecs, n);
 	return 0;
 }
 
