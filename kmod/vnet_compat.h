@@ -122,12 +122,88 @@ static inline void vnet_set_queue_napis(struct net_device *dev, unsigned int idx
 static inline void vnet_napi_add(struct net_device *dev, struct napi_struct *napi,
 				 int (*poll)(struct napi_struct *, int), unsigned int idx)
 {
-#if VNET_KERNEL_AT_LEAST(6, 13)
+#if VNET_KERNEL_AT_LEAST(6, 17)
+	netif_napi_add_config_locked(dev, napi, poll, idx);
+#elif VNET_KERNEL_AT_LEAST(6, 13)
 	netif_napi_add_config(dev, napi, poll, idx);
 #else
 	netif_napi_add(dev, napi, poll);
 #endif
 }
+
+/*
+ * 6.17: turning threaded NAPI off (/sys/class/net/DEV/threaded) waits, with
+ * the device's instance lock (netdev_lock) held, until each NAPI of the
+ * device is idle, and a NAPI that is listed but disabled never is.  So the
+ * driver holds that lock across every stretch in which one of its NAPIs is
+ * listed and disabled (open, stop, a rebuild, a switch of hardware): the
+ * wait begins only once each NAPI is enabled or gone.  Inside, the NAPI
+ * calls are the _locked ones, which expect the lock held.  Before 6.17 the
+ * write does not wait, and the NAPI calls take what they need themselves.
+ */
+#if VNET_KERNEL_AT_LEAST(6, 17)
+static inline void vnet_napi_lock(struct net_device *dev)
+{
+	netdev_lock(dev);
+}
+
+static inline void vnet_napi_unlock(struct net_device *dev)
+{
+	netdev_unlock(dev);
+}
+
+static inline void vnet_napi_add_tx(struct net_device *dev, struct napi_struct *napi,
+				    int (*poll)(struct napi_struct *, int))
+{
+	/* What netif_napi_add_tx() does, with the lock held: no busy polling. */
+	set_bit(NAPI_STATE_NO_BUSY_POLL, &napi->state);
+	netif_napi_add_weight_locked(dev, napi, poll, NAPI_POLL_WEIGHT);
+}
+
+static inline void vnet_napi_enable(struct napi_struct *napi)
+{
+	napi_enable_locked(napi);
+}
+
+static inline void vnet_napi_disable(struct napi_struct *napi)
+{
+	napi_disable_locked(napi);
+}
+
+static inline void vnet_napi_del(struct napi_struct *napi)
+{
+	__netif_napi_del_locked(napi);
+}
+#else
+static inline void vnet_napi_lock(struct net_device *dev)
+{
+}
+
+static inline void vnet_napi_unlock(struct net_device *dev)
+{
+}
+
+static inline void vnet_napi_add_tx(struct net_device *dev, struct napi_struct *napi,
+				    int (*poll)(struct napi_struct *, int))
+{
+	netif_napi_add_tx(dev, napi, poll);
+}
+
+static inline void vnet_napi_enable(struct napi_struct *napi)
+{
+	napi_enable(napi);
+}
+
+static inline void vnet_napi_disable(struct napi_struct *napi)
+{
+	napi_disable(napi);
+}
+
+static inline void vnet_napi_del(struct napi_struct *napi)
+{
+	__netif_napi_del(napi);
+}
+#endif
 
 /*
  * 6.9: per-queue statistics (netdev_stat_ops, netlink qstats-get) with

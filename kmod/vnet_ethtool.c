@@ -483,8 +483,9 @@ static void vnet_get_regs(struct net_device *dev, struct ethtool_regs *regs, voi
 	reg[VNET_REG_RX_TAIL] = smp_load_acquire(&q->rx.tail);
 	reg[VNET_REG_RX_HEAD] = smp_load_acquire(&q->rx.head);
 	/*
-	 * A NAPI that is disabled (down, or never opened) keeps its SCHED bit
-	 * set, so the bits mean "scheduled" only on a running device.
+	 * A device that is down has no NAPI (the state left in the struct is
+	 * stale), and a disabled one keeps its SCHED bit set: the bits mean
+	 * "scheduled" only on a running device.
 	 */
 	if (netif_running(dev)) {
 		if (hrtimer_active(&q->tx_timer))

@@ -62,14 +62,14 @@ static void vnet_rx_napis_enable(struct vnet_priv *priv, unsigned int from,
 				 unsigned int to)
 {
 	for (unsigned int i = from; i < to; i++)
-		napi_enable(&priv->queue[i]->rx_napi);
+		vnet_napi_enable(&priv->queue[i]->rx_napi);
 }
 
 static void vnet_rx_napis_disable(struct vnet_priv *priv, unsigned int from,
 				  unsigned int to)
 {
 	for (unsigned int i = from; i < to; i++)
-		napi_disable(&priv->queue[i]->rx_napi);
+		vnet_napi_disable(&priv->queue[i]->rx_napi);
 }
 
 /*
@@ -86,7 +86,7 @@ static void vnet_napis_add(struct vnet_priv *priv, unsigned int from, unsigned i
 
 		/* From 6.13 in config slot I: napi-set settings and the id survive. */
 		vnet_napi_add(priv->dev, &q->rx_napi, vnet_napi_poll, i);
-		netif_napi_add_tx(priv->dev, &q->tx_napi, vnet_tx_poll);
+		vnet_napi_add_tx(priv->dev, &q->tx_napi, vnet_tx_poll);
 	}
 }
 
@@ -96,8 +96,8 @@ static void vnet_napis_del(struct vnet_priv *priv, unsigned int from, unsigned i
 	if (from >= to)
 		return;
 	for (unsigned int i = from; i < to; i++) {
-		__netif_napi_del(&priv->queue[i]->tx_napi);
-		__netif_napi_del(&priv->queue[i]->rx_napi);
+		vnet_napi_del(&priv->queue[i]->tx_napi);
+		vnet_napi_del(&priv->queue[i]->rx_napi);
 	}
 	/* One RCU wait for all (netif_napi_del() would wait for each). */
 	synchronize_net();
@@ -129,7 +129,7 @@ static int vnet_rings_alloc(struct vnet_priv *priv, struct vnet_rings *r,
 	return err;
 }
 
-/* Free a build, with the NAPIs of its queues disabled (see vnet_build_abort()). */
+/* Free a build, its queues' NAPIs still listed and disabled (see vnet_build_abort()). */
 static void vnet_rings_free_all(struct vnet_rings *r)
 {
 	for (unsigned int i = 0; i < r->n; i++)
@@ -219,7 +219,7 @@ static void vnet_resume(struct vnet_priv *priv)
 	struct vnet_queue *q;
 
 	vnet_for_each_queue(priv, q) {
-		napi_enable(&q->tx_napi);
+		vnet_napi_enable(&q->tx_napi);
 		/* netdev netlink: queue-get shows the NAPIs that serve the queues. */
 		vnet_set_queue_napis(dev, q->index, &q->rx_napi, &q->tx_napi);
 	}
@@ -299,9 +299,9 @@ static void vnet_quiesce(struct vnet_priv *priv, bool carrier_off)
 		/* An interrupt on its way to another CPU lands before its NAPI goes. */
 		vnet_rx_irq_sync(q);
 		/* NAPI is done: nothing can redirect from this queue any more. */
-		napi_disable(&q->rx_napi);
+		vnet_napi_disable(&q->rx_napi);
 		/* The TX poll may re-arm the interrupt: disable it before cancelling. */
-		napi_disable(&q->tx_napi);
+		vnet_napi_disable(&q->tx_napi);
 		vnet_tx_irq_cancel(q);
 		vnet_tx_purge(q);
 	}
@@ -319,8 +319,10 @@ static int vnet_open(struct net_device *dev)
 	/*
 	 * NAPI first: from 6.13 it gets its id when enabled, and the XDP RX
 	 * queue info records that id.  Nothing schedules it before the
-	 * hardware starts (vnet_resume()).
+	 * hardware starts (vnet_resume()).  The TX NAPIs stay disabled until
+	 * then: vnet_napi_lock() says why it is held.
 	 */
+	vnet_napi_lock(dev);
 	vnet_napis_add(priv, 0, n);
 	vnet_rx_napis_enable(priv, 0, n);
 	err = vnet_rings_alloc(priv, &r, n, priv->tx_ring_size,
@@ -328,6 +330,7 @@ static int vnet_open(struct net_device *dev)
 	if (err) {
 		vnet_build_abort(priv, &r, n, 0);
 		vnet_napis_del(priv, 0, n);
+		vnet_napi_unlock(dev);
 		/*
 		 * The hardware stays stopped.  A backend writer that waited for
 		 * the rings must learn that no start follows: the flag first,
@@ -339,6 +342,7 @@ static int vnet_open(struct net_device *dev)
 	}
 	vnet_rings_install(priv, &r);
 	vnet_resume(priv);
+	vnet_napi_unlock(dev);
 	pr_debug("%s: up, TX ring %u, RX ring %u, tx-usecs %u, %u queue pair(s)\n",
 		 dev->name, priv->tx_ring_size, priv->rx_ring_size, priv->tx_usecs, n);
 	return 0;
@@ -348,10 +352,12 @@ static int vnet_stop(struct net_device *dev)
 {
 	struct vnet_priv *priv = netdev_priv(dev);
 
+	vnet_napi_lock(dev);
 	vnet_quiesce(priv, true);
 	vnet_rings_retire(priv);
 	/* After the rings: a page pool bound to a NAPI is destroyed before it. */
 	vnet_napis_del(priv, 0, priv->num_queues);
+	vnet_napi_unlock(dev);
 	pr_debug("%s: down\n", dev->name);
 	return 0;
 }
@@ -368,15 +374,17 @@ void vnet_hw_switch(struct vnet_priv *priv, const struct vnet_hw_ops *hw)
 	bool running = netif_running(dev);
 
 	ASSERT_RTNL();
-	if (running) {
-		WRITE_ONCE(priv->resume_pending, true);
-		vnet_quiesce(priv, false);
+	if (!running) {
+		vnet_set_hw(priv, hw);
+		return;
 	}
+	vnet_napi_lock(dev);
+	WRITE_ONCE(priv->resume_pending, true);
+	vnet_quiesce(priv, false);
 	vnet_set_hw(priv, hw);
-	if (running) {
-		vnet_rx_napis_enable(priv, 0, priv->num_queues);
-		vnet_resume(priv);
-	}
+	vnet_rx_napis_enable(priv, 0, priv->num_queues);
+	vnet_resume(priv);
+	vnet_napi_unlock(dev);
 }
 
 /*
@@ -414,6 +422,8 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 	struct vnet_rings r;
 	int err;
 
+	/* NAPIs are listed and disabled on the way: vnet_napi_lock() says why. */
+	vnet_napi_lock(dev);
 	/* Queues joining get their NAPIs for the build (their XDP queue info). */
 	vnet_napis_add(priv, old, n);
 	vnet_rx_napis_enable(priv, old, most);
@@ -421,7 +431,7 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 	if (err) {
 		vnet_build_abort(priv, &r, most, old);
 		vnet_napis_del(priv, old, n);
-		return err;
+		goto out;
 	}
 	/* A swap of rings, not a link event: the carrier stays. */
 	WRITE_ONCE(priv->resume_pending, true);
@@ -437,16 +447,18 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 		vnet_park_queues(priv, old, n);
 		vnet_rx_napis_enable(priv, 0, old);
 		vnet_resume(priv);
-		return err;
+		goto out;
 	}
 	vnet_rings_retire(priv);
 	vnet_rings_install(priv, &r);
-	/* Queues leaving: their rings are gone, their NAPIs stay disabled. */
+	/* Queues leaving: their rings are gone; their NAPIs, disabled, go too. */
 	vnet_napis_del(priv, n, old);
 	vnet_park_queues(priv, n, old);
 	vnet_rx_napis_enable(priv, 0, n);
 	vnet_resume(priv);
-	return 0;
+out:
+	vnet_napi_unlock(dev);
+	return err;
 }
 
 /*

@@ -69,6 +69,12 @@ static u64 vnet_tx_due(struct vnet_priv *priv, u64 now)
  */
 static void vnet_tx_maybe_stop(struct vnet_queue *q, struct netdev_queue *txq)
 {
+	/*
+	 * Stopped already: an XDP post behind a full ring, which the stack
+	 * stopped for.  One stop is counted, as one wake will be.
+	 */
+	if (netif_tx_queue_stopped(txq))
+		return;
 	/* LESSON 3 TODO: stop the queue when the ring is full; undo it if a completion just made room */
 	struct vnet_tx_ring *r = &q->tx;
 

@@ -80,7 +80,7 @@ int vnet_xdp_rxq_reg(struct vnet_queue *q, struct vnet_rx_ring *r)
 
 	if (vnet_should_fail(VNET_FAULT_RXQ))
 		return -ENOMEM;
-	rxq = kzalloc(sizeof(*rxq), GFP_KERNEL);
+	rxq = kzalloc(sizeof(*rxq), GFP_KERNEL_ACCOUNT);
 	if (!rxq)
 		return -ENOMEM;
 	err = xdp_rxq_info_reg(rxq, q->dev, q->index, q->rx_napi.napi_id);
