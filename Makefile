@@ -16,7 +16,7 @@ ifneq ($(GUEST),)
 export VNET_LAB_GUEST := $(GUEST)
 endif
 
-.PHONY: demo lesson test lint unit wheel vm vm-smoke vm-all vagrant-test lessons kselftest bench bench-wire soak soak-short repro-detach deps clean
+.PHONY: demo lesson test lint unit wheel vm vm-smoke vm-all vagrant-test lessons kselftest bench bench-wire bench-queues soak soak-short repro-detach deps clean
 
 demo: deps $(VENV)/.installed
 	$(LAB) demo
@@ -108,8 +108,15 @@ bench: deps $(VENV)/.installed
 	done; done
 	$(LAB) run --timeout 900 -- env $(BENCH_ENV) python3 bench/tracing_cost.py
 	$(MAKE) --no-print-directory bench-wire
+	$(MAKE) --no-print-directory bench-queues
 	@echo "== bench: side by side"
 	@$(PY) bench/summary.py $(foreach g,$(BENCH_GUESTS),$(foreach c,$(BENCH_CLOCKS),.lab/bench-$(g)-$(c).json))
+
+# vnet0 over dummy with one queue pair and with two, under the icount clock on the newest
+# kernel (bench/queues.py, docs/benchmarks.md).
+bench-queues: deps $(VENV)/.installed
+	$(LAB) run --guest trixie-backports --icount --timeout 1800 -- \
+		env $(BENCH_ENV) BENCH_OUT=.lab/bench-queues.json python3 bench/queues.py
 
 # vnet-wire beside veth in one run on the default guest (bench/wire.py, docs/benchmarks.md).
 bench-wire: deps $(VENV)/.installed

@@ -21,12 +21,13 @@ def _write(path: Path, cmd: str) -> None:
 
 
 def setup(dev: str, count: int, rate_pps: int = 0, size: int = 60, burst: int = 1,
-          cpus: Iterable[int] = (0,)) -> None:
+          cpus: Iterable[int] = (0,), queue_per_cpu: bool = False) -> None:
     """Prepare pktgen to send COUNT frames (0: forever) of SIZE bytes into DEV.
     BURST > 1: frames go to the driver in batches of BURST with netdev_xmit_more() set on
     all but the last, as the stack's qdisc bulk dequeue does (the driver's doorbell batching).
     CPUS: the pktgen kernel threads that send, one per CPU; with more than one, each sends
-    its own copy of DEV, named DEV@CPU, so that several CPUs transmit at once."""
+    its own copy of DEV, named DEV@CPU, so that several CPUs transmit at once.
+    QUEUE_PER_CPU: the copy of CPU i sends on TX queue i only (queue_map_min/max)."""
     cpus = list(cpus)
     subprocess.run(["modprobe", "pktgen"], check=True)
     for cpu in cpus:
@@ -42,6 +43,9 @@ def setup(dev: str, count: int, rate_pps: int = 0, size: int = 60, burst: int = 
             _write(cfg, f"ratep {rate_pps}")
         if burst > 1:
             _write(cfg, f"burst {burst}")
+        if queue_per_cpu:
+            _write(cfg, f"queue_map_min {cpu}")
+            _write(cfg, f"queue_map_max {cpu}")
 
 
 def clear(cpus: Iterable[int] = (0,)) -> None:
@@ -79,3 +83,13 @@ def tx_pps(dev: str, count: int, burst: int = 1) -> int:
     setup(dev, count=count, burst=burst)
     run()
     return result_pps(dev)
+
+
+def tx_pps_per_queue(dev: str, count: int, queues: int) -> int:
+    """One pktgen run of COUNT frames on each of DEV's first QUEUES TX queues at once, TX
+    queue i sent from CPU i: the sum of the threads' packets per second."""
+    cpus = range(queues)
+    setup(dev, count=count, cpus=cpus, queue_per_cpu=queues > 1)
+    run()
+    return sum(result_pps(dev if queues == 1 else f"{dev}@{cpu}") for cpu in cpus)
+
