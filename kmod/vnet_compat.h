@@ -140,6 +140,9 @@ static inline void vnet_napi_add(struct net_device *dev, struct napi_struct *nap
  * wait begins only once each NAPI is enabled or gone.  Inside, the NAPI
  * calls are the _locked ones, which expect the lock held.  Before 6.17 the
  * write does not wait, and the NAPI calls take what they need themselves.
+ * The core holds no such lock around our ndos: vnet has no request_ops_lock,
+ * queue_mgmt_ops or shaper ops.  A driver with one of those gets the lock
+ * from the core instead, and taking it here would deadlock.
  */
 #if VNET_KERNEL_AT_LEAST(6, 17)
 static inline void vnet_napi_lock(struct net_device *dev)
