@@ -195,10 +195,23 @@ def setup() -> subprocess.Popen[bytes]:
         # what the suite's tests go back to when they delete theirs (ring_reconfig.py).
         _sh("tc", *(["-n", ns] if ns else []), "qdisc", "replace", "dev", dev, "root", "pfifo_fast")
     wire = subprocess.Popen(["vnet-wire", LOCAL_DEV, f"{REMOTE_NS}/{REMOTE_DEV}"], stdout=subprocess.DEVNULL)
-    time.sleep(1)  # bound (vnet-wire exits at once on an error)
-    if wire.poll() is not None:
-        raise SystemExit(f"kselftest: vnet-wire exited with status {wire.returncode}")
+    # The first test's first frame must find both devices on the wire: until a device is
+    # bound, the simulated NIC sends its frames nowhere.  vnet-wire exits at once on an error.
+    deadline = time.monotonic() + 60
+    while not all(_hw(ns, dev) == "backend" for ns, dev in ((None, LOCAL_DEV), (REMOTE_NS, REMOTE_DEV))):
+        if wire.poll() is not None:
+            raise SystemExit(f"kselftest: vnet-wire exited with status {wire.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit("kselftest: vnet-wire did not bind both devices within 60 s")
+        time.sleep(0.2)
     return wire
+
+
+def _hw(ns: str | None, dev: str) -> str:
+    """The hardware behind DEV's rings (its vnet/hw file): simulated, or backend once bound."""
+    prefix = ["ip", "netns", "exec", ns] if ns else []
+    p = subprocess.run([*prefix, "cat", f"/sys/class/net/{dev}/vnet/hw"], capture_output=True, text=True)
+    return p.stdout.strip()
 
 
 def emulated(cmdline: str) -> bool:
