@@ -69,12 +69,6 @@ static u64 vnet_tx_due(struct vnet_priv *priv, u64 now)
  */
 static void vnet_tx_maybe_stop(struct vnet_queue *q, struct netdev_queue *txq)
 {
-	/*
-	 * Stopped already: an XDP post behind a full ring, which the stack
-	 * stopped for.  One stop is counted, as one wake will be.
-	 */
-	if (netif_tx_queue_stopped(txq))
-		return;
 	/* LESSON 3 TODO: stop the queue when the ring is full; undo it if a completion just made room */
 	struct vnet_tx_ring *r = &q->tx;
 
@@ -278,7 +272,12 @@ int vnet_tx_xdp_frames(struct vnet_queue *q, struct xdp_frame **frames,
 		u64_stats_add(&q->tx_stats.xdp_xmit, i);
 		u64_stats_add(&q->tx_stats.xdp_xmit_errors, n - i);
 	}
-	if (i)
+	/*
+	 * A queue the stack already stopped for a full ring stays stopped:
+	 * one stop is counted, as one wake will be.  (The stack never calls
+	 * xmit on a stopped queue, so only XDP needs the look.)
+	 */
+	if (i && !netif_tx_queue_stopped(txq))
 		vnet_tx_maybe_stop(q, txq);
 	u64_stats_update_end(&q->tx_stats.syncp);
 	if (i) {
