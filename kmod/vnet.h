@@ -175,6 +175,20 @@ struct vnet_gen_flow {
 	u16 ip_id;
 };
 
+/*
+ * RSS (vnet_rss.c): the Toeplitz key and the indirection table, as a NIC
+ * keeps them in registers.  40 bytes and 128 entries, the sizes of many
+ * NICs' (and of virtio_net's largest) and what ethtool shows.
+ */
+#define VNET_RSS_KEY_SIZE	40
+#define VNET_RSS_INDIR_SIZE	128
+
+struct vnet_rss {
+	spinlock_t lock;	/* ethtool (RTNL) against the generator's timer */
+	u8 key[VNET_RSS_KEY_SIZE];
+	u32 indir[VNET_RSS_INDIR_SIZE];
+};
+
 /* The generator's own state across ticks; only its timer touches it. */
 struct vnet_gen_state {
 	u32 next_flow;			/* flows are taken in turn */
@@ -294,6 +308,7 @@ struct vnet_priv {
 	struct hrtimer rx_timer;	/* the RX generator: "frames arriving" */
 	u32 rx_usecs;			/* backend: RX interrupt this long after a write */
 	struct vnet_gen_cfg gen;
+	struct vnet_rss rss;		/* how the NIC picks a frame's RX queue */
 	struct vnet_gen_state gen_state;
 
 	struct bpf_prog __rcu *xdp_prog;	/* native XDP, run in vnet_napi_poll */
@@ -507,7 +522,35 @@ void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a, bool
 u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a);
 u32 vnet_flow_peek(struct vnet_priv *priv);
+/* Two IPv6 addresses and two ports: the longest input the NIC hashes. */
+#define VNET_FLOW_RSS_INPUT_MAX	36
+unsigned int vnet_flow_rss_input(const struct vnet_flow_addrs *a, bool v6,
+				 u32 n, u8 *buf);
 void vnet_flow_skip(struct vnet_priv *priv);
+
+/* vnet_rss.c: RSS, the RX queue of each frame from the hash of its flow */
+u32 vnet_toeplitz(const u8 *key, const u8 *data, unsigned int len);
+void vnet_rss_init(struct vnet_priv *priv);
+void vnet_rss_queues_changed(struct vnet_priv *priv, unsigned int nq);
+unsigned int vnet_rss_steer(struct vnet_priv *priv, const u8 *input,
+			    unsigned int len, unsigned int nq, u32 *hash);
+u32 vnet_get_rxfh_key_size(struct net_device *dev);
+u32 vnet_get_rxfh_indir_size(struct net_device *dev);
+u32 vnet_get_rx_ring_count(struct net_device *dev);
+#ifdef VNET_HAVE_RXFH_PARAM
+int vnet_get_rxfh(struct net_device *dev, struct ethtool_rxfh_param *rxfh);
+int vnet_set_rxfh(struct net_device *dev, struct ethtool_rxfh_param *rxfh,
+		  struct netlink_ext_ack *extack);
+#else
+int vnet_get_rxfh(struct net_device *dev, u32 *indir, u8 *key, u8 *hfunc);
+int vnet_set_rxfh(struct net_device *dev, const u32 *indir, const u8 *key,
+		  const u8 hfunc);
+#endif
+#ifdef VNET_HAVE_RXFH_FIELDS_OP
+int vnet_get_rxfh_fields(struct net_device *dev, struct ethtool_rxfh_fields *f);
+#endif
+int vnet_get_rxnfc(struct net_device *dev, struct ethtool_rxnfc *info,
+		   u32 *rule_locs);
 
 /* vnet_selftest.c: ethtool -t, and the simulated NIC's loopback for it */
 struct ethtool_test;

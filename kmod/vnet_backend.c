@@ -569,6 +569,8 @@ static ssize_t vnet_be_put(struct vnet_backend *be, size_t len, bool *full_seen)
 	s = &r->slot[r->head & (r->size - 1)];
 	memcpy(page_address(s->page) + VNET_RX_HEADROOM, be->wbuf, len);
 	s->len = len;
+	/* One queue, so no RSS: the frame goes up without a hash. */
+	s->hash_type = PKT_HASH_TYPE_NONE;
 	/* The frame is written before the poll can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
 	atomic64_inc(&priv->be_stats.rx_written);

@@ -236,5 +236,23 @@ static inline void vnet_qstats_tx_stop_wake(struct netdev_queue_stats_tx *tx,
 }
 #endif
 
+/*
+ * RSS in ethtool (vnet_rss.c).  6.8: get_rxfh and set_rxfh take one struct
+ * ethtool_rxfh_param (and set_rxfh an extack) in place of the table, key
+ * and hash function as arguments.  6.17: the fields hashed (ethtool -n
+ * rx-flow-hash) have an op of their own, get_rxfh_fields, no longer a
+ * command of get_rxnfc.  6.19: so has the RX ring count (get_rx_ring_count),
+ * and 7.x asks no other op for it.
+ */
+#if VNET_KERNEL_AT_LEAST(6, 8)
+#define VNET_HAVE_RXFH_PARAM	1
+#endif
+#if VNET_KERNEL_AT_LEAST(6, 17)
+#define VNET_HAVE_RXFH_FIELDS_OP	1
+#endif
+#if VNET_KERNEL_AT_LEAST(6, 19)
+#define VNET_HAVE_RX_RING_COUNT_OP	1
+#endif
+
 #endif /* !VNET_BPF */
 #endif /* VNET_COMPAT_H */

@@ -519,6 +519,17 @@ const struct ethtool_ops vnet_ethtool_ops = {
 	.set_ringparam		= vnet_set_ringparam,
 	.get_channels		= vnet_get_channels,
 	.set_channels		= vnet_set_channels,
+	.get_rxfh_key_size	= vnet_get_rxfh_key_size,
+	.get_rxfh_indir_size	= vnet_get_rxfh_indir_size,
+	.get_rxfh		= vnet_get_rxfh,
+	.set_rxfh		= vnet_set_rxfh,
+	.get_rxnfc		= vnet_get_rxnfc,
+#ifdef VNET_HAVE_RXFH_FIELDS_OP
+	.get_rxfh_fields	= vnet_get_rxfh_fields,
+#endif
+#ifdef VNET_HAVE_RX_RING_COUNT_OP
+	.get_rx_ring_count	= vnet_get_rx_ring_count,
+#endif
 	.get_coalesce		= vnet_get_coalesce,
 	.set_coalesce		= vnet_set_coalesce,
 	.get_ts_info		= ethtool_op_get_ts_info,

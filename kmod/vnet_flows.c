@@ -155,6 +155,31 @@ u32 vnet_flow_peek(struct vnet_priv *priv)
 	return priv->gen_state.next_flow % vnet_flow_count(priv);
 }
 
+/*
+ * What the NIC hashes to steer flow N (vnet_rss.c): the source and the
+ * destination address, then the source and the destination port, in the
+ * byte order of the wire.  Writes BUF (VNET_FLOW_RSS_INPUT_MAX bytes at
+ * most) and returns its length.
+ */
+unsigned int vnet_flow_rss_input(const struct vnet_flow_addrs *a, bool v6,
+				 u32 n, u8 *buf)
+{
+	__be16 ports[2] = { htons(VNET_FLOW_SPORT_BASE + n), htons(VNET_FLOW_DPORT) };
+	unsigned int len;
+
+	if (v6) {
+		memcpy(buf, &a->saddr6, sizeof(a->saddr6));
+		memcpy(buf + 16, &a->daddr6, sizeof(a->daddr6));
+		len = 32;
+	} else {
+		memcpy(buf, &a->saddr, sizeof(a->saddr));
+		memcpy(buf + 4, &a->daddr, sizeof(a->daddr));
+		len = 8;
+	}
+	memcpy(buf + len, ports, sizeof(ports));
+	return len + sizeof(ports);
+}
+
 /* The next flow's frame was not made (its ring was full): the turn passes on. */
 void vnet_flow_skip(struct vnet_priv *priv)
 {

@@ -525,8 +525,10 @@ int vnet_set_num_queues(struct net_device *dev, unsigned int n)
 			WRITE_ONCE(priv->num_queues, n);
 		}
 	}
-	if (!err)
+	if (!err) {
 		vnet_set_xps(priv);
+		vnet_rss_queues_changed(priv, n);
+	}
 	return err;
 }
 
@@ -803,6 +805,9 @@ static void vnet_setup(struct net_device *dev)
 	eth_hw_addr_random(dev);
 	/* LESSON 2 END */
 	vnet_set_xdp_features(dev);
+	/* The NIC hands up its RSS hash; ethtool -K DEV rxhash off stops that. */
+	dev->hw_features |= NETIF_F_RXHASH;
+	dev->features |= NETIF_F_RXHASH;
 	/* /sys/class/net/DEV/vnet/: the simulated NIC's knobs (vnet_sim.c). */
 	dev->sysfs_groups[0] = &vnet_sysfs_group;
 #ifdef VNET_HAVE_QSTATS
@@ -817,6 +822,7 @@ static void vnet_setup(struct net_device *dev)
 	priv->tx_usecs = VNET_TX_USECS_DEFAULT;
 	priv->rx_usecs = VNET_RX_USECS_DEFAULT;
 	spin_lock_init(&priv->carrier_lock);
+	vnet_rss_init(priv);
 	/* Every queue pair the device could have; ndo_init sees how many it has. */
 	for (unsigned int i = 0; i < VNET_QUEUES_MAX; i++) {
 		struct vnet_queue *q = &priv->queues[i];

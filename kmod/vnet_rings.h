@@ -73,6 +73,8 @@ struct vnet_tx_ring {
 struct vnet_rx_slot {
 	struct page *page;
 	u32 len;
+	u32 hash;		/* the RSS hash the NIC computed (vnet_rss.c) */
+	u8 hash_type;		/* enum pkt_hash_types: PKT_HASH_TYPE_NONE if none */
 };
 
 /*

@@ -188,6 +188,9 @@ static void vnet_rx_one(struct vnet_queue *q, struct vnet_rx_slot *s,
 		skb_metadata_set(skb, metasize);
 
 	skb->protocol = eth_type_trans(skb, q->dev);
+	/* The NIC's RSS hash, unless ethtool -K DEV rxhash off. */
+	if (s->hash_type != PKT_HASH_TYPE_NONE && (q->dev->features & NETIF_F_RXHASH))
+		skb_set_hash(skb, s->hash, s->hash_type);
 	/* The stack's RX queue number: RPS, XDP and sockets see which queue it came on. */
 	skb_record_rx_queue(skb, q->index);
 	napi_gro_receive(&q->rx_napi, skb);

@@ -166,6 +166,7 @@ void vnet_loopback_frame(struct vnet_queue *q, const struct sk_buff *skb)
 	if (skb_copy_bits(skb, 0, page_address(s->page) + VNET_RX_HEADROOM, skb->len))
 		return;
 	s->len = skb->len;
+	s->hash_type = PKT_HASH_TYPE_NONE;	/* looped, not hashed */
 	/* The frame is written before the poll can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
 	vnet_rx_irq_raise(q);

@@ -394,16 +394,24 @@ static __be32 vnet_target_ip(struct net_device *dev)
 }
 
 /*
- * The RX queue a frame goes to.  A NIC without RSS puts everything on queue
- * 0, as our ARP requests go; the flows are steered by flow, flow N to queue
- * N modulo the active queues, so that every queue gets its share.
+ * The RX queue a frame goes to, and the hash it carries.  The NIC hashes a
+ * flow's addresses and ports, and its RSS table turns the hash into a queue
+ * (vnet_rss.c).  A frame it cannot hash, as our ARP requests, goes to queue
+ * 0 without a hash, as on most NICs.
  */
 static struct vnet_queue *vnet_gen_queue(struct vnet_priv *priv, unsigned int nq,
-					 enum vnet_gen_proto proto)
+					 enum vnet_gen_proto proto,
+					 const struct vnet_flow_addrs *a, u32 *hash)
 {
+	u8 input[VNET_FLOW_RSS_INPUT_MAX];
+	bool v6 = proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6;
+	unsigned int len;
+
+	*hash = 0;
 	if (proto == VNET_GEN_ARP)
 		return priv->queue[0];
-	return priv->queue[vnet_flow_peek(priv) % nq];
+	len = vnet_flow_rss_input(a, v6, vnet_flow_peek(priv), input);
+	return priv->queue[vnet_rss_steer(priv, input, len, nq, hash)];
 }
 
 /* What one tick did to one RX queue. */
@@ -441,7 +449,8 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 				    proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6,
 				    peer_mac, peer_ip, target_ip);
 	for (unsigned int n = 0; n < burst; n++) {
-		struct vnet_queue *q = vnet_gen_queue(priv, nq, proto);
+		u32 hash;
+		struct vnet_queue *q = vnet_gen_queue(priv, nq, proto, &addrs, &hash);
 		struct vnet_gen_tick *t = &tick[q->index];
 		struct vnet_rx_ring *r = &q->rx;
 		struct vnet_rx_slot *s;
@@ -456,6 +465,8 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 		}
 		s = &r->slot[(r->head + t->made) & (r->size - 1)];
 		t->made++;
+		s->hash = hash;
+		s->hash_type = PKT_HASH_TYPE_NONE;
 		/* A broken "NIC" (fault injection): a frame too short to be Ethernet. */
 		if (vnet_should_fail(VNET_FAULT_RX_SHORT)) {
 			s->len = VNET_RX_RUNT_LEN;
@@ -466,6 +477,8 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 		frame = page_address(s->page) + VNET_RX_HEADROOM;
 		if (proto != VNET_GEN_ARP) {
 			s->len = vnet_build_flow(priv, frame, max_len, proto, &addrs);
+			/* Every flow is TCP or UDP: a hash over its ports, an L4 hash. */
+			s->hash_type = PKT_HASH_TYPE_L4;
 			t->flows++;
 			continue;
 		}
