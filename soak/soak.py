@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.vm import guest  # the repository's, not an installed package
-from tests.vm.test_ethtool import channels, rings, tx_usecs
+from tests.vm.test_ethtool import channels, rings, rss_key, rss_table, tx_usecs
 from vnet_ebpf import regs
 from vnet_ebpf.lab import pktgen
 
@@ -182,6 +182,10 @@ def up_down(part: Part) -> None:
 
 LINK_MODES = [("10", "half"), ("10", "full"), ("100", "half"), ("100", "full"), ("1000", "full"), ("10000", "full")]
 BAD_CHANNELS = [["combined", "0"], ["combined", "3"], ["combined", "64"], ["rx", "1"], ["tx", "1"]]
+# A queue that is not running (there are 2 at most), keys of the wrong length, a hash
+# function the NIC does not have, a table of no queue.
+BAD_RSS = [["equal", "3"], ["hkey", "00:11"], ["hkey", ":".join(["5a"] * 41)], ["hfunc", "xor"],
+           ["weight", "0", "0"]]
 BAD_LINK = [["speed", "1000", "duplex", "half"], ["speed", "25000", "duplex", "full"], ["speed", "12345"],
             ["autoneg", "on"], ["port", "fibre"]]
 
@@ -192,7 +196,7 @@ def link_now() -> tuple[str, str]:
 
 
 def ethtool_changes(part: Part) -> None:
-    """Random ethtool -G/-C/-L/-s under traffic, a third of them invalid: those must fail and
+    """Random ethtool -G/-C/-L/-X/-s under traffic, a third of them invalid: those must fail and
     change nothing, the others must show exactly.  The register dump (ethtool -d) is read
     after each, while the data paths run: its rings must be the sizes -g shows."""
     part.cycles = cycles(1000)
@@ -201,7 +205,9 @@ def ethtool_changes(part: Part) -> None:
     guest.quiet_link_up("vnet0")
     guest.set_knob("rx_rate", 5000)
     guest.set_knob("rx_burst", 8)
-    want = {"rx": 256, "tx": 256, "usecs": 20, "combined": 1}
+    # rss_max: the highest queue the RSS table set by ethtool -X names (0: none set).
+    want = {"rx": 256, "tx": 256, "usecs": 20, "combined": 1, "rss_max": 0}
+    want_key = rss_key()
     link = ("10000", "full")
     refused = 0
     with guest.Sender():
@@ -219,14 +225,33 @@ def ethtool_changes(part: Part) -> None:
                 r = sh("ethtool", "-C", "vnet0", "tx-usecs", str(usecs))
                 if not invalid:
                     want["usecs"] = usecs
-            elif pick < 0.8:
+            elif pick < 0.7:
                 # The device has 2 queue pairs (queues=2): 1 or 2 run, nothing else.
                 combined = rng.choice([1, 2])
+                # A count below a queue the user's RSS table names is refused too (a
+                # count already there is a no-op the core takes before it looks).
+                invalid = invalid or want["combined"] != combined <= want["rss_max"]
                 r = sh("ethtool", "-L", "vnet0", *(rng.choice(BAD_CHANNELS) if invalid else
                                                    ["combined", str(combined)]))
                 # ethtool -L to the count already there succeeds too: the core does nothing.
                 if not invalid:
                     want["combined"] = combined
+            elif pick < 0.8:
+                if invalid:
+                    args = rng.choice(BAD_RSS)
+                elif rng.random() < 0.4:
+                    key = bytes(rng.randrange(256) for _ in range(40))
+                    args = ["hkey", key.hex(":")]
+                elif rng.random() < 0.5:
+                    spread = rng.randint(1, want["combined"])
+                    args = ["equal", str(spread)]
+                else:
+                    args = ["default"]
+                r = sh("ethtool", "-X", "vnet0", *args)
+                if not invalid and args[0] == "hkey":
+                    want_key = key
+                elif not invalid:
+                    want["rss_max"] = spread - 1 if args[0] == "equal" else 0
             else:
                 mode = rng.choice(LINK_MODES)
                 r = sh("ethtool", "-s", "vnet0", *(rng.choice(BAD_LINK) if invalid else
@@ -239,6 +264,10 @@ def ethtool_changes(part: Part) -> None:
             assert got == {"rx": want["rx"], "tx": want["tx"]} and tx_usecs() == want["usecs"], (got, want)
             assert link_now() == link, (link_now(), link)
             assert channels()["current"]["combined"] == want["combined"]
+            table = rss_table()
+            assert rss_key() == want_key and max(table) < want["combined"], table
+            if want["rss_max"]:
+                assert max(table) == want["rss_max"], table
             dump = regs.read("vnet0")
             assert (dump.words["tx_size"], dump.words["rx_size"]) == (want["tx"], want["rx"]), dump
             # Followers are read before producers: the differences are never "negative".
@@ -464,7 +493,7 @@ def userns_devices(part: Part) -> None:
 PARTS: dict[str, tuple[str, Callable[[Part], None]]] = {
     "load_unload": ("200 load/unload cycles under traffic, a tracer attached", load_unload),
     "up_down": ("1000 up/down cycles under RX and TX traffic", up_down),
-    "ethtool": ("1000 random ethtool -G/-C/-L/-s changes, a third invalid, ethtool -d after each", ethtool_changes),
+    "ethtool": ("1000 random ethtool -G/-C/-L/-X/-s changes, a third invalid, ethtool -d after each", ethtool_changes),
     "knobs": ("1000 random writes to each per-device knob, a third invalid", knob_writes),
     "xdp": ("100 XDP attach/replace/detach cycles under load", xdp_cycles),
     "tracer": ("200 tracer detach/attach cycles per probe kind under pktgen on both CPUs", tracer_cycles),

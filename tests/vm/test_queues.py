@@ -17,6 +17,7 @@ from tests.vm import guest
 from tests.vm.test_netdev_nl import napis, needs_qstats, needs_queue_napi, qstats, queues
 from tests.vm.test_rx import generate
 from tests.vm.test_userns import in_userns
+from vnet_ebpf import rss
 from vnet_ebpf.backend import VNET_BIND, Backend, pack_bind
 
 pytestmark = pytest.mark.smoke
@@ -84,9 +85,10 @@ def test_channels_grow_and_shrink_and_sysfs_follows(vnet: Path) -> None:
 
 def test_both_queues_carry_frames_each_from_its_own_cpu(vnet: Path) -> None:
     """After -L 2, a sender on CPU 0 uses TX queue 0 and one on CPU 1 TX queue 1 (XPS),
-    each frame once; the generator's flows reach both RX queues, half each; each RX
+    each frame once; the generator's flows reach both RX queues, as RSS steers them; each RX
     queue's NAPI polls on its own CPU, as the kernel's napi:napi_poll event shows."""
     two_queues_up()
+    guest.sh("ethtool", "-X", "vnet0", "hkey", rss.VERIFICATION_KEY.hex(":"))
     guest.set_knob("rx_proto", "udp4")
     guest.set_knob("rx_flows", 4)
     before = guest.ethtool_stats()
@@ -108,9 +110,14 @@ def test_both_queues_carry_frames_each_from_its_own_cpu(vnet: Path) -> None:
     d = guest.delta(guest.ethtool_stats(), before)
     q = per_queue(d)
 
-    # Flow N goes to queue N % 2: of every 8 frames, 4 each.
+    # RSS: each of the 4 flows (ports 1024 + N to 9) goes to the queue its Toeplitz
+    # hash names in the default table; each tick of 8 frames carries 2 of each flow.
+    table = [i % 2 for i in range(128)]
+    on = [rss.queue(rss.toeplitz(rss.VERIFICATION_KEY,
+                                 rss.flow_input(PEER_IP, "10.0.0.1", 1024 + n, 9)), table)
+          for n in range(4)]
     assert d["udp_generated"] > 0 and d["udp_generated"] % 8 == 0
-    assert q["rx_packets"] == [d["udp_generated"] // 2] * 2
+    assert q["rx_packets"] == [on.count(i) * d["udp_generated"] // 4 for i in (0, 1)]
     assert sum(q["rx_packets"]) == d["rx_packets"]
     # Each RX NAPI (the event names it by its address; TX polls report no work) polled
     # on one CPU, each on another.
@@ -138,6 +145,8 @@ def test_qstats_per_queue_equal_ethtool_per_queue_and_the_base_keeps_history(vne
     queues plus the base equal the device's counters; after -L 1, queue 1's history
     moves to the base and the sums stay exact."""
     two_queues_up()
+    # A known key, under which the two flows hash to different queues (test_rss.py).
+    guest.sh("ethtool", "-X", "vnet0", "hkey", rss.VERIFICATION_KEY.hex(":"))
     guest.set_knob("rx_proto", "udp4")
     guest.set_knob("rx_flows", 2)
     send_from(0, 50)
