@@ -520,13 +520,12 @@ struct vnet_flow_addrs {		/* taken once per generator tick */
 void vnet_flow_addrs_get(struct vnet_priv *priv, struct vnet_flow_addrs *a, bool v6,
 			 const u8 *peer_mac, __be32 peer_ip, __be32 target_ip);
 u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
-		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a);
-u32 vnet_flow_peek(struct vnet_priv *priv);
+		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a, u32 n);
+u32 vnet_flow_take(struct vnet_priv *priv);
 /* Two IPv6 addresses and two ports: the longest input the NIC hashes. */
 #define VNET_FLOW_RSS_INPUT_MAX	36
 unsigned int vnet_flow_rss_input(const struct vnet_flow_addrs *a, bool v6,
 				 u32 n, u8 *buf);
-void vnet_flow_skip(struct vnet_priv *priv);
 
 /* vnet_rss.c: RSS, the RX queue of each frame from the hash of its flow */
 u32 vnet_toeplitz(const u8 *key, const u8 *data, unsigned int len);

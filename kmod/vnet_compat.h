@@ -241,8 +241,9 @@ static inline void vnet_qstats_tx_stop_wake(struct netdev_queue_stats_tx *tx,
  * ethtool_rxfh_param (and set_rxfh an extack) in place of the table, key
  * and hash function as arguments.  6.17: the fields hashed (ethtool -n
  * rx-flow-hash) have an op of their own, get_rxfh_fields, no longer a
- * command of get_rxnfc.  6.19: so has the RX ring count (get_rx_ring_count),
- * and 7.x asks no other op for it.
+ * command of get_rxnfc.  6.18: so has the RX ring count (get_rx_ring_count);
+ * the core asked get_rxnfc (ETHTOOL_GRXRINGS) as well until 7.0, and 7.x
+ * asks no other op for it.
  */
 #if VNET_KERNEL_AT_LEAST(6, 8)
 #define VNET_HAVE_RXFH_PARAM	1
@@ -250,7 +251,7 @@ static inline void vnet_qstats_tx_stop_wake(struct netdev_queue_stats_tx *tx,
 #if VNET_KERNEL_AT_LEAST(6, 17)
 #define VNET_HAVE_RXFH_FIELDS_OP	1
 #endif
-#if VNET_KERNEL_AT_LEAST(6, 19)
+#if VNET_KERNEL_AT_LEAST(6, 18)
 #define VNET_HAVE_RX_RING_COUNT_OP	1
 #endif
 

@@ -149,10 +149,18 @@ static u32 vnet_flow_count(struct vnet_priv *priv)
 	return clamp_t(u32, READ_ONCE(priv->gen.flows), 1, VNET_GEN_FLOWS_MAX);
 }
 
-/* The flow whose turn is next: the hardware steers its frame by it (vnet_sim.c). */
-u32 vnet_flow_peek(struct vnet_priv *priv)
+/*
+ * The flow whose turn it is: the hardware steers its frame by it
+ * (vnet_sim.c), and the turn passes on whether the frame is made or not (a
+ * full ring).  Taken once per frame, so a change of rx_flows in between
+ * cannot give the frame one flow's queue and another's ports.
+ */
+u32 vnet_flow_take(struct vnet_priv *priv)
 {
-	return priv->gen_state.next_flow % vnet_flow_count(priv);
+	u32 n = priv->gen_state.next_flow % vnet_flow_count(priv);
+
+	priv->gen_state.next_flow = n + 1;
+	return n;
 }
 
 /*
@@ -180,25 +188,18 @@ unsigned int vnet_flow_rss_input(const struct vnet_flow_addrs *a, bool v6,
 	return len + sizeof(ports);
 }
 
-/* The next flow's frame was not made (its ring was full): the turn passes on. */
-void vnet_flow_skip(struct vnet_priv *priv)
-{
-	priv->gen_state.next_flow = vnet_flow_peek(priv) + 1;
-}
-
 /*
- * Write the next frame of the flows into FRAME (at most MAX_LEN bytes) and
- * return its length.  PROTO is one of the UDP or TCP kinds.
+ * Write a frame of flow N (vnet_flow_take()) into FRAME (at most MAX_LEN
+ * bytes) and return its length.  PROTO is one of the UDP or TCP kinds.
  */
 u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
-		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a)
+		    enum vnet_gen_proto proto, const struct vnet_flow_addrs *a, u32 n)
 {
 	struct vnet_gen_state *st = &priv->gen_state;
 	bool v6 = proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6;
 	bool tcp = proto == VNET_GEN_TCP4 || proto == VNET_GEN_TCP6;
 	u32 l3len = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
 	u32 l4hlen = tcp ? sizeof(struct tcphdr) : sizeof(struct udphdr);
-	u32 n = vnet_flow_peek(priv);
 	struct vnet_gen_flow *f = &st->flow[n];
 	u8 l4proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 	struct ethhdr *eth = (struct ethhdr *)frame;
@@ -207,7 +208,6 @@ u32 vnet_build_flow(struct vnet_priv *priv, u8 *frame, u32 max_len,
 	__wsum csum;
 	__sum16 check;
 
-	st->next_flow = n + 1;
 	/*
 	 * Never shorter than Ethernet's minimum or the headers (and a TCP
 	 * segment has a byte to move its sequence on), never over MAX_LEN.

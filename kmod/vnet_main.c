@@ -451,6 +451,9 @@ static int vnet_rebuild(struct vnet_priv *priv, unsigned int n, u32 tx_size,
 	}
 	vnet_rings_retire(priv);
 	vnet_rings_install(priv, &r);
+	/* Before the generator starts again: it steers by the table. */
+	if (n != old)
+		vnet_rss_queues_changed(priv, n);
 	/* Queues leaving: their rings are gone; their NAPIs, disabled, go too. */
 	vnet_napis_del(priv, n, old);
 	vnet_park_queues(priv, n, old);
@@ -523,12 +526,11 @@ int vnet_set_num_queues(struct net_device *dev, unsigned int n)
 			/* The stop stopped every running queue: those leaving are parked. */
 			vnet_park_queues(priv, n, priv->num_queues);
 			WRITE_ONCE(priv->num_queues, n);
+			vnet_rss_queues_changed(priv, n);
 		}
 	}
-	if (!err) {
+	if (!err)
 		vnet_set_xps(priv);
-		vnet_rss_queues_changed(priv, n);
-	}
 	return err;
 }
 

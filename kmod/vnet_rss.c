@@ -25,7 +25,11 @@
  */
 #include <linux/ethtool.h>
 #include <linux/netdevice.h>
+#include <linux/random.h>
 #include "vnet.h"
+
+/* The hash reads 32 key bits past each input byte: the key covers the longest input. */
+static_assert(VNET_FLOW_RSS_INPUT_MAX + 4 <= VNET_RSS_KEY_SIZE);
 
 /*
  * The Toeplitz hash of DATA (LEN bytes) under KEY (at least LEN + 4 bytes).
@@ -50,18 +54,23 @@ u32 vnet_toeplitz(const u8 *key, const u8 *data, unsigned int len)
 	return hash;
 }
 
-/* At creation: a random key (the one the kernel gives every NIC), all on queue 0. */
+/*
+ * At creation: a random key, and every entry on queue 0 (one queue runs).
+ * The key is the device's own, not the one the kernel shares among NICs
+ * (netdev_rss_key_fill): anyone may make a vnet device and read its key, and
+ * with the host NICs' key they could aim every flow at one of their queues.
+ */
 void vnet_rss_init(struct vnet_priv *priv)
 {
 	spin_lock_init(&priv->rss.lock);
-	netdev_rss_key_fill(priv->rss.key, sizeof(priv->rss.key));
+	get_random_bytes(priv->rss.key, sizeof(priv->rss.key));
 	memset(priv->rss.indir, 0, sizeof(priv->rss.indir));
 }
 
 /*
- * After ethtool -L (RTNL): a table the user never set spreads over the
- * queues now running; one the user set stays, and the core has checked it
- * names none of the queues gone.
+ * At ethtool -L (RTNL), before the generator runs again: a table the user
+ * never set spreads over the queues now running; one the user set stays,
+ * and the core has checked it names none of the queues gone.
  */
 void vnet_rss_queues_changed(struct vnet_priv *priv, unsigned int nq)
 {
@@ -76,8 +85,8 @@ void vnet_rss_queues_changed(struct vnet_priv *priv, unsigned int nq)
 /*
  * The hash of INPUT (a flow's addresses and ports) and the queue the table
  * gives it, one of the NQ running.  The generator's timer; NQ is stable
- * there.  An entry beyond NQ cannot be (see above), but a queue that is not
- * running has no ring, so it would be queue 0 rather than a crash.
+ * there.  No entry names a queue beyond NQ (see above and vnet_rss_set()),
+ * but a queue that is not running has no ring: queue 0 rather than a crash.
  */
 unsigned int vnet_rss_steer(struct vnet_priv *priv, const u8 *input,
 			    unsigned int len, unsigned int nq, u32 *hash)
@@ -218,9 +227,11 @@ int vnet_get_rxnfc(struct net_device *dev, struct ethtool_rxnfc *info,
 		   u32 *rule_locs)
 {
 	switch (info->cmd) {
+#ifndef VNET_HAVE_RX_RING_COUNT_OP
 	case ETHTOOL_GRXRINGS:
 		info->data = vnet_get_rx_ring_count(dev);
 		return 0;
+#endif
 #ifndef VNET_HAVE_RXFH_FIELDS_OP
 	case ETHTOOL_GRXFH:
 		info->data = vnet_rss_fields(info->flow_type);

@@ -401,7 +401,7 @@ static __be32 vnet_target_ip(struct net_device *dev)
  */
 static struct vnet_queue *vnet_gen_queue(struct vnet_priv *priv, unsigned int nq,
 					 enum vnet_gen_proto proto,
-					 const struct vnet_flow_addrs *a, u32 *hash)
+					 const struct vnet_flow_addrs *a, u32 flow, u32 *hash)
 {
 	u8 input[VNET_FLOW_RSS_INPUT_MAX];
 	bool v6 = proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6;
@@ -410,7 +410,7 @@ static struct vnet_queue *vnet_gen_queue(struct vnet_priv *priv, unsigned int nq
 	*hash = 0;
 	if (proto == VNET_GEN_ARP)
 		return priv->queue[0];
-	len = vnet_flow_rss_input(a, v6, vnet_flow_peek(priv), input);
+	len = vnet_flow_rss_input(a, v6, flow, input);
 	return priv->queue[vnet_rss_steer(priv, input, len, nq, hash)];
 }
 
@@ -449,18 +449,16 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 				    proto == VNET_GEN_UDP6 || proto == VNET_GEN_TCP6,
 				    peer_mac, peer_ip, target_ip);
 	for (unsigned int n = 0; n < burst; n++) {
-		u32 hash;
-		struct vnet_queue *q = vnet_gen_queue(priv, nq, proto, &addrs, &hash);
+		u32 flow = proto != VNET_GEN_ARP ? vnet_flow_take(priv) : 0, hash;
+		struct vnet_queue *q = vnet_gen_queue(priv, nq, proto, &addrs, flow, &hash);
 		struct vnet_gen_tick *t = &tick[q->index];
 		struct vnet_rx_ring *r = &q->rx;
 		struct vnet_rx_slot *s;
 		u8 *frame;
 
 		if (r->head + t->made - t->tail >= r->size) {
-			t->missed++;
 			/* The flow's turn is taken all the same: the next frame is the next flow's. */
-			if (proto != VNET_GEN_ARP)
-				vnet_flow_skip(priv);
+			t->missed++;
 			continue;
 		}
 		s = &r->slot[(r->head + t->made) & (r->size - 1)];
@@ -470,13 +468,11 @@ static unsigned int vnet_rx_generate(struct vnet_priv *priv, unsigned int burst)
 		/* A broken "NIC" (fault injection): a frame too short to be Ethernet. */
 		if (vnet_should_fail(VNET_FAULT_RX_SHORT)) {
 			s->len = VNET_RX_RUNT_LEN;
-			if (proto != VNET_GEN_ARP)
-				vnet_flow_skip(priv);
 			continue;
 		}
 		frame = page_address(s->page) + VNET_RX_HEADROOM;
 		if (proto != VNET_GEN_ARP) {
-			s->len = vnet_build_flow(priv, frame, max_len, proto, &addrs);
+			s->len = vnet_build_flow(priv, frame, max_len, proto, &addrs, flow);
 			/* Every flow is TCP or UDP: a hash over its ports, an L4 hash. */
 			s->hash_type = PKT_HASH_TYPE_L4;
 			t->flows++;
