@@ -63,6 +63,19 @@ struct ring_seen {
 	u64 now, max, size, ts_ns, gen;
 };
 
+/* The queue pairs a device may have: VNET_QUEUES_MAX (checked below where visible). */
+#define QUEUES		8
+
+/*
+ * One queue pair as one CPU saw it: its transmits, its RX polls and the
+ * packets they took, and its rings.  A queue's traffic may move between
+ * CPUs, so user space adds the counts up and takes each ring's latest sample.
+ */
+struct queue_seen {
+	u64 xmit, polls, packets;
+	struct ring_seen tx, rx;
+};
+
 /* Everything one CPU adds up; NCPU (-DNCPU) slots, one per possible CPU. */
 struct cpu_stats {
 	u64 c[C_NUM];
@@ -73,6 +86,7 @@ struct cpu_stats {
 	u64 poll_ns_hist[NS_SLOTS];	/* NAPI poll duration, log2 ns */
 	struct ring_seen tx, rx;
 	u64 budget;			/* the largest budget a poll was given */
+	struct queue_seen q[QUEUES];	/* the same, queue pair by queue pair */
 };
 /*
  * Both arrays are mapped into the tracer's memory (BPF_F_MMAPABLE): a read
@@ -177,15 +191,25 @@ static __always_inline void ring_sample(struct ring_seen *r, u64 used, u64 size,
 
 /* ---- what each event adds up to, whichever way it was caught -------------- */
 
-/* One transmit at NOW ns; USED counts the frame just posted. */
-static __always_inline void count_xmit(u32 used, u32 size, __be16 proto, u64 now)
+/* Queue pair QUEUE's part of C (a number past the last is clamped for the verifier). */
+static __always_inline struct queue_seen *queue_of(struct cpu_stats *c, u64 queue)
+{
+	return &c->q[bounded(queue, QUEUES)];
+}
+
+/* One transmit on QUEUE at NOW ns; USED counts the frame just posted. */
+static __always_inline void count_xmit(u32 used, u32 size, __be16 proto, u64 now, u32 queue)
 {
 	struct cpu_stats *c = my_stats();
+	struct queue_seen *q;
 
 	if (!c)
 		return;
 	c->tx_hist[log2_slot(used, HIST_SLOTS)]++;
 	ring_sample(&c->tx, used, size, now);
+	q = queue_of(c, queue);
+	q->xmit++;
+	ring_sample(&q->tx, used, size, now);
 	c->c[C_XMIT]++;
 	if (used >= size)
 		c->c[C_TX_FILLS]++;
@@ -199,9 +223,15 @@ static __always_inline void count_xmit(u32 used, u32 size, __be16 proto, u64 now
 		c->c[C_TX_OTHER]++;
 }
 
-/* One NAPI poll that did WORK of BUDGET in DUR ns. */
-static __always_inline void count_poll(struct cpu_stats *c, int work, int budget, u64 dur)
+/* One NAPI poll of QUEUE that did WORK of BUDGET in DUR ns. */
+static __always_inline void count_poll(struct cpu_stats *c, int work, int budget, u64 dur,
+				       u32 queue)
 {
+	struct queue_seen *q = queue_of(c, queue);
+
+	q->polls++;
+	if (work > 0)
+		q->packets += work;
 	c->c[C_POLLS]++;
 	c->c[C_POLL_NS] += dur;
 	if (work > 0)
@@ -216,11 +246,13 @@ static __always_inline void count_poll(struct cpu_stats *c, int work, int budget
 		c->budget = budget;
 }
 
-/* The RX ring at the start of a poll: USED of SIZE, at NOW ns. */
-static __always_inline void rx_sample(struct cpu_stats *c, u32 used, u32 size, u64 now)
+/* QUEUE's RX ring at the start of a poll: USED of SIZE, at NOW ns. */
+static __always_inline void rx_sample(struct cpu_stats *c, u32 used, u32 size, u64 now,
+				      u32 queue)
 {
 	c->rx_hist[log2_slot(used, HIST_SLOTS)]++;
 	ring_sample(&c->rx, used, size, now);
+	ring_sample(&queue_of(c, queue)->rx, used, size, now);
 }
 
 /* One TX-done run that freed FREED descriptors (runs that freed none are not counted). */
@@ -271,8 +303,9 @@ int tp_napi_poll(struct bpf_raw_tracepoint_args *ctx)
 	c = my_stats();
 	if (!c)
 		return 0;
-	rx_sample(c, ctx->args[4], ctx->args[5], start);
-	count_poll(c, (int)ctx->args[2], (int)ctx->args[3], bpf_ktime_get_ns() - start);
+	rx_sample(c, ctx->args[4], ctx->args[5], start, ctx->args[7]);
+	count_poll(c, (int)ctx->args[2], (int)ctx->args[3], bpf_ktime_get_ns() - start,
+		   ctx->args[7]);
 	return 0;
 }
 
@@ -293,10 +326,13 @@ int tp_tx_complete(struct bpf_raw_tracepoint_args *ctx)
 	if (!c)
 		return 0;
 	if (head != prev_head) {
-		u64 lo = prev_head - tail + 1, hi = head - tail;
+		u64 lo = prev_head - tail + 1, hi = head - tail, now = bpf_ktime_get_ns();
+		struct queue_seen *q = queue_of(c, ctx->args[11]);
 
 		hist_add_range(c->tx_hist, lo, hi);
-		ring_sample(&c->tx, hi, size, bpf_ktime_get_ns());
+		ring_sample(&c->tx, hi, size, now);
+		ring_sample(&q->tx, hi, size, now);
+		q->xmit += hi - lo + 1;
 		c->c[C_XMIT] += hi - lo + 1;
 		if (hi >= size)
 			c->c[C_TX_FILLS]++;	/* only the last of them can fill it */
@@ -327,10 +363,13 @@ _Static_assert(offsetof(struct vnet_tx_ring, tail) == offsetof(struct vnet_tx_ri
 _Static_assert(offsetof(struct vnet_rx_ring, tail) == offsetof(struct vnet_rx_ring, size) + 8,
 	       "vnet_rx_ring: size, head, tail must be adjacent");
 
+_Static_assert(QUEUES == VNET_QUEUES_MAX, "QUEUES must be kmod's VNET_QUEUES_MAX");
+
 struct poll_start {
 	u64 ts;
 	u32 active;
 	u32 budget;
+	u32 queue;
 };
 BPF_PERCPU_ARRAY(poll_starts, struct poll_start, 1);
 
@@ -399,6 +438,7 @@ static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device 
 	struct ring_idx ring = {};
 	__be16 proto = 0;
 	unsigned char *data = NULL;
+	u32 queue = 0;
 
 	if (dev_ifindex(dev) != IFINDEX)
 		return;
@@ -406,10 +446,12 @@ static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device 
 	if (!q)
 		return;
 	bpf_probe_read_kernel(&ring, sizeof(ring), &q->tx.size);
+	VREAD(queue, q->index);
 	KREAD(data, skb, SKB_DATA);
 	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
 	/* Occupancy with this frame posted: size means this frame fills the ring. */
-	count_xmit((u32)(ring.head - ring.tail) + 1, ring.size, proto, bpf_ktime_get_ns());
+	count_xmit((u32)(ring.head - ring.tail) + 1, ring.size, proto, bpf_ktime_get_ns(),
+		   queue);
 }
 
 /* vnet_napi_poll(napi, budget) is entered: remember when, and sample the RX ring. */
@@ -435,10 +477,11 @@ static __always_inline void poll_entered(struct napi_struct *napi, int budget)
 	/* The NAPI is its queue pair's first member. */
 	q = queue_view(napi);
 	bpf_probe_read_kernel(&ring, sizeof(ring), &q->rx.size);
+	VREAD(st->queue, q->index);
 	st->budget = budget;
 	st->ts = bpf_ktime_get_ns();
 	st->active = 1;
-	rx_sample(c, ring.head - ring.tail, ring.size, st->ts);
+	rx_sample(c, ring.head - ring.tail, ring.size, st->ts, st->queue);
 }
 
 /* vnet_napi_poll returns WORK. */
@@ -454,7 +497,7 @@ static __always_inline void poll_returned(int work)
 	st->active = 0;
 	c = my_stats();
 	if (c)
-		count_poll(c, work, st->budget, bpf_ktime_get_ns() - st->ts);
+		count_poll(c, work, st->budget, bpf_ktime_get_ns() - st->ts, st->queue);
 }
 
 /* vnet_tx_complete(queue, budget) is entered: remember the tail it starts from. */

@@ -253,9 +253,9 @@ struct vnet_queue {
 	struct net_device *dev;
 	struct vnet_tx_ring tx;
 	struct vnet_rx_ring rx;
+	unsigned int index;		/* the stack's queue number, TX and RX */
 
 	struct vnet_priv *priv;
-	unsigned int index;		/* the stack's queue number, TX and RX */
 	struct napi_struct tx_napi;	/* TX completion, as virtio_net's napi_tx */
 
 	struct hrtimer tx_timer;	/* the "TX-done interrupt": schedules tx_napi */

@@ -33,6 +33,8 @@ static_assert(offsetof(struct vnet_queue, tx) - offsetof(struct vnet_queue, dev)
 	      offsetof(struct vnet_queue_view, tx));
 static_assert(offsetof(struct vnet_queue, rx) - offsetof(struct vnet_queue, dev) ==
 	      offsetof(struct vnet_queue_view, rx));
+static_assert(offsetof(struct vnet_queue, index) - offsetof(struct vnet_queue, dev) ==
+	      offsetof(struct vnet_queue_view, index));
 
 #define VNET_NUMDEVS_MAX	16
 static unsigned int numdevs = 1;

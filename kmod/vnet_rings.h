@@ -107,6 +107,7 @@ struct vnet_queue_view {
 	struct net_device *dev;
 	struct vnet_tx_ring tx;
 	struct vnet_rx_ring rx;
+	unsigned int index;		/* the queue pair's number */
 };
 
 /*

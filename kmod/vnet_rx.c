@@ -262,7 +262,7 @@ noinline int vnet_napi_poll(struct napi_struct *napi, int budget)
 			napi_schedule(napi);
 	}
 	trace_vnet_napi_poll(priv->dev, priv->dev->ifindex, work, budget,
-			     waiting, r->size, start_ns);
+			     waiting, r->size, start_ns, q->index);
 	return work;
 }
 

@@ -14,7 +14,8 @@
  * program reads its arguments straight from its context, without a helper
  * call to read driver memory.  The arguments are computed only while the
  * event is enabled.  Keep the argument order: bpf/vnet_trace.bpf.c reads them
- * by position (docs/probe-points.md).
+ * by position (docs/probe-points.md).  QUEUE, the queue pair's number, comes
+ * last in each ring event, so the arguments before it kept their places.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM vnet
@@ -32,10 +33,12 @@
  */
 TRACE_EVENT(vnet_xmit,
 	TP_PROTO(const struct net_device *dev, int ifindex, __be16 proto,
-		 u32 used, u32 size, unsigned int len, u64 posted_ns),
-	TP_ARGS(dev, ifindex, proto, used, size, len, posted_ns),
+		 u32 used, u32 size, unsigned int len, u64 posted_ns,
+		 unsigned int queue),
+	TP_ARGS(dev, ifindex, proto, used, size, len, posted_ns, queue),
 	TP_STRUCT__entry(
 		__string(name, dev->name)
+		__field(u32, queue)
 		__field(u16, proto)
 		__field(u32, used)
 		__field(u32, size)
@@ -43,13 +46,14 @@ TRACE_EVENT(vnet_xmit,
 	),
 	TP_fast_assign(
 		vnet_assign_str(name, dev->name);
+		__entry->queue = queue;
 		__entry->proto = ntohs(proto);
 		__entry->used = used;
 		__entry->size = size;
 		__entry->len = len;
 	),
-	TP_printk("dev=%s proto=0x%04x len=%u tx_ring=%u/%u",
-		  __get_str(name), __entry->proto, __entry->len,
+	TP_printk("dev=%s queue=%u proto=0x%04x len=%u tx_ring=%u/%u",
+		  __get_str(name), __entry->queue, __entry->proto, __entry->len,
 		  __entry->used, __entry->size)
 );
 
@@ -66,11 +70,12 @@ TRACE_EVENT(vnet_xmit,
 TRACE_EVENT(vnet_tx_complete,
 	TP_PROTO(const struct net_device *dev, int ifindex, u32 prev_head,
 		 u32 run_head, u32 run_tail, u32 freed, u32 size, u32 arp, u32 ipv4,
-		 u32 ipv6, u32 other),
+		 u32 ipv6, u32 other, unsigned int queue),
 	TP_ARGS(dev, ifindex, prev_head, run_head, run_tail, freed, size, arp, ipv4,
-		ipv6, other),
+		ipv6, other, queue),
 	TP_STRUCT__entry(
 		__string(name, dev->name)
+		__field(u32, queue)
 		__field(u32, posted)
 		__field(u32, used)
 		__field(u32, freed)
@@ -78,13 +83,14 @@ TRACE_EVENT(vnet_tx_complete,
 	),
 	TP_fast_assign(
 		vnet_assign_str(name, dev->name);
+		__entry->queue = queue;
 		__entry->posted = run_head - prev_head;
 		__entry->used = run_head - run_tail;
 		__entry->freed = freed;
 		__entry->size = size;
 	),
-	TP_printk("dev=%s posted=%u since the last run, tx_ring=%u/%u, freed=%u",
-		  __get_str(name), __entry->posted, __entry->used, __entry->size,
+	TP_printk("dev=%s queue=%u posted=%u since the last run, tx_ring=%u/%u, freed=%u",
+		  __get_str(name), __entry->queue, __entry->posted, __entry->used, __entry->size,
 		  __entry->freed)
 );
 
@@ -94,10 +100,12 @@ TRACE_EVENT(vnet_tx_complete,
  */
 TRACE_EVENT(vnet_napi_poll,
 	TP_PROTO(const struct net_device *dev, int ifindex, int work,
-		 int budget, u32 rx_used, u32 rx_size, u64 start_ns),
-	TP_ARGS(dev, ifindex, work, budget, rx_used, rx_size, start_ns),
+		 int budget, u32 rx_used, u32 rx_size, u64 start_ns,
+		 unsigned int queue),
+	TP_ARGS(dev, ifindex, work, budget, rx_used, rx_size, start_ns, queue),
 	TP_STRUCT__entry(
 		__string(name, dev->name)
+		__field(u32, queue)
 		__field(int, work)
 		__field(int, budget)
 		__field(u32, rx_used)
@@ -106,14 +114,15 @@ TRACE_EVENT(vnet_napi_poll,
 	),
 	TP_fast_assign(
 		vnet_assign_str(name, dev->name);
+		__entry->queue = queue;
 		__entry->work = work;
 		__entry->budget = budget;
 		__entry->rx_used = rx_used;
 		__entry->rx_size = rx_size;
 		__entry->start_ns = start_ns;
 	),
-	TP_printk("dev=%s work=%d budget=%d rx_ring=%u/%u", __get_str(name),
-		  __entry->work, __entry->budget, __entry->rx_used,
+	TP_printk("dev=%s queue=%u work=%d budget=%d rx_ring=%u/%u",
+		  __get_str(name), __entry->queue, __entry->work, __entry->budget, __entry->rx_used,
 		  __entry->rx_size)
 );
 

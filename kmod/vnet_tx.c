@@ -181,7 +181,8 @@ noinline netdev_tx_t vnet_start_xmit(struct sk_buff *skb, struct net_device *dev
 	 * on another CPU, so nothing after it may touch the skb.
 	 */
 	trace_vnet_xmit(dev, dev->ifindex, ((struct ethhdr *)skb->data)->h_proto,
-			vnet_tx_used(r) + 1, r->size, skb->len, d->posted_ns);
+			vnet_tx_used(r) + 1, r->size, skb->len, d->posted_ns,
+			q->index);
 
 	/* Publish the descriptor before the completion can see the new head. */
 	smp_store_release(&r->head, r->head + 1);
@@ -449,7 +450,7 @@ noinline u64 vnet_tx_complete(struct vnet_queue *q, int budget)
 	trace_vnet_tx_complete(dev, dev->ifindex, r->head_seen, head, tail, pkts,
 			       r->size, proto[VNET_PROTO_ARP],
 			       proto[VNET_PROTO_IPV4], proto[VNET_PROTO_IPV6],
-			       proto[VNET_PROTO_OTHER]);
+			       proto[VNET_PROTO_OTHER], q->index);
 	r->head_seen = head;
 	return next;
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 #: Counter names, in the order of the enum in bpf/vnet_trace.bpf.c.
 COUNTERS = (
@@ -27,6 +27,29 @@ class ProgStat:
     run_cnt: int = 0
     run_time_ns: int = 0
     id: int = 0  # the kernel's program id (bpftool prog show id ID)
+
+
+@dataclass(frozen=True)
+class QueueSeen:
+    """One queue pair: what the probes counted on it (cumulative in a Snapshot, the
+    interval's in an Interval), its rings as last sampled, and BQL's state (sysfs)."""
+
+    id: int
+    xmits: int = 0
+    polls: int = 0
+    packets: int = 0  # taken by its RX polls
+    tx_now: int = 0
+    tx_max: int = 0  # since the previous read
+    tx_size: int = 0
+    rx_now: int = 0
+    rx_max: int = 0
+    rx_size: int = 0
+    bql_inflight: int = 0
+    bql_limit: int = 0
+
+    @property
+    def work_mean(self) -> float:
+        return mean(self.packets, self.polls)
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,7 @@ class Snapshot:
     bql_limit: int = 0
     driver: Mapping[str, int] = field(default_factory=dict)  # ethtool -S of the device
     progs: Mapping[str, ProgStat] = field(default_factory=dict)
+    queues: Sequence[QueueSeen] = ()  # the running queue pairs, in order
 
 
 def _sub(a: Sequence[int], b: Sequence[int]) -> list[int]:
@@ -80,6 +104,7 @@ class Interval:
     driver: dict[str, int]
     progs: dict[str, ProgStat]
     end: Snapshot
+    queues: list[QueueSeen] = field(default_factory=list)  # counts: the interval's
 
     def rate(self, name: str) -> float:
         return self.counters.get(name, 0) / self.seconds if self.seconds > 0 else 0.0
@@ -104,7 +129,20 @@ def interval(prev: Snapshot, cur: Snapshot) -> Interval:
         driver={k: v - prev.driver.get(k, 0) for k, v in cur.driver.items()},
         progs=progs,
         end=cur,
+        queues=queue_deltas(prev.queues, cur.queues),
     )
+
+
+def queue_deltas(prev: Sequence[QueueSeen], cur: Sequence[QueueSeen]) -> list[QueueSeen]:
+    """Each running queue's counts over the interval, its rings and BQL as at its end (a
+    queue that began running in it counts from 0)."""
+    before = {q.id: q for q in prev}
+    out = []
+    for q in cur:
+        b = before.get(q.id, QueueSeen(q.id))
+        out.append(replace(q, xmits=q.xmits - b.xmits, polls=q.polls - b.polls,
+                           packets=q.packets - b.packets))
+    return out
 
 
 # ---- histograms ---------------------------------------------------------------
@@ -178,6 +216,7 @@ class NapiReport:
     polls_per_cpu: dict[int, int]
     packets_per_cpu: dict[int, int]
     ts: float = 0.0  # wall-clock time (Unix seconds) at the end of the interval
+    queues: list[QueueSeen] = field(default_factory=list)  # each RX queue's polls and packets
 
     @property
     def polls_per_s(self) -> float:
@@ -213,6 +252,7 @@ def napi_report(iv: Interval) -> NapiReport:
         polls_per_cpu=sparse(iv.polls_per_cpu),
         packets_per_cpu=sparse(iv.packets_per_cpu),
         ts=iv.end.wall,
+        queues=list(iv.queues),
     )
 
 
@@ -239,8 +279,48 @@ class RingsReport:
     freed_hist: dict[int, int]
     tx_proto: dict[str, int] = field(default_factory=dict)  # EtherType class -> frames
     ts: float = 0.0
+    queues: list[QueueRings] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class QueueRings(QueueSeen):
+    """One queue pair in `vnet-trace rings`: QueueSeen, with its TX queue's stops and
+    wakes in the interval (the driver's txN_queue_stopped/woken counters)."""
+
+    stopped: int = 0
+    woken: int = 0
+    folded: int = 1  # how many queues this row stands for (fold_queues)
+
+    @property
+    def label(self) -> str:
+        return str(self.id) if self.folded == 1 else f"{self.id}-{self.id + self.folded - 1}"
+
+
+def queue_rings(iv: Interval) -> list[QueueRings]:
+    return [QueueRings(**{f: getattr(q, f) for f in QueueSeen.__dataclass_fields__},
+                       stopped=iv.driver.get(f"tx{q.id}_queue_stopped", 0),
+                       woken=iv.driver.get(f"tx{q.id}_queue_woken", 0))
+            for q in iv.queues]
+
+
+def fold_queues(queues: Sequence[QueueRings], rows: int) -> list[QueueRings]:
+    """QUEUES in at most ROWS rows, for a small terminal: the first ROWS - 1 as they are,
+    the rest folded into one row that adds up their counts, rings and BQL (so its
+    occupancy is theirs together) and keeps their largest maximum."""
+    rows = max(rows, 1)
+    if len(queues) <= rows:
+        return list(queues)
+    keep, rest = list(queues[:rows - 1]), queues[rows - 1:]
+
+    def total(name: str) -> int:
+        return sum(getattr(q, name) for q in rest)
+
+    folded = QueueRings(
+        id=rest[0].id, folded=len(rest),
+        **{f: total(f) for f in ("xmits", "polls", "packets", "tx_now", "tx_size", "rx_now", "rx_size",
+                                  "bql_inflight", "bql_limit", "stopped", "woken")},
+        tx_max=max(q.tx_max for q in rest), rx_max=max(q.rx_max for q in rest))
+    return [*keep, folded]
 #: Frame classes by EtherType, as the driver's counters (tx_arp, ...) and its trace
 #: events split them, and as bpf/vnet_xdp.bpf.c orders them.
 FRAME_CLASSES = ("arp", "ipv4", "ipv6", "other")
@@ -270,6 +350,7 @@ def rings_report(iv: Interval) -> RingsReport:
         freed_hist=log2_sparse(iv.freed_hist),
         tx_proto={p: c[f"tx_{p}"] for p in FRAME_CLASSES},
         ts=e.wall,
+        queues=queue_rings(iv),
     )
 
 

@@ -77,3 +77,13 @@ def test_cost_report() -> None:
     assert c.run_cnt == 105
     assert c.run_time_ns == 20500
     assert round(c.cpu_pct, 6) == round(100 * 20500 / 2e9, 6)
+
+
+def test_queue_deltas_count_the_interval_and_keep_the_rings_at_its_end() -> None:
+    a = [model.QueueSeen(0, xmits=10, polls=4, packets=30, tx_now=5)]
+    b = [model.QueueSeen(0, xmits=15, polls=6, packets=50, tx_now=2, bql_limit=7),
+         model.QueueSeen(1, xmits=3, polls=1, packets=8)]
+    d = model.queue_deltas(a, b)
+    assert [(q.id, q.xmits, q.polls, q.packets) for q in d] == [(0, 5, 2, 20), (1, 3, 1, 8)]
+    assert (d[0].tx_now, d[0].bql_limit) == (2, 7)
+    assert d[1].work_mean == 8.0

@@ -208,3 +208,62 @@ def test_xdp_panel_renders_interval_and_totals() -> None:
     assert "XDP vnet0" in out and "every frame: XDP_PASS" in out
     assert "30 (30)" in out and "10 (10)" in out
     assert "xdp_packets" in out and "42" in out
+
+
+# ---- queue pairs ---------------------------------------------------------------
+
+def queue(i: int, **kw: int) -> model.QueueRings:
+    base = dict(xmits=10 * (i + 1), polls=5, packets=40, tx_now=i, tx_max=i + 1, tx_size=256, rx_now=2 * i,
+                rx_max=3 * i, rx_size=256, bql_inflight=100 * i, bql_limit=3000, stopped=i % 2, woken=i % 2)
+    base.update(kw)
+    return model.QueueRings(i, **base)
+
+
+EIGHT = dataclasses.replace(RINGS, queues=[queue(i) for i in range(8)])
+
+
+def test_fold_queues_keeps_the_first_and_adds_up_the_rest() -> None:
+    folded = model.fold_queues(EIGHT.queues, 3)
+    assert [q.label for q in folded] == ["0", "1", "2-7"]
+    rest = EIGHT.queues[2:]
+    last = folded[-1]
+    assert last.xmits == sum(q.xmits for q in rest) and last.stopped == sum(q.stopped for q in rest)
+    assert (last.tx_now, last.tx_size) == (sum(q.tx_now for q in rest), 6 * 256)
+    assert last.rx_max == max(q.rx_max for q in rest)
+    assert model.fold_queues(EIGHT.queues, 8) == EIGHT.queues
+    assert [q.label for q in model.fold_queues(EIGHT.queues, 0)] == ["0-7"]
+
+
+def test_queue_rings_take_each_queues_stops_and_wakes_from_the_driver() -> None:
+    q = model.QueueSeen(1, xmits=3)
+    iv = model.Interval(1.0, {k: 0 for k in model.COUNTERS}, [], [], [], [], [], [], [],
+                        {"tx1_queue_stopped": 4, "tx1_queue_woken": 3, "tx0_queue_stopped": 9},
+                        {}, model.Snapshot(0.0, {}), queues=[q])
+    (r,) = model.queue_rings(iv)
+    assert (r.id, r.xmits, r.stopped, r.woken) == (1, 3, 4, 3)
+
+
+def test_rings_views_show_a_row_per_queue_only_with_several() -> None:
+    assert len(text.rings_lines(RINGS, hists=False)) == 1
+    lines = text.rings_lines(EIGHT, hists=False)
+    assert len(lines) == 9 and lines[3].split()[0] == "q2"
+    obj = ndjson.rings_obj("vnet0", EIGHT)
+    assert [q["id"] for q in obj["queues"]] == list(range(8))
+    assert obj["queues"][3]["xmits"] == 40 and obj["queues"][3]["queue_stopped"] == 1
+    panel = render(rviews.rings_panel("vnet0", EIGHT, queue_rows=4))
+    assert "3-7" in panel and "pkts/poll" in panel
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40)])
+def test_top_with_eight_queues_fits_and_folds(width: int, height: int) -> None:
+    napi = dataclasses.replace(NAPI, queues=[model.QueueSeen(i, polls=i) for i in range(8)])
+    out = render(rviews.top_screen("vnet0", napi, EIGHT, COST, [ARP], 0.0, "tracepoint",
+                                   ConsoleDimensions(width, height)), width)
+    lines = out.rstrip("\n").split("\n")
+    assert len(lines) <= height - 1 and max(len(line) for line in lines) <= width
+    start = next(i for i, line in enumerate(lines) if line.startswith("queue"))
+    end = next(i for i, line in enumerate(lines) if "NAPI" in line)
+    labels = [line.split()[0] for line in lines[start + 1:end] if line[:1].isdigit()]
+    assert labels[0] == "0" and labels[-1].endswith("7")  # every queue shown, some folded
+    assert (len(labels) < 8) == (height < 40)
+    assert "rx7:7" in out or width < 100

@@ -19,11 +19,13 @@ from typing import Any
 import pytest
 
 from tests.vm import guest
+from tests.vm.test_queues import per_queue, send_from, two_queues_up
 from tests.vm.test_rx import generate, read_pcap
 from vnet_ebpf.lab.witnesses import NapiWitness
 from vnet_ebpf.probes import btf
 from vnet_ebpf.probes.napi import KERNEL_FIELDS as NAPI_FIELDS
 from vnet_ebpf.probes.tracer import KERNEL_FIELDS
+from vnet_ebpf.rss import VERIFICATION_KEY
 
 KPROBE_EVENTS = Path("/sys/kernel/debug/tracing/kprobe_events")
 # Every registered kprobe, also those made through perf_event_open (as BCC does),
@@ -126,7 +128,10 @@ def test_napi_json_agrees_with_ethtool_and_the_napi_poll_tracepoint(vnet: Path, 
     assert sum(o["packets"] for o in objs) == d["rx_packets"] > 0
     assert sum(o["polls"] for o in objs) == d["napi_polls"]
     assert work == tp_work  # the kernel's own tracepoint saw the same polls
-    assert set(work) == {3, 6}
+    # Each burst in one poll.  A poll may also find nothing: the RX interrupt of a burst
+    # that an earlier poll already took (its NAPI was running when the IPI was sent) is
+    # a spurious interrupt, as NICs have; the kernel's tracepoint counts it the same.
+    assert set(work) - {0} == {3, 6}
     assert over == 0 and sum(o["over_budget"] for o in objs) == 0
     # the budget the polls were given, as the tracepoint saw it (not a default)
     assert {o["budget"] for o in objs if o["polls"]} == {witness.budget} and witness.budget > 0
@@ -211,6 +216,47 @@ def test_rings_json_reaches_the_occupancy_the_driver_implies(vnet: Path, probes:
     for o in objs:
         sent.update(o["tx_proto"])
     assert sent == Counter({p: d[f"tx_{p}"] for p in ("arp", "ipv4", "ipv6", "other")}) == Counter(other=100)
+
+
+@pytest.mark.parametrize("probes", PROBE_KINDS)
+def test_rings_and_napi_json_count_each_queue_as_ethtool_does(vnet: Path, probes: str) -> None:
+    """With two queue pairs running, each queue's transmits, RX polls and packets in
+    `rings --json`, and each RX queue's in `napi --json`, equal that queue's ethtool -S
+    counters exactly; a queue never seen does not appear."""
+    two_queues_up()
+    guest.sh("ethtool", "-X", "vnet0", "hkey", VERIFICATION_KEY.hex(":"))  # flows on both queues
+    guest.set_knob("rx_proto", "udp4")
+    guest.set_knob("rx_flows", 4)
+    rings = Trace("rings", "--json", "--probes", probes, "0.5")
+    napi = Trace("napi", "--json", "--probes", probes, "0.5")
+    try:
+        rings.wait_lines(1)
+        napi.wait_lines(1)
+        before = guest.ethtool_stats()
+        send_from(0, 120)
+        send_from(1, 80)
+        generate(rate=200, burst=8, seconds=1)
+        guest.wait_until(guest.tx_idle, timeout=60, what="the TX rings to drain")
+        d = per_queue(guest.delta(guest.ethtool_stats(), before))
+        for t in (rings, napi):
+            t.wait_lines(len(t.lines) + 2)
+    finally:
+        rcs = [rings.stop()[0], napi.stop()[0]]
+    assert rcs == [0, 0]
+
+    def total(objs: list[dict[str, Any]], name: str) -> list[int]:
+        sums: Counter[int] = Counter()
+        for o in objs:
+            assert [q["id"] for q in o["queues"]] == [0, 1]
+            sums.update({q["id"]: q[name] for q in o["queues"]})
+        return [sums[0], sums[1]]
+
+    r, n = rings.objects(), napi.objects()
+    assert total(r, "xmits") == d["tx_packets"] and min(d["tx_packets"]) >= 80
+    assert total(r, "packets") == total(n, "packets") == d["rx_packets"] and min(d["rx_packets"]) > 0
+    assert total(r, "polls") == total(n, "polls") == d["rx_napi_polls"]
+    assert total(r, "queue_stopped") == d["tx_queue_stopped"]
+    assert all(q["tx_size"] == q["rx_size"] == 256 for q in r[-1]["queues"])
 
 
 def run_in_pty(argv: list[str], ready: bytes, seconds: float) -> tuple[int, bytes]:

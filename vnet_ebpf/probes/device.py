@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import fcntl
 import os
@@ -84,17 +83,31 @@ class DeviceFiles:
 
     def __init__(self, dev: Device) -> None:
         self.dev = dev
-        net = Path("/sys/class/net") / dev.name
-        bql = net / "queues" / "tx-0" / "byte_queue_limits"
+        self.net = Path("/sys/class/net") / dev.name
         self.fds: dict[str, int] = {}
         try:
-            self.fds["ifindex"] = os.open(net / "ifindex", os.O_RDONLY | os.O_CLOEXEC)
+            self.fds["ifindex"] = os.open(self.net / "ifindex", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as err:
             raise UserError(f"cannot read {err.filename}: {err.strerror}") from err
-        # Devices without a queue (or kernels without BQL) have no byte_queue_limits/.
-        for name, path in (("inflight", bql / "inflight"), ("limit", bql / "limit")):
-            with contextlib.suppress(OSError):
-                self.fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._open_bql(0)
+
+    def _open_bql(self, queue: int) -> bool:
+        """Open TX queue QUEUE's BQL files; False if it has none (it is not running, or
+        the kernel has no BQL)."""
+        bql = self.net / "queues" / f"tx-{queue}" / "byte_queue_limits"
+        try:
+            for name in ("inflight", "limit"):
+                self.fds[f"{name}{queue}"] = os.open(bql / name, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._close_bql(queue)
+            return False
+        return True
+
+    def _close_bql(self, queue: int) -> None:
+        for name in ("inflight", "limit"):
+            fd = self.fds.pop(f"{name}{queue}", None)
+            if fd is not None:
+                os.close(fd)
 
     def _read(self, name: str) -> int:
         return int(os.pread(self.fds[name], 32, 0))
@@ -108,10 +121,23 @@ class DeviceFiles:
 
     def bql(self) -> tuple[int, int]:
         """BQL's bytes in flight and current limit for TX queue 0 (0, 0 once gone)."""
-        try:
-            return self._read("inflight"), self._read("limit")
-        except (OSError, ValueError, KeyError):
-            return 0, 0
+        return self.bql_queues().get(0, (0, 0))
+
+    def bql_queues(self, most: int = 8) -> dict[int, tuple[int, int]]:
+        """BQL's bytes in flight and limit of each running TX queue, 0 up (at most MOST,
+        the driver's VNET_QUEUES_MAX).  The running queues are numbered from 0 without
+        gaps, so the first with no BQL files ends them; the files of a queue that stopped
+        running read ENODEV, and are opened again once it runs."""
+        out: dict[int, tuple[int, int]] = {}
+        for q in range(most):
+            if f"inflight{q}" not in self.fds and not self._open_bql(q):
+                break
+            try:
+                out[q] = self._read(f"inflight{q}"), self._read(f"limit{q}")
+            except (OSError, ValueError):
+                self._close_bql(q)
+                break
+        return out
 
     def close(self) -> None:
         for fd in self.fds.values():

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vnet_ebpf.errors import UserError
-from vnet_ebpf.model import COUNTERS, ArpEvent, Snapshot
+from vnet_ebpf.model import COUNTERS, ArpEvent, QueueSeen, Snapshot
 from vnet_ebpf.probes import bccglue, bpfstats, btf, device
 
 #: How the probes reach the driver.  "tracepoint": BPF raw-tracepoint programs on the
@@ -88,6 +88,10 @@ def probe_kind(wanted: str) -> str:
 SOURCE = "vnet_trace.bpf.c"
 #: The words of struct ring_seen in bpf/vnet_trace.bpf.c, in order.
 RING_FIELDS = ("now", "max", "size", "ts_ns", "gen")
+#: struct queue_seen: three counts (xmit, polls, packets), then its TX and RX ring_seen.
+QUEUE_WORDS = 3 + 2 * len(RING_FIELDS)
+#: Its array's length, QUEUES in bpf/vnet_trace.bpf.c (the driver's VNET_QUEUES_MAX).
+QUEUES = 8
 
 
 class _ArpEventC(ctypes.Structure):
@@ -169,6 +173,8 @@ class Tracer(bccglue.Loaded):
         ring_type = dict(self.cells.leaf._fields_)["tx"]
         if tuple(name for name, _ in ring_type._fields_) != RING_FIELDS:
             raise UserError(f"bpf/{SOURCE}: struct ring_seen is not {RING_FIELDS}")
+        if self.cells_fields["q"][1] != QUEUES * QUEUE_WORDS:
+            raise UserError(f"bpf/{SOURCE}: q[] is not {QUEUES} struct queue_seen of {QUEUE_WORDS} words")
         self.read_gen = bccglue.MappedArray(self.bpf["read_gen"], writable=True)
         self.attach()
         self.stats_fd = bpfstats.enable_stats()
@@ -251,9 +257,10 @@ class Tracer(bccglue.Loaded):
         def hist(name: str) -> list[int]:
             return total(name) if name in self.shows else []
 
-        def ring(name: str) -> tuple[int, int, int]:
-            """Occupancy at the latest sample, the largest of this generation, the size."""
-            off = self.cells_fields[name][0]
+        def ring(name: str, off: int | None = None) -> tuple[int, int, int]:
+            """Occupancy at the latest sample, the largest of this generation, the size
+            (of ring NAME, or of the ring at word OFF)."""
+            off = self.cells_fields[name][0] if off is None else off
             seen = [row[off:off + len(RING_FIELDS)] for row in rows]  # RING_FIELDS, per CPU
             latest = max(seen, key=lambda r: r[3])
             peak = max((r[1] for r in seen if r[4] == gen), default=0)
@@ -264,7 +271,16 @@ class Tracer(bccglue.Loaded):
         c_off = self.cells_fields["c"][0]
         tx_now, tx_max, tx_size = ring("tx")
         rx_now, rx_max, rx_size = ring("rx")
-        inflight, limit = self.files.bql() if self.files is not None else (0, 0)
+        bql = self.files.bql_queues() if self.files is not None else {}
+        inflight, limit = bql.get(0, (0, 0))
+
+        def queue(i: int) -> QueueSeen:
+            """Queue pair I: struct queue_seen's counts summed over the CPUs, its rings."""
+            base = self.cells_fields["q"][0] + i * QUEUE_WORDS
+            xmits, polls, packets = bccglue.column_sums(rows, base, 3)
+            tx = ring("tx", base + 3)
+            rx = ring("rx", base + 3 + len(RING_FIELDS))
+            return QueueSeen(i, xmits, polls, packets, *tx, *rx, *bql[i])
         progs = {fn: info.stat() for fn, info in self.prog_infos.items()} if self.stats_fd is not None else {}
         b_off = self.cells_fields["budget"][0]
         return Snapshot(
@@ -290,6 +306,7 @@ class Tracer(bccglue.Loaded):
             # The driver's stop/wake counters are shown by the rings views only.
             driver=self.ethtool.read() if self.ethtool is not None else {},
             progs=progs,
+            queues=[queue(i) for i in sorted(bql) if i < QUEUES],
         )
 
     # -- ARP events ------------------------------------------------------------------

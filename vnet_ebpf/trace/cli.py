@@ -148,8 +148,10 @@ def rings(iface: str, as_json: bool, live: bool, probes: str, interval: float, c
         if live:
             with live_screen() as screen:
                 for iv in intervals(tracer, interval, count):
-                    screen.update(rviews.rings_panel(iface, model.rings_report(iv), model.cost_report(iv)),
-                                  refresh=True)
+                    # The queue rows fit what the terminal has beside the histograms.
+                    rows = max(2, screen.console.size.height - rviews.RINGS_PANEL_LINES)
+                    screen.update(rviews.rings_panel(iface, model.rings_report(iv), model.cost_report(iv),
+                                                     queue_rows=rows), refresh=True)
             return
         if not as_json:
             emit(f"Tracing the rings of {iface}... Hit Ctrl-C to end.")

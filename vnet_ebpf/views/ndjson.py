@@ -16,6 +16,7 @@ from vnet_ebpf.model import (
     CostReport,
     NapiReport,
     ProgStat,
+    QueueRings,
     QueuesReport,
     RingsReport,
     XdpReport,
@@ -60,6 +61,7 @@ def napi_obj(iface: str, r: NapiReport, cost: CostReport | None = None) -> dict[
         "poll_ns_p99": r.poll_ns_p99,
         "polls_per_cpu": _keys(r.polls_per_cpu),
         "packets_per_cpu": _keys(r.packets_per_cpu),
+        "queues": [{"id": q.id, "polls": q.polls, "packets": q.packets} for q in r.queues],
     }
     if cost is not None:
         obj["probe_cost"] = cost_obj(cost)
@@ -91,10 +93,18 @@ def rings_obj(iface: str, r: RingsReport, cost: CostReport | None = None) -> dic
         "completions": r.completions,
         "freed_hist": _keys(r.freed_hist),
         "tx_proto": dict(r.tx_proto),
+        "queues": [queue_rings_obj(q) for q in r.queues],
     }
     if cost is not None:
         obj["probe_cost"] = cost_obj(cost)
     return obj
+
+
+def queue_rings_obj(q: QueueRings) -> dict[str, Any]:
+    return {"id": q.id, "tx_now": q.tx_now, "tx_max": q.tx_max, "tx_size": q.tx_size,
+            "rx_now": q.rx_now, "rx_max": q.rx_max, "rx_size": q.rx_size, "xmits": q.xmits,
+            "polls": q.polls, "packets": q.packets, "queue_stopped": q.stopped,
+            "queue_woken": q.woken, "bql_inflight": q.bql_inflight, "bql_limit": q.bql_limit}
 
 
 def arp_obj(iface: str, ev: ArpEvent, wall_offset: float) -> dict[str, Any]:

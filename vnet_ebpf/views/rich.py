@@ -19,6 +19,7 @@ from vnet_ebpf.model import (
     NapiReport,
     RingsReport,
     XdpReport,
+    fold_queues,
     log2_bounds,
     log2_slots,
     percentile_log2,
@@ -26,6 +27,9 @@ from vnet_ebpf.model import (
 from vnet_ebpf.views.text import arp_line, event_time, log2_rows
 
 BAR = 30
+#: Lines `rings --live` takes besides its queue rows: the panel, the device's rings and
+#: facts, three histograms of a few rows each and the cost line.
+RINGS_PANEL_LINES = 30
 
 
 def _hist_table(title: str, rows: Sequence[tuple[str, int]]) -> Table:
@@ -47,8 +51,24 @@ def _occupancy_bar(now: int, size: int, width: int = BAR) -> Text:
     return Text("█" * filled, style=style) + Text("░" * (width - filled), style="dim")
 
 
-def rings_panel(iface: str, r: RingsReport, cost: CostReport | None = None) -> Panel:
-    """`vnet-trace rings --live`."""
+def queues_table(r: RingsReport, rows: int) -> Table:
+    """Each running queue pair in a row (folded into ROWS rows at most): its rings, the
+    stops and wakes of its TX queue, BQL, and what went through it."""
+    t = Table(box=None)
+    for name in ("queue", "TX now", "max", "size", "RX now", "max", "size", "stops", "wakes",
+                 "BQL in flight", "xmits", "polls", "pkts/poll"):
+        t.add_column(name, style="bold" if name == "queue" else None,
+                     justify="left" if name == "queue" else "right")
+    for q in fold_queues(r.queues, rows):
+        t.add_row(q.label, str(q.tx_now), str(q.tx_max), str(q.tx_size), str(q.rx_now), str(q.rx_max),
+                  str(q.rx_size), str(q.stopped), str(q.woken), f"{q.bql_inflight:,}", str(q.xmits),
+                  str(q.polls), f"{q.work_mean:.1f}")
+    return t
+
+
+def rings_panel(iface: str, r: RingsReport, cost: CostReport | None = None, queue_rows: int = 8) -> Panel:
+    """`vnet-trace rings --live`.  With more than one queue pair running, a row for each
+    under the device's, QUEUE_ROWS at most (the rest folded into the last)."""
     t = Table(box=None)
     t.add_column("ring", style="bold")
     t.add_column("now", justify="right")
@@ -63,8 +83,11 @@ def rings_panel(iface: str, r: RingsReport, cost: CostReport | None = None) -> P
     facts.add_row("queue stops / wakes", f"{r.queue_stopped} / {r.queue_woken}")
     facts.add_row("BQL in flight / limit", f"{r.bql_inflight:,} / {r.bql_limit:,} bytes")
     facts.add_row("TX completions", f"{r.completions} in {r.completion_runs} runs")
-    parts: list[RenderableType] = [
-        t, facts,
+    parts: list[RenderableType] = [t]
+    if len(r.queues) > 1:
+        parts.append(queues_table(r, queue_rows))
+    parts += [
+        facts,
         _hist_table(f"TX occupancy at xmit (of {r.tx_size})", log2_rows(r.tx_hist)),
         _hist_table(f"RX occupancy at poll (of {r.rx_size})", log2_rows(r.rx_hist)),
         _hist_table("descriptors freed per TX-done run", log2_rows(r.freed_hist)),
@@ -195,19 +218,32 @@ def top_screen(iface: str, napi: NapiReport, rings: RingsReport, cost: CostRepor
     line((f" vnet-trace top  {iface}  {time.strftime('%H:%M:%S')}  every {rings.interval_s:.1f} s"
           f"  probes: {probes} ".ljust(width), "reverse bold"))
 
-    # rings: 5 lines
+    # rings: 5 lines, or with several queue pairs a line per pair (folded to fit)
     rule("rings")
-    bar_w = max(8, min(40, width - 48))
-    line((f"{'ring':<4}{'now':>6}{'max':>6}{'size':>6}  ", "bold"), ("occupancy".ljust(bar_w), "bold"),
-         ("  stops wakes", "bold"))
-    for name, now, peak, ring_size, stops, wakes in (
-            ("TX", rings.tx_now, rings.tx_max, rings.tx_size, rings.queue_stopped, rings.queue_woken),
-            ("RX", rings.rx_now, rings.rx_max, rings.rx_size, None, None)):
-        t = Text(f"{name:<4}{now:>6}{peak:>6}{ring_size:>6}  ")
-        t.append_text(_occupancy_bar(now, ring_size, bar_w))
-        if stops is not None:
-            t.append(f"  {stops:>5} {wakes:>5}")
-        line(t)
+    if len(rings.queues) > 1:
+        bar_w = max(4, min(20, (width - 56) // 2))
+        line((f"{'queue':<6}{'TX':>5}{'max':>5}{'size':>6} ", "bold"), ("".ljust(bar_w), "bold"),
+             (f"{'RX':>5}{'max':>5}{'size':>6} ", "bold"), ("".ljust(bar_w), "bold"),
+             ("  stops wakes", "bold"))
+        for q in fold_queues(rings.queues, max(1, (lines_total - TOP_MIN_LINES) // 2 + 1)):
+            t = Text(f"{q.label:<6}{q.tx_now:>5}{q.tx_max:>5}{q.tx_size:>6} ")
+            t.append_text(_occupancy_bar(q.tx_now, q.tx_size, bar_w))
+            t.append(f"{q.rx_now:>5}{q.rx_max:>5}{q.rx_size:>6} ")
+            t.append_text(_occupancy_bar(q.rx_now, q.rx_size, bar_w))
+            t.append(f"  {q.stopped:>5} {q.woken:>5}")
+            line(t)
+    else:
+        bar_w = max(8, min(40, width - 48))
+        line((f"{'ring':<4}{'now':>6}{'max':>6}{'size':>6}  ", "bold"), ("occupancy".ljust(bar_w), "bold"),
+             ("  stops wakes", "bold"))
+        for name, now, peak, ring_size, stops, wakes in (
+                ("TX", rings.tx_now, rings.tx_max, rings.tx_size, rings.queue_stopped, rings.queue_woken),
+                ("RX", rings.rx_now, rings.rx_max, rings.rx_size, None, None)):
+            t = Text(f"{name:<4}{now:>6}{peak:>6}{ring_size:>6}  ")
+            t.append_text(_occupancy_bar(now, ring_size, bar_w))
+            if stops is not None:
+                t.append(f"  {stops:>5} {wakes:>5}")
+            line(t)
     freed_p50 = percentile_log2(log2_slots(rings.freed_hist), 0.5)
     line(f"BQL {rings.bql_inflight:,} / {rings.bql_limit:,} B   TX done {rings.completions:,} in "
          f"{rings.completion_runs:,} runs" + (f" (p50 <={freed_p50}/run)" if freed_p50 is not None else ""))
@@ -218,12 +254,15 @@ def top_screen(iface: str, napi: NapiReport, rings: RingsReport, cost: CostRepor
     line(f"polls {napi.polls_per_s:,.1f}/s   packets {napi.packets_per_s:,.1f}/s   "
          f"{napi.work_mean:.2f}/poll of budget {budget}   exhausted {napi.exhausted_pct:.1f} %")
     cpus = " ".join(f"cpu{c}:{n}" for c, n in napi.polls_per_cpu.items()) or "-"
+
     if napi.poll_ns_mean is None:
         timing = "poll time -"
     else:
         timing = (f"poll ns avg {napi.poll_ns_mean:,.0f} p50 <={napi.poll_ns_p50 or 0:,} "
                   f"p99 <={napi.poll_ns_p99 or 0:,}")
     line(f"{timing}   polls per CPU {cpus}")
+    if len(napi.queues) > 1:
+        line("polls per queue " + " ".join(f"rx{q.id}:{q.polls}" for q in napi.queues))
 
     fixed = len(out) + 1 + 1 + 1  # + the histograms' titles, the ARP rule, the cost line
     room = max(lines_total - fixed, 3)

@@ -106,6 +106,9 @@ def napi_lines(r: NapiReport, hists: bool = True) -> list[str]:
             lines += [*log2_hist_lines(log2_slots(r.poll_ns_hist), "nsecs"), ""]
         cpus = ", ".join(f"cpu{c}: {n} polls/{r.packets_per_cpu.get(c, 0)} pkts" for c, n in r.polls_per_cpu.items())
         lines += [f"per CPU: {cpus}"]
+        if len(r.queues) > 1:
+            lines += ["per queue: " + ", ".join(f"rx{q.id}: {q.polls} polls/{q.packets} pkts"
+                                                for q in r.queues)]
         if r.over_budget:
             lines += [f"WARNING: {r.over_budget} polls returned more than their budget"]
         lines += [""]
@@ -119,10 +122,16 @@ RINGS_HEADER = (
 
 
 def rings_lines(r: RingsReport, hists: bool = True) -> list[str]:
+    """One row per interval (the device: its latest ring samples, stops and wakes of all
+    queues, BQL of queue 0); with more than one queue running, a row for each under it."""
     lines = [
         f"{stamp():<8} {r.tx_now:>6} {r.tx_max:>6} {r.tx_size:>7} {r.rx_now:>6} {r.rx_max:>6} {r.rx_size:>7} "
         f"{r.queue_stopped:>5} {r.queue_woken:>5} {r.bql_inflight:>8} {r.bql_limit:>8} {r.completions:>7}"
     ]
+    if len(r.queues) > 1:
+        lines += [f"{'q' + q.label:>8} {q.tx_now:>6} {q.tx_max:>6} {q.tx_size:>7} {q.rx_now:>6} {q.rx_max:>6} "
+                  f"{q.rx_size:>7} {q.stopped:>5} {q.woken:>5} {q.bql_inflight:>8} {q.bql_limit:>8}"
+                  for q in r.queues]
     if hists:
         for hist, val_type in ((r.tx_hist, f"TX used/{r.tx_size}"), (r.rx_hist, f"RX used/{r.rx_size}"),
                                (r.freed_hist, "TX freed/run")):
