@@ -95,7 +95,10 @@ unsigned int vnet_rss_steer(struct vnet_priv *priv, const u8 *input,
 
 	spin_lock(&priv->rss.lock);
 	*hash = vnet_toeplitz(priv->rss.key, input, len);
+	/* LESSON 12 TODO: the queue is the table's entry at the hash modulo the table's size */
 	qi = priv->rss.indir[*hash % VNET_RSS_INDIR_SIZE];
+	/* LESSON 12 SKELETON: qi = 0; */
+	/* LESSON 12 END */
 	spin_unlock(&priv->rss.lock);
 	return qi < nq ? qi : 0;
 }

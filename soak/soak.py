@@ -26,9 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.vm import guest  # the repository's, not an installed package
-from tests.vm.test_ethtool import channels, rings, rss_key, rss_table, tx_usecs
+from tests.vm.test_ethtool import channels, rings, tx_usecs
 from vnet_ebpf import regs
 from vnet_ebpf.lab import pktgen
+from vnet_ebpf.lab.witnesses import rss_key, rss_table
 
 SCALE = float(os.environ.get("SOAK_SCALE", "1"))
 SKB_CACHE = "skbuff_head_cache"

@@ -40,21 +40,6 @@ def channels(dev: str = "vnet0") -> dict[str, dict[str, int]]:
     return {"max": _channel_counts(maxima), "current": _channel_counts(current)}
 
 
-def rss_table(dev: str = "vnet0") -> list[int]:
-    """The indirection table as `ethtool -x` prints it."""
-    out = guest.sh("ethtool", "-x", dev)
-    rows = re.findall(r"^\s*(\d+):((?:\s+\d+)+)\s*$", out, re.M)
-    table = [int(v) for _, vals in rows for v in vals.split()]
-    assert [int(start) for start, _ in rows] == list(range(0, len(table), 8))
-    return table
-
-
-def rss_key(dev: str = "vnet0") -> bytes:
-    m = re.search(r"RSS hash key:\n([0-9a-f:]+)", guest.sh("ethtool", "-x", dev))
-    assert m
-    return bytes.fromhex(m.group(1).replace(":", ""))
-
-
 def fails(*argv: str) -> str:
     r = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert r.returncode != 0, f"{argv} succeeded"

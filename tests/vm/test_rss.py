@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 
 from tests.vm import guest
-from tests.vm.test_ethtool import rss_key, rss_table
 from tests.vm.test_queues import per_queue, two_queues_up
 from tests.vm.test_rx import generate
 from tests.vm.test_userns import in_userns
 from vnet_ebpf import rss
-from vnet_ebpf.lab.witnesses import BpftraceWitness
+from vnet_ebpf.lab.witnesses import BpftraceWitness, rss_key, rss_table
 
 pytestmark = pytest.mark.smoke
 

@@ -73,6 +73,21 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in after}
 
 
+def rss_table(dev: str = "vnet0") -> list[int]:
+    """The indirection table as `ethtool -x` prints it."""
+    out = sh("ethtool", "-x", dev)
+    rows = re.findall(r"^\s*(\d+):((?:\s+\d+)+)\s*$", out, re.M)
+    table = [int(v) for _, vals in rows for v in vals.split()]
+    assert [int(start) for start, _ in rows] == list(range(0, len(table), 8))
+    return table
+
+
+def rss_key(dev: str = "vnet0") -> bytes:
+    m = re.search(r"RSS hash key:\n([0-9a-f:]+)", sh("ethtool", "-x", dev))
+    assert m
+    return bytes.fromhex(m.group(1).replace(":", ""))
+
+
 def set_knob(name: str, value: object, dev: str = "vnet0") -> None:
     """A generator knob of one device: /sys/class/net/DEV/vnet/NAME."""
     Path(f"/sys/class/net/{dev}/vnet/{name}").write_text(f"{value}\n")

@@ -26,6 +26,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(9, "xdp", "XDP"),
     Lesson(10, "page-pool", "page_pool"),
     Lesson(11, "backend", "The userspace backend and the wire"),
+    Lesson(12, "queues-rss", "Queue pairs and RSS"),
 )
 
 

@@ -455,3 +455,63 @@ def backend(s: Session) -> None:
 def netns_read(ns: str, path: str) -> str:
     return subprocess.run(["ip", "netns", "exec", ns, "cat", str(SYS_NET / path)],
                           capture_output=True, text=True, check=False).stdout.strip()
+
+
+# ---- 12. queue pairs and RSS -------------------------------------------------------
+
+#: The generator's flows: from the peer (rx_proto udp4), source port 1024 + N, to port 9.
+RSS_FLOWS = 16
+
+
+def rss_prediction(key: bytes, table: list[int], queues: int) -> list[int]:
+    """How many of the RSS_FLOWS flows each of QUEUES RX queues gets, by the Toeplitz
+    hash computed here (vnet_ebpf.rss, from its definition) over each flow's addresses
+    and ports, looked up in TABLE as the NIC does."""
+    from vnet_ebpf import rss
+
+    on = [rss.queue(rss.toeplitz(key, rss.flow_input("10.0.0.2", "10.0.0.1", 1024 + n, 9)), table)
+          for n in range(RSS_FLOWS)]
+    return [on.count(q) for q in range(queues)]
+
+
+@lesson(12)
+def queues_rss(s: Session) -> None:
+    from vnet_ebpf import rss
+
+    s.step("a device of 4 queue pairs (queues=4); one runs at first, as ethtool -l shows")
+    s.load("queues=4")
+    s.up("vnet0", "10.0.0.1/24")
+    s.show("ethtool", "-l", "vnet0")
+    s.step("ethtool -L vnet0 combined 4: four queue pairs, each RX queue with its own NAPI and CPU")
+    s.show("ethtool", "-L", "vnet0", "combined", "4")
+    s.say("queues in sysfs: " + " ".join(sorted(p.name for p in (SYS_NET / "vnet0/queues").iterdir())))
+    s.step("the RSS key set to the datasheets' verification key; the table as the driver spread it")
+    s.show("ethtool", "-X", "vnet0", "hkey", rss.VERIFICATION_KEY.hex(":"))
+    s.show("ethtool", "-x", "vnet0")
+    results = []
+    for weights in (None, ["3", "1", "0", "0"]):
+        if weights:
+            s.step(f"ethtool -X vnet0 weight {' '.join(weights)}: a table of queues 0 and 1 only, 3 to 1")
+            s.show("ethtool", "-X", "vnet0", "weight", *weights)
+        table, key = w.rss_table("vnet0"), w.rss_key("vnet0")
+        s.step(f"{RSS_FLOWS} UDP flows from the generator, 16 frames a tick: one of each flow")
+        s.knob("rx_proto", "udp4")
+        s.knob("rx_flows", RSS_FLOWS)
+        before = s.ethtool()
+        s.generate(rate=320, burst=16, seconds=1)
+        d = s.delta(before)
+        got = [d[f"rx{q}_packets"] for q in range(4)]
+        flows = rss_prediction(key, table, 4)
+        # Every tick carries each flow once: a queue's frames are its flows' share.
+        want = [n * d["udp_generated"] // RSS_FLOWS for n in flows]
+        s.say(f"flows per queue by Toeplitz: {flows}; frames per queue (ethtool -S rxN_packets): {got}")
+        results.append((weights, want, got, d))
+    g = s.grade
+    hint = "steer each frame by the indirection table: entry hash % size (vnet_rss_steer)"
+    for weights, want, got, d in results:
+        table = "the default table" if weights is None else f"weight {' '.join(weights)}"
+        g.at_least(f"frames generated ({table})", 16, d["udp_generated"])
+        g.equal(f"frames on each RX queue == Toeplitz's prediction ({table})", want, got, hint)
+    g.equal("queues that carried frames with the default table", 4, sum(1 for n in results[0][2] if n), hint)
+    s.unload()
+
