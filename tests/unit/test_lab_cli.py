@@ -66,7 +66,7 @@ def test_a_corrupt_image_json_is_no_image(tmp_path: Path, monkeypatch: pytest.Mo
     ]
 
 
-@pytest.mark.parametrize("args", [["lesson", "99"], ["lesson", "0", "--skeleton", "x"], ["check", "12", "--kmod", "."]])
+@pytest.mark.parametrize("args", [["lesson", "99"], ["lesson", "0", "--skeleton", "x"], ["check", "99", "--kmod", "."]])
 def test_no_such_lesson_is_one_line_and_status_2(args: list[str]) -> None:
     result = CliRunner().invoke(lab_cli.main, args)
     assert result.exit_code == 2

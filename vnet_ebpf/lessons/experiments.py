@@ -509,9 +509,9 @@ def queues_rss(s: Session) -> None:
     g = s.grade
     hint = "steer each frame by the indirection table: entry hash % size (vnet_rss_steer)"
     for weights, want, got, d in results:
-        table = "the default table" if weights is None else f"weight {' '.join(weights)}"
-        g.at_least(f"frames generated ({table})", 16, d["udp_generated"])
-        g.equal(f"frames on each RX queue == Toeplitz's prediction ({table})", want, got, hint)
+        which = "the default table" if weights is None else f"weight {' '.join(weights)}"
+        g.at_least(f"frames generated ({which})", 16, d["udp_generated"])
+        g.equal(f"frames on each RX queue == Toeplitz's prediction ({which})", want, got, hint)
     g.equal("queues that carried frames with the default table", 4, sum(1 for n in results[0][2] if n), hint)
     s.unload()
 
