@@ -191,9 +191,14 @@ static __always_inline void ring_sample(struct ring_seen *r, u64 used, u64 size,
 
 /* ---- what each event adds up to, whichever way it was caught -------------- */
 
-/* Queue pair QUEUE's part of C (a number past the last is clamped for the verifier). */
+/*
+ * Queue pair QUEUE's part of C, or NULL for a number past the last (which
+ * the driver never reports), rather than counting it as another queue's.
+ */
 static __always_inline struct queue_seen *queue_of(struct cpu_stats *c, u64 queue)
 {
+	if (queue >= QUEUES)
+		return NULL;
 	return &c->q[bounded(queue, QUEUES)];
 }
 
@@ -208,8 +213,10 @@ static __always_inline void count_xmit(u32 used, u32 size, __be16 proto, u64 now
 	c->tx_hist[log2_slot(used, HIST_SLOTS)]++;
 	ring_sample(&c->tx, used, size, now);
 	q = queue_of(c, queue);
-	q->xmit++;
-	ring_sample(&q->tx, used, size, now);
+	if (q) {
+		q->xmit++;
+		ring_sample(&q->tx, used, size, now);
+	}
 	c->c[C_XMIT]++;
 	if (used >= size)
 		c->c[C_TX_FILLS]++;
@@ -229,9 +236,11 @@ static __always_inline void count_poll(struct cpu_stats *c, int work, int budget
 {
 	struct queue_seen *q = queue_of(c, queue);
 
-	q->polls++;
-	if (work > 0)
-		q->packets += work;
+	if (q) {
+		q->polls++;
+		if (work > 0)
+			q->packets += work;
+	}
 	c->c[C_POLLS]++;
 	c->c[C_POLL_NS] += dur;
 	if (work > 0)
@@ -250,9 +259,12 @@ static __always_inline void count_poll(struct cpu_stats *c, int work, int budget
 static __always_inline void rx_sample(struct cpu_stats *c, u32 used, u32 size, u64 now,
 				      u32 queue)
 {
+	struct queue_seen *q = queue_of(c, queue);
+
 	c->rx_hist[log2_slot(used, HIST_SLOTS)]++;
 	ring_sample(&c->rx, used, size, now);
-	ring_sample(&queue_of(c, queue)->rx, used, size, now);
+	if (q)
+		ring_sample(&q->rx, used, size, now);
 }
 
 /* One TX-done run that freed FREED descriptors (runs that freed none are not counted). */
@@ -331,8 +343,10 @@ int tp_tx_complete(struct bpf_raw_tracepoint_args *ctx)
 
 		hist_add_range(c->tx_hist, lo, hi);
 		ring_sample(&c->tx, hi, size, now);
-		ring_sample(&q->tx, hi, size, now);
-		q->xmit += hi - lo + 1;
+		if (q) {
+			ring_sample(&q->tx, hi, size, now);
+			q->xmit += hi - lo + 1;
+		}
 		c->c[C_XMIT] += hi - lo + 1;
 		if (hi >= size)
 			c->c[C_TX_FILLS]++;	/* only the last of them can fill it */

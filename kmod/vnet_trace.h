@@ -65,7 +65,8 @@ TRACE_EVENT(vnet_xmit,
  * occupancies were PREV_HEAD - RUN_TAIL + 1, ..., RUN_HEAD - RUN_TAIL.  One event per run thus tells
  * a consumer the occupancy at every transmit, without a probe per frame.
  * ARP..OTHER classify the FREED frames by EtherType; they are counted only
- * while the event is enabled.
+ * while the event is enabled.  Twelve arguments, dev included: the most a
+ * BPF raw tracepoint takes, so a thirteenth would need some folded together.
  */
 TRACE_EVENT(vnet_tx_complete,
 	TP_PROTO(const struct net_device *dev, int ifindex, u32 prev_head,

@@ -46,6 +46,7 @@ class QueueSeen:
     rx_size: int = 0
     bql_inflight: int = 0
     bql_limit: int = 0
+    running: bool = True  # a Snapshot keeps every queue's counts, running or not
 
     @property
     def work_mean(self) -> float:
@@ -77,7 +78,7 @@ class Snapshot:
     bql_limit: int = 0
     driver: Mapping[str, int] = field(default_factory=dict)  # ethtool -S of the device
     progs: Mapping[str, ProgStat] = field(default_factory=dict)
-    queues: Sequence[QueueSeen] = ()  # the running queue pairs, in order
+    queues: Sequence[QueueSeen] = ()  # every queue pair the probes count, running or not
 
 
 def _sub(a: Sequence[int], b: Sequence[int]) -> list[int]:
@@ -134,11 +135,14 @@ def interval(prev: Snapshot, cur: Snapshot) -> Interval:
 
 
 def queue_deltas(prev: Sequence[QueueSeen], cur: Sequence[QueueSeen]) -> list[QueueSeen]:
-    """Each running queue's counts over the interval, its rings and BQL as at its end (a
-    queue that began running in it counts from 0)."""
+    """Each running queue's counts over the interval, its rings and BQL as at its end.
+    The probes count from attach, for every queue: snapshots list all of them, so a queue
+    that runs again after ethtool -L counts from where it stopped, not from 0."""
     before = {q.id: q for q in prev}
     out = []
     for q in cur:
+        if not q.running:
+            continue
         b = before.get(q.id, QueueSeen(q.id))
         out.append(replace(q, xmits=q.xmits - b.xmits, polls=q.polls - b.polls,
                            packets=q.packets - b.packets))
@@ -297,7 +301,7 @@ class QueueRings(QueueSeen):
 
 
 def queue_rings(iv: Interval) -> list[QueueRings]:
-    return [QueueRings(**{f: getattr(q, f) for f in QueueSeen.__dataclass_fields__},
+    return [QueueRings(**{f: getattr(q, f) for f in QueueSeen.__dataclass_fields__ if f != "running"},
                        stopped=iv.driver.get(f"tx{q.id}_queue_stopped", 0),
                        woken=iv.driver.get(f"tx{q.id}_queue_woken", 0))
             for q in iv.queues]
@@ -315,11 +319,11 @@ def fold_queues(queues: Sequence[QueueRings], rows: int) -> list[QueueRings]:
     def total(name: str) -> int:
         return sum(getattr(q, name) for q in rest)
 
-    folded = QueueRings(
-        id=rest[0].id, folded=len(rest),
-        **{f: total(f) for f in ("xmits", "polls", "packets", "tx_now", "tx_size", "rx_now", "rx_size",
-                                  "bql_inflight", "bql_limit", "stopped", "woken")},
-        tx_max=max(q.tx_max for q in rest), rx_max=max(q.rx_max for q in rest))
+    folded = replace(
+        rest[0], folded=len(rest), xmits=total("xmits"), polls=total("polls"), packets=total("packets"),
+        tx_now=total("tx_now"), tx_size=total("tx_size"), rx_now=total("rx_now"), rx_size=total("rx_size"),
+        bql_inflight=total("bql_inflight"), bql_limit=total("bql_limit"), stopped=total("stopped"),
+        woken=total("woken"), tx_max=max(q.tx_max for q in rest), rx_max=max(q.rx_max for q in rest))
     return [*keep, folded]
 #: Frame classes by EtherType, as the driver's counters (tx_arp, ...) and its trace
 #: events split them, and as bpf/vnet_xdp.bpf.c orders them.

@@ -87,3 +87,12 @@ def test_queue_deltas_count_the_interval_and_keep_the_rings_at_its_end() -> None
     assert [(q.id, q.xmits, q.polls, q.packets) for q in d] == [(0, 5, 2, 20), (1, 3, 1, 8)]
     assert (d[0].tx_now, d[0].bql_limit) == (2, 7)
     assert d[1].work_mean == 8.0
+
+
+def test_a_queue_that_runs_again_counts_from_where_it_stopped() -> None:
+    """The probes count every queue from attach: after ethtool -L 2, 1, 2, queue 1's
+    interval is what it did in that interval, not its history."""
+    a = [model.QueueSeen(0, xmits=5), model.QueueSeen(1, xmits=40, running=False)]
+    b = [model.QueueSeen(0, xmits=9), model.QueueSeen(1, xmits=43)]
+    assert [(q.id, q.xmits) for q in model.queue_deltas(a, b)] == [(0, 4), (1, 3)]
+    assert [q.id for q in model.queue_deltas(b, a)] == [0]

@@ -212,11 +212,10 @@ def test_xdp_panel_renders_interval_and_totals() -> None:
 
 # ---- queue pairs ---------------------------------------------------------------
 
-def queue(i: int, **kw: int) -> model.QueueRings:
-    base = dict(xmits=10 * (i + 1), polls=5, packets=40, tx_now=i, tx_max=i + 1, tx_size=256, rx_now=2 * i,
-                rx_max=3 * i, rx_size=256, bql_inflight=100 * i, bql_limit=3000, stopped=i % 2, woken=i % 2)
-    base.update(kw)
-    return model.QueueRings(i, **base)
+def queue(i: int) -> model.QueueRings:
+    return model.QueueRings(i, xmits=10 * (i + 1), polls=5, packets=40, tx_now=i, tx_max=i + 1, tx_size=256,
+                            rx_now=2 * i, rx_max=3 * i, rx_size=256, bql_inflight=100 * i, bql_limit=3000,
+                            stopped=i % 2, woken=i % 2)
 
 
 EIGHT = dataclasses.replace(RINGS, queues=[queue(i) for i in range(8)])

@@ -121,21 +121,23 @@ class DeviceFiles:
 
     def bql(self) -> tuple[int, int]:
         """BQL's bytes in flight and current limit for TX queue 0 (0, 0 once gone)."""
-        return self.bql_queues().get(0, (0, 0))
+        return self.bql_queues(1).get(0, (0, 0))
 
-    def bql_queues(self, most: int = 8) -> dict[int, tuple[int, int]]:
+    def bql_queues(self, most: int) -> dict[int, tuple[int, int]]:
         """BQL's bytes in flight and limit of each running TX queue, 0 up (at most MOST,
         the driver's VNET_QUEUES_MAX).  The running queues are numbered from 0 without
-        gaps, so the first with no BQL files ends them; the files of a queue that stopped
-        running read ENODEV, and are opened again once it runs."""
+        gaps, so the first with no BQL files ends them, and the files of every queue
+        after it are closed: those of a queue that stopped running read ENODEV, and are
+        opened again once it runs."""
         out: dict[int, tuple[int, int]] = {}
         for q in range(most):
-            if f"inflight{q}" not in self.fds and not self._open_bql(q):
-                break
             try:
+                if f"inflight{q}" not in self.fds and not self._open_bql(q):
+                    raise OSError
                 out[q] = self._read(f"inflight{q}"), self._read(f"limit{q}")
             except (OSError, ValueError):
-                self._close_bql(q)
+                for gone in range(q, most):
+                    self._close_bql(gone)
                 break
         return out
 

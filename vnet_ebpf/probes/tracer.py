@@ -271,7 +271,7 @@ class Tracer(bccglue.Loaded):
         c_off = self.cells_fields["c"][0]
         tx_now, tx_max, tx_size = ring("tx")
         rx_now, rx_max, rx_size = ring("rx")
-        bql = self.files.bql_queues() if self.files is not None else {}
+        bql = self.files.bql_queues(QUEUES) if self.files is not None else {}
         inflight, limit = bql.get(0, (0, 0))
 
         def queue(i: int) -> QueueSeen:
@@ -280,7 +280,7 @@ class Tracer(bccglue.Loaded):
             xmits, polls, packets = bccglue.column_sums(rows, base, 3)
             tx = ring("tx", base + 3)
             rx = ring("rx", base + 3 + len(RING_FIELDS))
-            return QueueSeen(i, xmits, polls, packets, *tx, *rx, *bql[i])
+            return QueueSeen(i, xmits, polls, packets, *tx, *rx, *bql.get(i, (0, 0)), running=i in bql)
         progs = {fn: info.stat() for fn, info in self.prog_infos.items()} if self.stats_fd is not None else {}
         b_off = self.cells_fields["budget"][0]
         return Snapshot(
@@ -306,7 +306,7 @@ class Tracer(bccglue.Loaded):
             # The driver's stop/wake counters are shown by the rings views only.
             driver=self.ethtool.read() if self.ethtool is not None else {},
             progs=progs,
-            queues=[queue(i) for i in sorted(bql) if i < QUEUES],
+            queues=[queue(i) for i in range(QUEUES)],
         )
 
     # -- ARP events ------------------------------------------------------------------
