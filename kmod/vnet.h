@@ -8,6 +8,7 @@
 #ifndef VNET_H
 #define VNET_H
 
+#include <linux/ethtool.h>
 #include <linux/hrtimer.h>
 #include <linux/indirect_call_wrapper.h>
 #include <linux/smp.h>

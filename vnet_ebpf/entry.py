@@ -98,6 +98,10 @@ def _on_main_thread() -> bool:
 def interrupted(prog: str) -> "NoReturn":
     """A KeyboardInterrupt reached the top of a command: the one line, status 130."""
     print(f"{prog}: interrupted", file=sys.stderr)
+    # An object the interrupt left half built (an asyncio loop a library was making)
+    # fails in its __del__ at exit, and Python would print that as a traceback: the
+    # one line above is all there is to say.
+    sys.unraisablehook = lambda _: None
     sys.exit(INTERRUPTED)
 
 
