@@ -418,16 +418,17 @@ static __always_inline struct vnet_queue_view *queue_view(void *queue)
 	return (struct vnet_queue_view *)((char *)queue + NAPI_SIZE);
 }
 
-/* The queue pair a frame is sent on: the one the stack chose for it. */
+/* The queue pair a frame is sent on: the one the stack chose for it; its number in *INDEX. */
 static __always_inline struct vnet_queue_view *tx_queue_view(struct sk_buff *skb,
-							     struct net_device *dev)
+							     struct net_device *dev, u32 *index)
 {
 	struct vnet_ring_view *priv = ring_view(dev);
 	void *queue = NULL;
 	u16 qm = 0;
 
 	KREAD(qm, skb, SKB_QUEUE_MAPPING);
-	VREAD(queue, priv->queue[qm & (VNET_QUEUES_MAX - 1)]);
+	*index = qm & (VNET_QUEUES_MAX - 1);
+	VREAD(queue, priv->queue[*index]);
 	return queue ? queue_view(queue) : NULL;
 }
 
@@ -456,11 +457,11 @@ static __always_inline void xmit_entered(struct sk_buff *skb, struct net_device 
 
 	if (dev_ifindex(dev) != IFINDEX)
 		return;
-	q = tx_queue_view(skb, dev);
+	/* The stack's queue number is the pair's: no read of q->index on this hot path. */
+	q = tx_queue_view(skb, dev, &queue);
 	if (!q)
 		return;
 	bpf_probe_read_kernel(&ring, sizeof(ring), &q->tx.size);
-	VREAD(queue, q->index);
 	KREAD(data, skb, SKB_DATA);
 	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
 	/* Occupancy with this frame posted: size means this frame fills the ring. */
